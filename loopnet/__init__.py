@@ -1,0 +1,23 @@
+"""loopnet: backpropagation as explicit per-index loops compiled with Numba.
+
+    delta_j = sigma'(z_j) * sum_m delta_m * w_mj        dC/dw_jk = a_k * delta_j
+
+Every loop kernel (``loopnet.kernels``) has a NumPy matrix twin
+(``loopnet.reference``); ``Network`` computes its gradient either way.
+"""
+
+from loopnet import datasets, kernels, reference
+from loopnet.gradcheck import GradcheckResult, gradcheck
+from loopnet.network import Gradient, Network
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Gradient",
+    "GradcheckResult",
+    "Network",
+    "datasets",
+    "gradcheck",
+    "kernels",
+    "reference",
+]

@@ -1,0 +1,146 @@
+"""Costs C, their gradients grad_a C, and which output activations each pairs with.
+
+Per example, with a the output activations and y the target:
+
+- ``quadratic``: C = 1/2 sum_j (a_j - y_j)^2, grad_a C = a - y;
+- ``cross_entropy`` (binary, per output unit): C = -sum_j [y_j ln a_j +
+  (1 - y_j) ln(1 - a_j)], grad_a C = (a - y) / (a (1 - a));
+- ``log_likelihood`` (categorical): C = -sum_j y_j ln a_j, grad_a C = -y / a.
+
+The two log costs need outputs in (0, 1), so they pair with the sigmoid and softmax
+outputs only (``VALID_OUTPUTS``), and their targets must lie in [0, 1]. Cost values
+are computed from the weighted inputs z through log-sigmoid and log-softmax, never
+as ``log(a)``, so they stay finite when an output saturates to exactly 0 or 1.
+
+The gradient scalars are compiled for the general output-error kernel; the cost
+values are NumPy, shared by both forms.
+"""
+
+import numpy as np
+from numba import njit
+
+from loopnet.kernels._jit import JIT
+
+QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
+
+COSTS = {"quadratic": QUADRATIC, "cross_entropy": CROSS_ENTROPY, "log_likelihood": LOG_LIKELIHOOD}
+"""Cost name -> integer code used by the compiled kernels."""
+
+VALID_OUTPUTS = {
+    "quadratic": ("sigmoid", "tanh", "relu", "identity", "softmax"),
+    "cross_entropy": ("sigmoid", "softmax"),
+    "log_likelihood": ("sigmoid", "softmax"),
+}
+"""Cost name -> output activations it is defined for."""
+
+PROBABILITY_TARGETS = ("cross_entropy", "log_likelihood")
+"""Costs whose targets are probabilities, checked to lie in [0, 1]."""
+
+
+# --- loop form ------------------------------------------------------------------
+
+
+@njit(**JIT)
+def cost_gradient_example(cost, a, y, g):
+    """Write g_j = dC/da_j for one example.
+
+    Parameters
+    ----------
+    cost : int
+        Cost code (``QUADRATIC`` ...).
+    a, y : ndarray, shape (n_L,)
+        Output activations and targets of one example.
+    g : ndarray, shape (n_L,)
+        Output, overwritten.
+
+    Notes
+    -----
+    The log costs divide by a or 1 - a: this is the textbook general form, exact
+    while the outputs are away from 0 and 1. The output-error kernels use closed
+    forms that cancel those divisions analytically for the sigmoid and softmax
+    outputs.
+    """
+    n_l = a.shape[0]
+    one = a.dtype.type(1)
+    if cost == QUADRATIC:
+        for j in range(n_l):
+            g[j] = a[j] - y[j]
+    elif cost == CROSS_ENTROPY:
+        for j in range(n_l):
+            g[j] = (a[j] - y[j]) / (a[j] * (one - a[j]))
+    else:  # LOG_LIKELIHOOD
+        for j in range(n_l):
+            g[j] = -y[j] / a[j]
+
+
+# --- array form -----------------------------------------------------------------
+
+
+def cost_gradient(cost, A, Y):
+    """grad_a C for every example (row) at once: the matrix form of the above."""
+    if cost == "quadratic":
+        return A - Y
+    if cost == "cross_entropy":
+        return (A - Y) / (A * (1 - A))
+    return -Y / A
+
+
+def _softplus(X):
+    """ln(1 + exp(x)) without overflow: max(x, 0) + ln(1 + exp(-|x|))."""
+    return np.maximum(X, 0) + np.log1p(np.exp(-np.abs(X)))
+
+
+def _logsumexp(Z, axis=-1):
+    """ln sum exp(Z) along ``axis``, max-subtracted; entries of -inf count as 0."""
+    Z_max = Z.max(axis=axis, keepdims=True)
+    return np.squeeze(Z_max, axis) + np.log(np.exp(Z - Z_max).sum(axis=axis))
+
+
+def logsumexp_without_each(Z):
+    """L[b, i] = ln sum_{m != i} exp(Z[b, m]): the log of one minus a softmax unit.
+
+    ln(1 - a_i) = L[b, i] - ln sum_m exp(Z[b, m]) for a softmax output, finite even
+    where a_i rounds to 1. Needs at least two units per row.
+    """
+    n_l = Z.shape[1]
+    masked = np.repeat(Z[:, None, :], n_l, axis=1)
+    masked[:, np.arange(n_l), np.arange(n_l)] = -np.inf
+    return _logsumexp(masked, axis=2)
+
+
+def log_outputs(Z, output):
+    """(ln a, ln(1 - a)) for a sigmoid or softmax output, computed from z.
+
+    Sigmoid: ln a = -softplus(-z), ln(1 - a) = -softplus(z). Softmax:
+    ln a_j = z_j - lse(z), ln(1 - a_j) = lse_{m != j}(z) - lse(z).
+    """
+    if output == "sigmoid":
+        return -_softplus(-Z), -_softplus(Z)
+    lse = _logsumexp(Z)[:, None]
+    return Z - lse, logsumexp_without_each(Z) - lse
+
+
+def example_costs(Z, A, Y, output, cost):
+    """C_b, the cost of each example (row), shape (n_batch,).
+
+    Parameters
+    ----------
+    Z, A : ndarray, shape (n_batch, n_L)
+        Weighted inputs and activations of the output layer.
+    Y : ndarray, shape (n_batch, n_L)
+        Targets.
+    output, cost : str
+        Output activation and cost names.
+
+    Notes
+    -----
+    Terms with a zero coefficient are dropped (0 * ln 0 = 0, the limit), so a
+    target of exactly 0 or 1 never multiplies an infinite log.
+    """
+    if cost == "quadratic":
+        return 0.5 * np.sum((A - Y) ** 2, axis=1)
+    log_a, log_1ma = log_outputs(Z, output)
+    terms = -np.where(Y != 0, Y * log_a, 0)
+    if cost == "cross_entropy":
+        terms -= np.where(Y != 1, (1 - Y) * log_1ma, 0)
+    return terms.sum(axis=1)

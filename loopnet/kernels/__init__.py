@@ -1,0 +1,30 @@
+"""The compiled loop kernels, importable one by one.
+
+Each public function validates its arguments, allocates its outputs and calls a
+compiled ``_`` kernel that writes into preallocated arrays; validated callers
+(``Network``, the training loop) call the ``_`` kernels directly. Every kernel has
+a NumPy twin of the same name in ``loopnet.reference``.
+"""
+
+from loopnet.kernels.errors import (
+    hidden_error,
+    hidden_error_example,
+    output_error,
+    output_error_example,
+    output_error_general,
+)
+from loopnet.kernels.forward import forward_layer, forward_layer_example
+from loopnet.kernels.gradients import bias_gradient, weight_gradient, weight_gradient_example
+
+__all__ = [
+    "bias_gradient",
+    "forward_layer",
+    "forward_layer_example",
+    "hidden_error",
+    "hidden_error_example",
+    "output_error",
+    "output_error_example",
+    "output_error_general",
+    "weight_gradient",
+    "weight_gradient_example",
+]

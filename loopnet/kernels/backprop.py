@@ -1,0 +1,265 @@
+"""Whole-network forward pass and gradient, over the flat parameter array.
+
+The parameters of every layer live in one 1-D array ``params``: for each layer l,
+its weights ``W`` (n_l * n_prev entries, row-major, ``W[j, k]``) then, when the
+network has biases, its ``bias`` (n_l entries). The layout is described by
+``sizes`` (n_0, ..., n_L) and the start of each block, ``w_offsets[layer]`` and
+``b_offsets[layer]`` (-1 without biases); ``layer`` is 0-based in code, l = layer
++ 1 in the maths. Activations of the batch are kept in flat buffers with one
+``(n_batch, n_l)`` block per layer (``unit_offsets``).
+
+Two drivers compute the same gradient:
+
+- ``_network_gradient``: layer by layer over the whole batch (the product);
+- ``_network_gradient_by_example``: the seeds' algorithm, one example at a time
+  (feedforward, output error, backpropagate, Delta += delta a^T). It adds every
+  term in the same order as the batched driver, so the two agree bit for bit.
+"""
+
+import numpy as np
+from numba import njit
+
+from loopnet.kernels._jit import JIT
+from loopnet.kernels.errors import (
+    _hidden_error,
+    _hidden_error_example,
+    _output_error,
+    _output_error_example,
+)
+from loopnet.kernels.forward import _forward_layer, _forward_layer_example
+from loopnet.kernels.gradients import (
+    _accumulate_gradient_example,
+    _bias_gradient,
+    _weight_gradient,
+)
+
+
+@njit(**JIT)
+def _unit_offsets(sizes, n_batch):
+    """Start of layer l's ``(n_batch, n_l)`` block in a flat activation buffer.
+
+    Entry ``layer`` is the start of layer l = layer + 1; the last entry is the
+    buffer's total length. The input layer has no block: it is ``X`` itself.
+    """
+    n_layers = sizes.shape[0] - 1
+    offsets = np.empty(n_layers + 1, dtype=np.int64)
+    offsets[0] = 0
+    for layer in range(n_layers):
+        offsets[layer + 1] = offsets[layer] + n_batch * sizes[layer + 1]
+    return offsets
+
+
+@njit(**JIT)
+def _weights(params, sizes, w_offsets, layer):
+    """View of layer l's weights ``W[j, k]``, shape (n_l, n_prev), into ``params``."""
+    n_l, n_prev = sizes[layer + 1], sizes[layer]
+    start = w_offsets[layer]
+    return params[start : start + n_l * n_prev].reshape((n_l, n_prev))
+
+
+@njit(**JIT)
+def _bias(params, sizes, b_offsets, layer, zeros):
+    """View of layer l's bias, shape (n_l,); a slice of ``zeros`` if it has none."""
+    n_l = sizes[layer + 1]
+    start = b_offsets[layer]
+    if start < 0:
+        return zeros[:n_l]
+    return params[start : start + n_l]
+
+
+@njit(**JIT)
+def _block(buffer, offsets, layer, n_batch, n_l):
+    """View of layer l's ``(n_batch, n_l)`` block of a flat activation buffer."""
+    return buffer[offsets[layer] : offsets[layer + 1]].reshape((n_batch, n_l))
+
+
+@njit(**JIT)
+def _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A):
+    """Write z^l and a^l of every layer for the batch ``X`` into ``Z`` and ``A``.
+
+    Parameters
+    ----------
+    params : ndarray, shape (n_params,)
+        Flat parameters (module docstring).
+    sizes, w_offsets, b_offsets : ndarray of int64
+        Layer sizes and parameter block offsets.
+    activations : ndarray of int64, shape (L,)
+        Activation code of each layer.
+    X : ndarray, shape (n_batch, n_0)
+        Inputs, one example per row.
+    Z, A : ndarray, shape (unit_offsets[-1],)
+        Flat outputs, overwritten: layer l's block is z^l (a^l) of every example.
+    """
+    n_batch = X.shape[0]
+    offsets = _unit_offsets(sizes, n_batch)
+    zeros = np.zeros(sizes.max(), dtype=params.dtype)
+    A_prev = X
+    for layer in range(sizes.shape[0] - 1):
+        n_l = sizes[layer + 1]
+        Z_l = _block(Z, offsets, layer, n_batch, n_l)
+        A_l = _block(A, offsets, layer, n_batch, n_l)
+        _forward_layer(
+            _weights(params, sizes, w_offsets, layer),
+            _bias(params, sizes, b_offsets, layer, zeros),
+            A_prev,
+            activations[layer],
+            Z_l,
+            A_l,
+        )
+        A_prev = A_l
+
+
+@njit(**JIT)
+def _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad):
+    """grad_W := scale * (grad_W + l2 * W); grad_bias := scale * grad_bias.
+
+    ``scale`` is 1 for the summed cost and 1/n_batch for the mean; the L2 term
+    l2/2 * sum W^2 (over weights only, never biases) is scaled with it.
+    """
+    for layer in range(sizes.shape[0] - 1):
+        start = w_offsets[layer]
+        for i in range(start, start + sizes[layer + 1] * sizes[layer]):
+            grad[i] = scale * (grad[i] + l2 * params[i])
+        start = b_offsets[layer]
+        if start >= 0:
+            for i in range(start, start + sizes[layer + 1]):
+                grad[i] = scale * grad[i]
+
+
+@njit(**JIT)
+def _backward_pass(params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad):
+    """Write every layer's error delta^l into ``D`` and the summed gradient into ``grad``.
+
+    Parameters
+    ----------
+    params, sizes, w_offsets, b_offsets, activations
+        As ``_forward_pass``.
+    cost : int
+        Cost code.
+    X, Y : ndarray, shape (n_batch, n_0), (n_batch, n_L)
+        Inputs and targets.
+    Z, A : ndarray
+        The forward pass's flat buffers.
+    D : ndarray, shape like ``Z``
+        Output, overwritten with delta^l of every layer and example.
+    grad : ndarray, shape (n_params,)
+        Output, overwritten with dC/dparams summed over the batch (unscaled).
+
+    Notes
+    -----
+    Output error delta^L, then for l = L, ..., 1: dW^l = delta^l^T a^{l-1},
+    dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}).
+    """
+    n_batch = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    offsets = _unit_offsets(sizes, n_batch)
+    last = n_layers - 1
+    n_out = sizes[n_layers]
+    _output_error(
+        _block(Z, offsets, last, n_batch, n_out),
+        _block(A, offsets, last, n_batch, n_out),
+        Y,
+        activations[last],
+        cost,
+        _block(D, offsets, last, n_batch, n_out),
+    )
+    for layer in range(last, -1, -1):
+        delta = _block(D, offsets, layer, n_batch, sizes[layer + 1])
+        A_prev = X if layer == 0 else _block(A, offsets, layer - 1, n_batch, sizes[layer])
+        _weight_gradient(delta, A_prev, _weights(grad, sizes, w_offsets, layer))
+        if b_offsets[layer] >= 0:
+            _bias_gradient(delta, _bias(grad, sizes, b_offsets, layer, grad))
+        if layer > 0:
+            _hidden_error(
+                delta,
+                _weights(params, sizes, w_offsets, layer),
+                _block(Z, offsets, layer - 1, n_batch, sizes[layer]),
+                activations[layer - 1],
+                _block(D, offsets, layer - 1, n_batch, sizes[layer]),
+            )
+
+
+@njit(**JIT)
+def _network_gradient(params, sizes, w_offsets, b_offsets, activations, cost, X, Y, scale, l2, grad):
+    """Write the gradient of the cost (scaled, with L2) into ``grad``: the batched driver.
+
+    Parameters
+    ----------
+    params, sizes, w_offsets, b_offsets, activations, cost, X, Y
+        As ``_backward_pass``.
+    scale : float
+        1 for the summed cost, 1 / n_batch for the mean, in the params' dtype.
+    l2 : float
+        L2 strength, in the params' dtype.
+    grad : ndarray, shape (n_params,)
+        Output, overwritten; same layout as ``params``.
+    """
+    n_total = _unit_offsets(sizes, X.shape[0])[-1]
+    Z = np.empty(n_total, dtype=params.dtype)
+    A = np.empty(n_total, dtype=params.dtype)
+    D = np.empty(n_total, dtype=params.dtype)
+    _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A)
+    _backward_pass(params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad)
+    _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad)
+
+
+@njit(**JIT)
+def _network_gradient_by_example(
+    params, sizes, w_offsets, b_offsets, activations, cost, X, Y, scale, l2, grad
+):
+    """The seeds' per-example backpropagation, accumulating Delta += delta a^T.
+
+    Same arguments and result as ``_network_gradient``. For each example x:
+    feedforward z^l = W^l a^{l-1} + b^l, a^l = sigma(z^l); output error delta^L;
+    backpropagate delta^l = ((W^{l+1})^T delta^{l+1}) * sigma'(z^l); accumulate
+    dC/dW^l += delta^l (a^{l-1})^T and dC/db^l += delta^l. Written with 1-D
+    vectors only, to be read beside the seeds' pseudo-code.
+    """
+    n_layers = sizes.shape[0] - 1
+    offsets = _unit_offsets(sizes, 1)  # one example's z^l, a^l, delta^l
+    z = np.empty(offsets[-1], dtype=params.dtype)
+    a = np.empty(offsets[-1], dtype=params.dtype)
+    delta = np.empty(offsets[-1], dtype=params.dtype)
+    scratch = np.empty(sizes[n_layers], dtype=params.dtype)
+    zeros = np.zeros(sizes.max(), dtype=params.dtype)
+    no_bias = np.empty(0, dtype=params.dtype)
+    grad[:] = 0
+    for b in range(X.shape[0]):
+        for layer in range(n_layers):  # feedforward
+            a_prev = X[b] if layer == 0 else a[offsets[layer - 1] : offsets[layer]]
+            _forward_layer_example(
+                _weights(params, sizes, w_offsets, layer),
+                _bias(params, sizes, b_offsets, layer, zeros),
+                a_prev,
+                activations[layer],
+                z[offsets[layer] : offsets[layer + 1]],
+                a[offsets[layer] : offsets[layer + 1]],
+            )
+        last = n_layers - 1
+        _output_error_example(
+            z[offsets[last] :],
+            a[offsets[last] :],
+            Y[b],
+            activations[last],
+            cost,
+            scratch,
+            delta[offsets[last] :],
+        )
+        for layer in range(last, -1, -1):  # backpropagate and accumulate
+            delta_l = delta[offsets[layer] : offsets[layer + 1]]
+            a_prev = X[b] if layer == 0 else a[offsets[layer - 1] : offsets[layer]]
+            dbias = no_bias
+            if b_offsets[layer] >= 0:
+                dbias = _bias(grad, sizes, b_offsets, layer, zeros)
+            _accumulate_gradient_example(
+                delta_l, a_prev, _weights(grad, sizes, w_offsets, layer), dbias
+            )
+            if layer > 0:
+                _hidden_error_example(
+                    delta_l,
+                    _weights(params, sizes, w_offsets, layer),
+                    z[offsets[layer - 1] : offsets[layer]],
+                    activations[layer - 1],
+                    delta[offsets[layer - 1] : offsets[layer]],
+                )
+    _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad)

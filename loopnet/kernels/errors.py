@@ -1,0 +1,388 @@
+"""The errors delta = dC/dz: at the output layer, and propagated back to hidden layers.
+
+Output layer, general form: delta^L_j = sum_i J[i, j] * dC/da_i, with J the
+Jacobian of the output activation (diagonal sigma'(z_j) unless softmax).
+Closed forms, in which the divisions by a and 1 - a of the log costs cancel
+analytically, stay finite when outputs saturate:
+
+- sigmoid + cross_entropy: delta = a - y (the seeds' fast path);
+- softmax + log_likelihood: delta = a * sum_i y_i - y, which is a - y for targets
+  that sum to one (the other fast path);
+- sigmoid + log_likelihood: delta = -y * (1 - a);
+- softmax + cross_entropy: delta_j = n * a_j - y_j
+  - sum_{i != j} (1 - y_i) * exp(z_j - lse_{m != i}(z)).
+
+Hidden layer: delta^l_j = sigma'(z^l_j) * sum_m delta^{l+1}_m * W^{l+1}[m, j].
+"""
+
+import numpy as np
+from numba import njit
+
+from loopnet import _validation as check
+from loopnet.activations import (
+    ACTIVATIONS,
+    HIDDEN_ACTIVATIONS,
+    SIGMOID,
+    SOFTMAX,
+    jacobian_transpose_product_example,
+    multiply_by_derivative_example,
+)
+from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
+from loopnet.kernels._jit import JIT
+
+# --- output error -----------------------------------------------------------------
+
+
+@njit(**JIT)
+def _output_error_general_example(z, a, y, output, cost, grad_a, delta):
+    """Write delta_j = sum_i J[i, j] * dC/da_i for one example (the general form).
+
+    Parameters
+    ----------
+    z, a, y : ndarray, shape (n_L,)
+        Weighted inputs, activations and targets of the output layer.
+    output, cost : int
+        Output activation and cost codes.
+    grad_a : ndarray, shape (n_L,)
+        Scratch space, overwritten with grad_a C.
+    delta : ndarray, shape (n_L,)
+        Output, overwritten.
+    """
+    cost_gradient_example(cost, a, y, grad_a)
+    jacobian_transpose_product_example(output, z, a, grad_a, delta)
+
+
+@njit(**JIT)
+def _softmax_cross_entropy_error_example(z, a, y, lse_without, delta):
+    """Write the closed-form delta of softmax + binary cross_entropy for one example.
+
+    delta_j = n * a_j - y_j - sum_{i != j} (1 - y_i) * exp(z_j - L_i), with
+    L_i = ln sum_{m != i} exp(z_m) (``lse_without``, scratch of shape (n_L,)).
+
+    Notes
+    -----
+    d ln(1 - a_i) / dz_j = 1[j != i] * exp(z_j - L_i) - a_j, and exp(z_j - L_i)
+    <= 1 for j != i, so no term overflows even where 1 - a_i rounds to 0.
+    A softmax over one unit is the constant 1, so its error is 0.
+    """
+    n_l = z.shape[0]
+    if n_l == 1:  # a softmax over one unit is the constant 1: nothing depends on z
+        delta[0] = 0
+        return
+    for i in range(n_l):
+        z_max = z[1] if i == 0 else z[0]
+        for m in range(n_l):
+            if m != i and z[m] > z_max:
+                z_max = z[m]
+        total = z.dtype.type(0)
+        for m in range(n_l):
+            if m != i:
+                total += np.exp(z[m] - z_max)
+        lse_without[i] = z_max + np.log(total)
+    one = a.dtype.type(1)
+    for j in range(n_l):
+        total = n_l * a[j] - y[j]
+        for i in range(n_l):
+            if i != j:
+                total -= (one - y[i]) * np.exp(z[j] - lse_without[i])
+        delta[j] = total
+
+
+@njit(**JIT)
+def _output_error_example(z, a, y, output, cost, scratch, delta):
+    """Write the output error delta^L for one example, by the most exact form.
+
+    Parameters
+    ----------
+    z, a, y : ndarray, shape (n_L,)
+        Weighted inputs, activations and targets of the output layer.
+    output, cost : int
+        Output activation and cost codes.
+    scratch : ndarray, shape (n_L,)
+        Work space, overwritten.
+    delta : ndarray, shape (n_L,)
+        Output, overwritten.
+
+    Notes
+    -----
+    The closed forms of the module docstring where the pairing has one, the
+    general Jacobian product otherwise (quadratic cost: grad_a C = a - y is always
+    finite, so the general form is exact there).
+    """
+    n_l = z.shape[0]
+    if output == SIGMOID and cost == CROSS_ENTROPY:
+        for j in range(n_l):
+            delta[j] = a[j] - y[j]
+    elif output == SOFTMAX and cost == LOG_LIKELIHOOD:
+        y_total = y.dtype.type(0)
+        for i in range(n_l):
+            y_total += y[i]
+        for j in range(n_l):
+            delta[j] = a[j] * y_total - y[j]
+    elif output == SIGMOID and cost == LOG_LIKELIHOOD:
+        one = a.dtype.type(1)
+        for j in range(n_l):
+            delta[j] = -y[j] * (one - a[j])
+    elif output == SOFTMAX and cost == CROSS_ENTROPY:
+        _softmax_cross_entropy_error_example(z, a, y, scratch, delta)
+    else:
+        _output_error_general_example(z, a, y, output, cost, scratch, delta)
+
+
+@njit(**JIT)
+def _output_error(Z, A, Y, output, cost, delta):
+    """Write delta[b, j], the output error of every example b (closed forms first).
+
+    Parameters
+    ----------
+    Z, A, Y : ndarray, shape (n_batch, n_L)
+        Weighted inputs, activations and targets of the output layer.
+    output, cost : int
+        Output activation and cost codes.
+    delta : ndarray, shape (n_batch, n_L)
+        Output, overwritten.
+    """
+    scratch = np.empty(Z.shape[1], dtype=Z.dtype)
+    for b in range(Z.shape[0]):
+        _output_error_example(Z[b], A[b], Y[b], output, cost, scratch, delta[b])
+
+
+@njit(**JIT)
+def _output_error_general(Z, A, Y, output, cost, delta):
+    """Write delta[b, j] = sum_i J_b[i, j] * dC_b/da[b, i] for every example b.
+
+    The general form, for every pairing; see ``_output_error_general_example``.
+    """
+    grad_a = np.empty(Z.shape[1], dtype=Z.dtype)
+    for b in range(Z.shape[0]):
+        _output_error_general_example(Z[b], A[b], Y[b], output, cost, grad_a, delta[b])
+
+
+# --- hidden error -----------------------------------------------------------------
+
+
+@njit(**JIT)
+def _hidden_error_example(delta_next, W_next, z, activation, delta):
+    """Write delta_j = sigma'(z_j) * sum_m delta_next[m] * W_next[m, j].
+
+    Parameters
+    ----------
+    delta_next : ndarray, shape (n_next,)
+        Errors of layer l+1 for one example.
+    W_next : ndarray, shape (n_next, n_l)
+        Weights of layer l+1; ``W_next[m, j]`` connects neuron j of layer l to
+        neuron m of layer l+1.
+    z : ndarray, shape (n_l,)
+        Weighted inputs of layer l.
+    activation : int
+        Code of layer l's (elementwise) activation.
+    delta : ndarray, shape (n_l,)
+        Output, overwritten.
+
+    Notes
+    -----
+    The sum over m is accumulated with m in the outer loop and j inner, so the
+    innermost loop walks row m of ``W_next`` and ``delta`` contiguously (no
+    reduction in the inner loop: it vectorizes). Each delta_j still sums its
+    terms in increasing m. Matrix form: ``(W_next.T @ delta_next) * sigma'(z)``.
+    """
+    n_next, n_l = W_next.shape
+    for j in range(n_l):
+        delta[j] = 0
+    for m in range(n_next):
+        d = delta_next[m]
+        for j in range(n_l):
+            delta[j] += d * W_next[m, j]
+    multiply_by_derivative_example(activation, z, delta)
+
+
+@njit(**JIT)
+def _hidden_error(delta_next, W_next, Z, activation, delta):
+    """Write delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
+
+    Parameters
+    ----------
+    delta_next : ndarray, shape (n_batch, n_next)
+        Errors of layer l+1, one example per row.
+    W_next : ndarray, shape (n_next, n_l)
+        Weights of layer l+1.
+    Z : ndarray, shape (n_batch, n_l)
+        Weighted inputs of layer l.
+    activation : int
+        Code of layer l's activation.
+    delta : ndarray, shape (n_batch, n_l)
+        Output, overwritten.
+
+    Notes
+    -----
+    Row b is the per-example kernel on row b. Matrix form:
+    ``(delta_next @ W_next) * sigma'(Z)``.
+    """
+    for b in range(Z.shape[0]):
+        _hidden_error_example(delta_next[b], W_next, Z[b], activation, delta[b])
+
+
+# --- public wrappers --------------------------------------------------------------
+
+
+def _output_arguments(Z, A, Y, output, cost, ndim):
+    Z = check.kernel_array(Z, "Z", ndim)
+    A = check.kernel_array(A, "A", ndim, Z.dtype)
+    Y = check.kernel_array(Y, "Y", ndim, Z.dtype)
+    for name, array in (("A", A), ("Y", Y)):
+        check.check_length(
+            array.shape, Z.shape, f"{name} has shape {array.shape}; Z has shape {Z.shape}"
+        )
+    check.check_choice(output, "output", tuple(ACTIVATIONS))
+    check.check_choice(cost, "cost", tuple(COSTS))
+    return Z, A, Y, ACTIVATIONS[output], COSTS[cost]
+
+
+def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
+    """Output error delta^L = dC/dz^L of every example, by the most exact form.
+
+    Parameters
+    ----------
+    Z, A : array_like, shape (n_batch, n_L)
+        Weighted inputs and activations of the output layer (float32 or float64).
+    Y : array_like, shape (n_batch, n_L)
+        Targets, same dtype.
+    output : str
+        Output activation name.
+    cost : str
+        ``"quadratic"``, ``"cross_entropy"`` or ``"log_likelihood"``.
+
+    Returns
+    -------
+    delta : ndarray, shape (n_batch, n_L)
+        ``delta[b, j]`` = dC_b / dz[b, j], the per-example error (not averaged).
+
+    See Also
+    --------
+    output_error_general : the Jacobian-product form every pairing reduces to.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> A = np.array([[0.8, 0.2]])
+    >>> Z = np.log(A / (1 - A))
+    >>> Y = np.array([[1.0, 0.0]])
+    >>> kernels.output_error(Z, A, Y, "sigmoid", "cross_entropy").round(12)
+    array([[-0.2,  0.2]])
+    """
+    Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
+    delta = np.empty_like(Z)
+    _output_error(Z, A, Y, output_code, cost_code, delta)
+    return delta
+
+
+def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
+    """Output error by the general form delta^L = J_sigma(z)^T grad_a C, for any pairing.
+
+    Exact while outputs stay away from 0 and 1; with saturated outputs the log
+    costs' gradient divides by zero, which ``output_error``'s closed forms avoid.
+    Arguments and result as ``output_error``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> A = np.array([[0.8, 0.2]])
+    >>> Z = np.log(A / (1 - A))
+    >>> Y = np.array([[1.0, 0.0]])
+    >>> kernels.output_error_general(Z, A, Y, "sigmoid", "cross_entropy").round(12)
+    array([[-0.2,  0.2]])
+    """
+    Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
+    delta = np.empty_like(Z)
+    _output_error_general(Z, A, Y, output_code, cost_code, delta)
+    return delta
+
+
+def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
+    """Output error delta^L of one example (1-D arrays), as ``output_error``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> kernels.output_error_example(np.zeros(1), np.full(1, 0.5), np.ones(1))
+    array([-0.125])
+    """
+    z, a, y, output_code, cost_code = _output_arguments(z, a, y, output, cost, 1)
+    delta = np.empty_like(z)
+    _output_error_example(z, a, y, output_code, cost_code, np.empty_like(z), delta)
+    return delta
+
+
+def _hidden_arguments(delta_next, W_next, Z, activation, ndim, names):
+    delta_name, z_name = names
+    W_next = check.kernel_array(W_next, "W_next", 2)
+    delta_next = check.kernel_array(delta_next, delta_name, ndim, W_next.dtype)
+    Z = check.kernel_array(Z, z_name, ndim, W_next.dtype)
+    n_next, n_l = W_next.shape
+    check.check_length(
+        delta_next.shape[-1], n_next,
+        f"{delta_name} has {delta_next.shape[-1]} columns; W_next has n_next={n_next} rows",
+    )
+    check.check_length(
+        Z.shape[-1], n_l, f"{z_name} has {Z.shape[-1]} columns; W_next has n_l={n_l} columns"
+    )
+    check.check_length(
+        delta_next.shape[:-1], Z.shape[:-1],
+        f"{delta_name} has {delta_next.shape[0]} rows but {z_name} has {Z.shape[0]}",
+    )
+    check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
+    return delta_next, W_next, Z, ACTIVATIONS[activation]
+
+
+def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
+    """Hidden error delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] W_next[m, j].
+
+    Parameters
+    ----------
+    delta_next : array_like, shape (n_batch, n_next)
+        Errors of layer l+1, one example per row.
+    W_next : array_like, shape (n_next, n_l)
+        Weights of layer l+1.
+    Z : array_like, shape (n_batch, n_l)
+        Weighted inputs of layer l.
+    activation : str
+        Layer l's activation (``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"``).
+
+    Returns
+    -------
+    delta : ndarray, shape (n_batch, n_l)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> kernels.hidden_error(np.array([[2.0]]), np.ones((1, 3)), np.zeros((1, 3)))
+    array([[0.5, 0.5, 0.5]])
+    """
+    delta_next, W_next, Z, code = _hidden_arguments(
+        delta_next, W_next, Z, activation, 2, ("delta_next", "Z")
+    )
+    delta = np.empty_like(Z)
+    _hidden_error(delta_next, W_next, Z, code, delta)
+    return delta
+
+
+def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
+    """Hidden error of one example: delta_j = sigma'(z_j) sum_m delta_next[m] W_next[m, j].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> kernels.hidden_error_example(np.array([2.0]), np.ones((1, 2)), np.zeros(2))
+    array([0.5, 0.5])
+    """
+    delta_next, W_next, z, code = _hidden_arguments(
+        delta_next, W_next, z, activation, 1, ("delta_next", "z")
+    )
+    delta = np.empty_like(z)
+    _hidden_error_example(delta_next, W_next, z, code, delta)
+    return delta

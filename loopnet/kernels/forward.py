@@ -1,0 +1,156 @@
+"""Forward pass of one layer: z[b, j] = sum_k W[j, k] * a[b, k] + bias[j], a = sigma(z)."""
+
+import numpy as np
+from numba import njit
+
+from loopnet import _validation as check
+from loopnet.activations import ACTIVATIONS, activate_example
+from loopnet.kernels._jit import JIT
+
+
+@njit(**JIT)
+def _forward_layer_example(W, bias, a_prev, activation, z, a):
+    """Write z_j = sum_k W[j, k] * a_prev[k] + bias[j] and a_j = sigma(z_j).
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_l, n_prev)
+        Weights of layer l; row j is neuron j, column k neuron k of layer l-1.
+    bias : ndarray, shape (n_l,)
+        Biases of layer l (zeros for a network without biases).
+    a_prev : ndarray, shape (n_prev,)
+        Activations of layer l-1 for one example.
+    activation : int
+        Activation code of layer l.
+    z, a : ndarray, shape (n_l,)
+        Outputs, overwritten.
+
+    Notes
+    -----
+    The per-example form of the seeds: one column vector through one layer.
+    The innermost loop runs over k, contiguous in both ``W[j]`` and ``a_prev``.
+    Matrix form: ``z = W @ a_prev + bias``.
+    """
+    n_l, n_prev = W.shape
+    for j in range(n_l):
+        total = bias[j]
+        for k in range(n_prev):
+            total += W[j, k] * a_prev[k]
+        z[j] = total
+    activate_example(activation, z, a)
+
+
+@njit(**JIT)
+def _forward_layer(W, bias, A_prev, activation, Z, A):
+    """Write Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j] and A = sigma(Z).
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_l, n_prev)
+        Weights of layer l.
+    bias : ndarray, shape (n_l,)
+        Biases of layer l.
+    A_prev : ndarray, shape (n_batch, n_prev)
+        Activations of layer l-1, one example per row.
+    activation : int
+        Activation code of layer l.
+    Z, A : ndarray, shape (n_batch, n_l)
+        Outputs, overwritten.
+
+    Notes
+    -----
+    Each example b is the per-example kernel applied to row b; rows of ``Z`` and
+    ``A`` are written by one iteration only. Matrix form:
+    ``Z = A_prev @ W.T + bias``.
+    """
+    for b in range(A_prev.shape[0]):
+        _forward_layer_example(W, bias, A_prev[b], activation, Z[b], A[b])
+
+
+def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
+    W = check.kernel_array(W, "W", 2)
+    a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype)
+    n_l, n_prev = W.shape
+    check.check_length(
+        a_prev.shape[-1], n_prev,
+        f"{a_name} has {a_prev.shape[-1]} columns; W expects n_prev={n_prev}",
+    )
+    if bias is None:
+        bias = np.zeros(n_l, dtype=W.dtype)
+    else:
+        bias = check.kernel_array(bias, "bias", 1, W.dtype)
+        check.check_length(
+            bias.shape[0], n_l, f"bias has {bias.shape[0]} entries; W has n_l={n_l} rows"
+        )
+    code = ACTIVATIONS[check.check_choice(activation, "activation", tuple(ACTIVATIONS))]
+    return W, a_prev, bias, code
+
+
+def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
+    """Forward one layer over a batch: Z = A_prev W^T + bias, A = sigma(Z).
+
+    Parameters
+    ----------
+    W : array_like, shape (n_l, n_prev)
+        Weights, float32 or float64; ``W[j, k]`` connects neuron k of layer l-1
+        to neuron j of layer l.
+    A_prev : array_like, shape (n_batch, n_prev)
+        Activations of layer l-1, one example per row, same dtype as ``W``.
+    bias : array_like, shape (n_l,), optional
+        Biases; ``None`` means no bias (zeros).
+    activation : str
+        ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"`` or ``"softmax"``.
+
+    Returns
+    -------
+    Z, A : ndarray, shape (n_batch, n_l)
+        Weighted inputs and activations, in the dtype of ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> Z, A = kernels.forward_layer(np.ones((3, 2)), np.array([[0.3, 1.0]]))
+    >>> Z
+    array([[1.3, 1.3, 1.3]])
+    >>> A.round(4)
+    array([[0.7858, 0.7858, 0.7858]])
+    """
+    W, A_prev, bias, code = _layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
+    Z = np.empty((A_prev.shape[0], W.shape[0]), dtype=W.dtype)
+    A = np.empty_like(Z)
+    _forward_layer(W, bias, A_prev, code, Z, A)
+    return Z, A
+
+
+def forward_layer_example(W, a_prev, bias=None, activation="sigmoid"):
+    """Forward one layer for one example: z = W a_prev + bias, a = sigma(z).
+
+    Parameters
+    ----------
+    W : array_like, shape (n_l, n_prev)
+        Weights, float32 or float64.
+    a_prev : array_like, shape (n_prev,)
+        Activations of layer l-1 for one example, same dtype as ``W``.
+    bias : array_like, shape (n_l,), optional
+        Biases; ``None`` means no bias.
+    activation : str
+        Activation name.
+
+    Returns
+    -------
+    z, a : ndarray, shape (n_l,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> z, a = kernels.forward_layer_example(np.ones((3, 2)), np.array([0.3, 1.0]))
+    >>> z
+    array([1.3, 1.3, 1.3])
+    """
+    W, a_prev, bias, code = _layer_arguments(W, a_prev, bias, activation, 1, "a_prev")
+    z = np.empty(W.shape[0], dtype=W.dtype)
+    a = np.empty_like(z)
+    _forward_layer_example(W, bias, a_prev, code, z, a)
+    return z, a

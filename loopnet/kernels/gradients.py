@@ -1,0 +1,181 @@
+"""Parameter gradients: dC/dW[j, k] = sum_b delta[b, j] * a_prev[b, k], dC/dbias[j] = sum_b delta[b, j]."""
+
+import numpy as np
+from numba import njit
+
+from loopnet import _validation as check
+from loopnet.kernels._jit import JIT
+
+
+@njit(**JIT)
+def _accumulate_gradient_example(delta, a_prev, dW, dbias):
+    """Add one example's gradient: dW[j, k] += delta[j] * a_prev[k], dbias[j] += delta[j].
+
+    Parameters
+    ----------
+    delta : ndarray, shape (n_l,)
+        Errors of layer l for one example.
+    a_prev : ndarray, shape (n_prev,)
+        Activations of layer l-1 for the same example.
+    dW : ndarray, shape (n_l, n_prev)
+        Accumulator, updated in place.
+    dbias : ndarray, shape (n_l,)
+        Accumulator, updated in place; a zero-length array skips the bias.
+
+    Notes
+    -----
+    The seeds' accumulator, Delta^l := Delta^l + delta^l (a^{l-1})^T, one example
+    at a time. Summed over the batch in example order it gives the batched
+    ``_weight_gradient`` and ``_bias_gradient`` bit for bit: both add the terms of
+    each dW[j, k] in increasing b.
+    """
+    n_l, n_prev = dW.shape
+    for j in range(n_l):
+        d = delta[j]
+        for k in range(n_prev):
+            dW[j, k] += d * a_prev[k]
+    for j in range(dbias.shape[0]):
+        dbias[j] += delta[j]
+
+
+@njit(**JIT)
+def _weight_gradient(delta, A_prev, dW):
+    """Write dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k] into ``dW``.
+
+    Parameters
+    ----------
+    delta : ndarray, shape (n_batch, n_l)
+        Errors of layer l; ``delta[b, j]`` is dC_b/dz[b, j].
+    A_prev : ndarray, shape (n_batch, n_prev)
+        Activations of layer l-1, one example per row.
+    dW : ndarray, shape (n_l, n_prev)
+        Output, overwritten. Row j is neuron j of layer l, column k neuron k of l-1.
+
+    Notes
+    -----
+    Each row j of ``dW`` is finished by one iteration of the outer loop, so the
+    sum over b keeps the serial order. The innermost loop runs over k,
+    contiguous in both ``A_prev`` and ``dW``, so it vectorizes.
+    Matrix form: ``delta.T @ A_prev``.
+    """
+    n_batch, n_l = delta.shape
+    n_prev = A_prev.shape[1]
+    for j in range(n_l):
+        for k in range(n_prev):
+            dW[j, k] = 0
+        for b in range(n_batch):
+            d = delta[b, j]
+            for k in range(n_prev):
+                dW[j, k] += d * A_prev[b, k]
+
+
+@njit(**JIT)
+def _bias_gradient(delta, dbias):
+    """Write dC/dbias[j] = sum_b delta[b, j] into ``dbias``.
+
+    Parameters
+    ----------
+    delta : ndarray, shape (n_batch, n_l)
+        Errors of layer l.
+    dbias : ndarray, shape (n_l,)
+        Output, overwritten.
+
+    Notes
+    -----
+    Loops b outer, j inner: rows of ``delta`` are read contiguously, and each
+    dbias[j] still sums in increasing b. Matrix form: ``delta.sum(axis=0)``.
+    """
+    n_batch, n_l = delta.shape
+    for j in range(n_l):
+        dbias[j] = 0
+    for b in range(n_batch):
+        for j in range(n_l):
+            dbias[j] += delta[b, j]
+
+
+def weight_gradient(delta, A_prev):
+    """Weight gradient of one layer, summed over the batch: dW = delta^T A_prev.
+
+    Parameters
+    ----------
+    delta : array_like, shape (n_batch, n_l)
+        Errors of layer l, float32 or float64.
+    A_prev : array_like, shape (n_batch, n_prev)
+        Activations of layer l-1, same dtype.
+
+    Returns
+    -------
+    dW : ndarray, shape (n_l, n_prev)
+        ``dW[j, k]`` = sum_b delta[b, j] * A_prev[b, k].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> kernels.weight_gradient(np.array([[1.0], [2.0]]), np.array([[1.0, 0.0], [1.0, 1.0]]))
+    array([[3., 2.]])
+    """
+    delta = check.kernel_array(delta, "delta", 2)
+    A_prev = check.kernel_array(A_prev, "A_prev", 2, delta.dtype)
+    check.check_length(
+        A_prev.shape[0], delta.shape[0],
+        f"A_prev has {A_prev.shape[0]} rows; delta has {delta.shape[0]} (one per example)",
+    )
+    dW = np.empty((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)
+    _weight_gradient(delta, A_prev, dW)
+    return dW
+
+
+def bias_gradient(delta):
+    """Bias gradient of one layer, summed over the batch: dbias[j] = sum_b delta[b, j].
+
+    Parameters
+    ----------
+    delta : array_like, shape (n_batch, n_l)
+        Errors of layer l, float32 or float64.
+
+    Returns
+    -------
+    dbias : ndarray, shape (n_l,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> kernels.bias_gradient(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([4., 6.])
+    """
+    delta = check.kernel_array(delta, "delta", 2)
+    dbias = np.empty(delta.shape[1], dtype=delta.dtype)
+    _bias_gradient(delta, dbias)
+    return dbias
+
+
+def weight_gradient_example(delta, a_prev):
+    """One example's weight gradient, the outer product delta a_prev^T.
+
+    Parameters
+    ----------
+    delta : array_like, shape (n_l,)
+        Errors of layer l for one example.
+    a_prev : array_like, shape (n_prev,)
+        Activations of layer l-1 for that example, same dtype.
+
+    Returns
+    -------
+    dW : ndarray, shape (n_l, n_prev)
+        ``dW[j, k] = delta[j] * a_prev[k]``; its bias gradient is ``delta`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from loopnet import kernels
+    >>> kernels.weight_gradient_example(np.array([1.0, 2.0]), np.array([3.0]))
+    array([[3.],
+           [6.]])
+    """
+    delta = check.kernel_array(delta, "delta", 1)
+    a_prev = check.kernel_array(a_prev, "a_prev", 1, delta.dtype)
+    dW = np.zeros((delta.shape[0], a_prev.shape[0]), dtype=delta.dtype)
+    _accumulate_gradient_example(delta, a_prev, dW, np.empty(0, dtype=delta.dtype))
+    return dW

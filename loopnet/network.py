@@ -1,0 +1,384 @@
+"""``Network``: a fully-connected network whose parameters live in one flat array."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from loopnet import _validation as check
+from loopnet import reference
+from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from loopnet.costs import COSTS, PROBABILITY_TARGETS, VALID_OUTPUTS, example_costs
+from loopnet.kernels.backprop import _forward_pass, _network_gradient, _unit_offsets
+
+METHODS = ("loop", "matrix")
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_sizes(sizes):
+    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence | np.ndarray):
+        raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}")
+    sizes = tuple(check.check_count(n, f"sizes[{i}]") for i, n in enumerate(sizes))
+    if len(sizes) < 2:
+        raise ValueError(
+            f"sizes must list at least two layers (inputs and outputs), got {list(sizes)}"
+        )
+    return sizes
+
+
+def _parameter_layout(sizes, bias):
+    """Offsets of each layer's weight and bias blocks in the flat array, and its length.
+
+    Layer by layer: W (n_l * n_prev entries, row-major) then bias (n_l entries);
+    a bias offset of -1 means the network has no biases.
+    """
+    n_layers = len(sizes) - 1
+    w_offsets = np.empty(n_layers, dtype=np.int64)
+    b_offsets = np.full(n_layers, -1, dtype=np.int64)
+    start = 0
+    for layer in range(n_layers):
+        w_offsets[layer] = start
+        start += sizes[layer + 1] * sizes[layer]
+        if bias:
+            b_offsets[layer] = start
+            start += sizes[layer + 1]
+    return w_offsets, b_offsets, start
+
+
+def _parameter_views(flat, sizes, w_offsets, b_offsets):
+    """Lists of weight matrices and bias vectors viewing ``flat``.
+
+    Without biases each bias is a read-only vector of zeros, not a parameter.
+    """
+    weights, biases = [], []
+    for layer, (n_prev, n_l) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+        start = w_offsets[layer]
+        weights.append(flat[start : start + n_l * n_prev].reshape(n_l, n_prev))
+        start = b_offsets[layer]
+        if start >= 0:
+            biases.append(flat[start : start + n_l])
+        else:
+            zeros = np.zeros(n_l, dtype=flat.dtype)
+            zeros.flags.writeable = False
+            biases.append(zeros)
+    return weights, biases
+
+
+@dataclass(frozen=True, eq=False)
+class Gradient:
+    """A gradient in the network's parameter layout.
+
+    Attributes
+    ----------
+    flat : ndarray, shape (n_params,)
+        dC/dparams, laid out like ``Network.params``.
+    weights : list of ndarray
+        ``weights[layer][j, k]`` = dC/dW^l[j, k], views into ``flat``.
+    biases : list of ndarray
+        ``biases[layer][j]`` = dC/dbias^l[j], views into ``flat`` (read-only
+        zeros for a network without biases).
+    """
+
+    flat: np.ndarray
+    weights: list
+    biases: list
+
+
+class Network:
+    r"""A fully-connected network: z^l = W^l a^{l-1} + b^l, a^l = sigma(z^l).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units per layer, inputs first: ``[784, 30, 10]``. At least two layers,
+        each of size >= 1.
+    activation : str
+        Hidden layers' activation: ``"sigmoid"``, ``"tanh"``, ``"relu"`` or
+        ``"identity"``.
+    output : str
+        Output layer's activation: any of the above or ``"softmax"`` (at least two
+        output units).
+    cost : str
+        ``"quadratic"`` (any output), ``"cross_entropy"`` or ``"log_likelihood"``
+        (sigmoid or softmax outputs; targets in [0, 1]).
+    bias : bool
+        Whether layers have biases. Without them every bias is a fixed zero and
+        ``params`` holds weights only.
+    dtype : {"float64", "float32"}
+        Precision of the parameters and of every computation.
+    seed : int or None
+        Seed of the initialization. Weights are drawn from N(0, 1/n_prev) (standard
+        deviation 1/sqrt(n_prev)) and biases from N(0, 1), as in the seeds; the
+        draws are made in float64 and rounded to ``dtype``, so the float32 and
+        float64 networks of one seed hold the same values up to rounding.
+
+    Attributes
+    ----------
+    params : ndarray, shape (n_params,)
+        Every parameter in one contiguous array: for each layer, ``W`` row-major
+        then ``bias``. Edit it in place; ``weights`` and ``biases`` follow.
+    weights : list of ndarray
+        ``weights[layer]`` has shape ``(sizes[layer + 1], sizes[layer])``;
+        ``W[j, k]`` connects neuron k of layer l-1 to neuron j of layer l.
+    biases : list of ndarray
+        ``biases[layer]`` has shape ``(sizes[layer + 1],)``.
+    activations : tuple of str
+        Activation of each layer after the input.
+
+    Notes
+    -----
+    ``layer`` counts from 0 in code; it is layer l = layer + 1 of the maths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import loopnet as ln
+    >>> net = ln.Network([2, 3, 1], seed=0)
+    >>> X, Y = np.array([[0.3, 1.0]]), np.array([[0.75]])
+    >>> loop, matrix = net.gradient(X, Y), net.gradient(X, Y, method="matrix")
+    >>> bool(np.allclose(loop.flat, matrix.flat, rtol=1e-12, atol=1e-15))
+    True
+    """
+
+    def __init__(
+        self,
+        sizes,
+        activation="sigmoid",
+        output="sigmoid",
+        cost="quadratic",
+        bias=True,
+        dtype="float64",
+        seed=None,
+    ):
+        sizes = _check_sizes(sizes)
+        check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
+        check.check_choice(output, "output", tuple(ACTIVATIONS))
+        check.check_choice(cost, "cost", tuple(COSTS))
+        if output not in VALID_OUTPUTS[cost]:
+            raise ValueError(
+                f"cost={cost!r} needs outputs in (0, 1): output must be one of"
+                f" {VALID_OUTPUTS[cost]}, got output={output!r}"
+            )
+        if output == "softmax" and sizes[-1] < 2:
+            raise ValueError(
+                "output='softmax' needs at least 2 output units (a softmax over one"
+                f" unit is the constant 1); sizes[-1] is {sizes[-1]}"
+            )
+        if not isinstance(bias, bool | np.bool_):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        self.sizes = sizes
+        self.activation = activation
+        self.output = output
+        self.cost_name = cost
+        self.bias = bool(bias)
+        self.dtype = check.resolve_dtype(dtype)
+        self.activations = (activation,) * (len(sizes) - 2) + (output,)
+        self._sizes = np.array(sizes, dtype=np.int64)
+        self._codes = np.array([ACTIVATIONS[a] for a in self.activations], dtype=np.int64)
+        self._cost_code = COSTS[cost]
+        self._w_offsets, self._b_offsets, n_params = _parameter_layout(sizes, self.bias)
+        self._params = np.empty(n_params, dtype=self.dtype)
+        self.weights, self.biases = self._views(self._params)
+        self._initialize(seed)
+
+    def _views(self, flat):
+        return _parameter_views(flat, self.sizes, self._w_offsets, self._b_offsets)
+
+    def _initialize(self, seed):
+        rng = np.random.default_rng(seed)
+        for W, bias in zip(self.weights, self.biases, strict=True):
+            n_prev = W.shape[1]
+            W[...] = rng.standard_normal(W.shape) / math.sqrt(n_prev)
+            if self.bias:
+                bias[...] = rng.standard_normal(bias.shape)
+
+    @property
+    def params(self):
+        """Every parameter in one flat array (edit in place; do not rebind)."""
+        return self._params
+
+    @property
+    def n_params(self):
+        """Number of parameters: sum over layers of n_l * n_prev (+ n_l with biases)."""
+        return self._params.shape[0]
+
+    def __repr__(self):
+        return (
+            f"Network({list(self.sizes)}, activation={self.activation!r},"
+            f" output={self.output!r}, cost={self.cost_name!r}, bias={self.bias},"
+            f" dtype={self.dtype.name!r})"
+        )
+
+    def copy(self):
+        """An independent network with the same architecture and a copy of ``params``."""
+        clone = Network(
+            self.sizes, self.activation, self.output, self.cost_name, self.bias, self.dtype,
+            seed=0,
+        )
+        clone.params[:] = self.params
+        return clone
+
+    # --- checked inputs --------------------------------------------------------
+
+    def _check_X(self, X):
+        return check.data_array(X, "X", self.dtype, self.sizes[0])
+
+    def _check_XY(self, X, Y):
+        X = self._check_X(X)
+        Y = check.data_array(Y, "Y", self.dtype, self.sizes[-1])
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"Y has {Y.shape[0]} rows but X has {X.shape[0]}: one target row per example"
+            )
+        if self.cost_name in PROBABILITY_TARGETS and (Y.min() < 0 or Y.max() > 1):
+            raise ValueError(
+                f"Y must lie in [0, 1] for cost={self.cost_name!r} (targets are"
+                f" probabilities); got values in [{Y.min()}, {Y.max()}]"
+            )
+        return X, Y
+
+    def _forward_buffers(self, X):
+        """Flat Z and A buffers of the forward pass over checked ``X``, and their offsets."""
+        offsets = _unit_offsets(self._sizes, X.shape[0])
+        Z = np.empty(offsets[-1], dtype=self.dtype)
+        A = np.empty(offsets[-1], dtype=self.dtype)
+        _forward_pass(self._params, self._sizes, self._w_offsets, self._b_offsets, self._codes,
+                      X, Z, A)
+        return Z, A, offsets
+
+    def _output_block(self, buffer, offsets, n_batch):
+        return buffer[offsets[-2] :].reshape(n_batch, self.sizes[-1])
+
+    # --- public computations ---------------------------------------------------
+
+    def forward(self, X):
+        """Output activations a^L of every example, by the compiled loop kernels.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_examples, sizes[0])
+            Inputs, one example per row (converted to the network's dtype).
+
+        Returns
+        -------
+        ndarray, shape (n_examples, sizes[-1])
+            In the network's dtype.
+
+        Examples
+        --------
+        >>> import loopnet as ln
+        >>> ln.Network([2, 3, 1], seed=0).forward([[0.3, 1.0]]).shape
+        (1, 1)
+        """
+        X = self._check_X(X)
+        _, A, offsets = self._forward_buffers(X)
+        return self._output_block(A, offsets, X.shape[0]).copy()
+
+    def cost(self, X, Y, reduction="mean", l2=0.0):
+        """The cost C of the batch, with optional L2 on the weights.
+
+        ``reduction="sum"``: C = sum_b C_b + l2/2 * sum W^2; ``"mean"``:
+        C = (1/n) sum_b C_b + l2/(2n) * sum W^2. Biases are never regularized.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_examples, sizes[0])
+            Inputs, one example per row.
+        Y : array_like, shape (n_examples, sizes[-1])
+            Targets.
+        reduction : {"mean", "sum"}
+            Average or sum over the examples.
+        l2 : float
+            L2 strength, >= 0.
+
+        Returns
+        -------
+        numpy scalar of the network's dtype
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import loopnet as ln
+        >>> net = ln.Network([2, 3, 1], bias=False, seed=0)
+        >>> for W in net.weights:
+        ...     W[...] = 1.0
+        >>> round(float(net.cost([[0.3, 1.0]], [[0.75]], reduction="sum")), 4)
+        0.0239
+        """
+        X, Y = self._check_XY(X, Y)
+        check.check_choice(reduction, "reduction", REDUCTIONS)
+        l2 = check.check_l2(l2)
+        Z, A, offsets = self._forward_buffers(X)
+        n_batch = X.shape[0]
+        costs = example_costs(
+            self._output_block(Z, offsets, n_batch),
+            self._output_block(A, offsets, n_batch),
+            Y,
+            self.output,
+            self.cost_name,
+        )
+        total = costs.sum()
+        if l2:
+            total += self.dtype.type(l2 / 2) * sum(np.sum(W * W) for W in self.weights)
+        if reduction == "mean":
+            total /= n_batch
+        return self.dtype.type(total)
+
+    def gradient(self, X, Y, reduction="mean", l2=0.0, method="loop"):
+        """Gradient of ``cost(X, Y, reduction, l2)`` with respect to every parameter.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_examples, sizes[0])
+            Inputs, one example per row.
+        Y : array_like, shape (n_examples, sizes[-1])
+            Targets.
+        reduction : {"mean", "sum"}
+            Gradient of the mean or of the summed cost.
+        l2 : float
+            L2 strength, >= 0; adds l2 * W (sum) or (l2/n) * W (mean) to dC/dW.
+        method : {"loop", "matrix"}
+            ``"loop"``: the compiled per-index kernels; ``"matrix"``: the NumPy
+            matrix form of ``loopnet.reference``.
+
+        Returns
+        -------
+        Gradient
+            ``.flat`` in the layout of ``params``; ``.weights`` and ``.biases``
+            views shaped like the network's, all in the network's dtype.
+
+        Examples
+        --------
+        >>> import loopnet as ln
+        >>> net = ln.Network([2, 3, 1], seed=0)
+        >>> g = net.gradient([[0.3, 1.0]], [[0.75]])
+        >>> g.flat.shape, g.weights[0].shape, g.biases[1].shape
+        ((13,), (3, 2), (1,))
+        """
+        X, Y = self._check_XY(X, Y)
+        check.check_choice(reduction, "reduction", REDUCTIONS)
+        l2 = check.check_l2(l2)
+        check.check_choice(method, "method", METHODS)
+        flat = np.empty_like(self._params)
+        scale = 1 / X.shape[0] if reduction == "mean" else 1
+        if method == "loop":
+            _network_gradient(
+                self._params, self._sizes, self._w_offsets, self._b_offsets, self._codes,
+                self._cost_code, X, Y, self.dtype.type(scale), self.dtype.type(l2), flat,
+            )
+            weights, biases = self._views(flat)
+        else:
+            weights, biases = self._views(flat)
+            dWs, dbiases = reference.gradient(
+                self.weights, self._bias_list(), X, Y, self.activations, self.cost_name,
+                reduction, l2,
+            )
+            for out, value in zip(weights + biases, dWs + dbiases, strict=True):
+                if value is not None:
+                    out[...] = value
+        return Gradient(flat, weights, biases)
+
+    def _bias_list(self):
+        """Biases as ``reference`` takes them: ``None`` per layer without biases."""
+        return self.biases if self.bias else [None] * len(self.biases)
