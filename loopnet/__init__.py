@@ -13,8 +13,8 @@ from loopnet.network import Gradient, Network
 __version__ = "0.1.0"
 
 __all__ = [
-    "Gradient",
     "GradcheckResult",
+    "Gradient",
     "Network",
     "datasets",
     "gradcheck",

@@ -1,5 +1,7 @@
-"""Checks at the public boundary: every message names the argument, what was
-expected and what was given. Compiled kernels trust their inputs, so nothing
+"""Checks at the public boundary, before any compiled kernel runs.
+
+Every message names the argument, what was expected and what was given.
+Compiled kernels trust their inputs, so nothing
 reaches them before passing through here.
 """
 
@@ -16,7 +18,9 @@ def resolve_dtype(dtype):
     try:
         resolved = np.dtype(dtype)
     except TypeError as error:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from error
+        raise ValueError(
+            f"dtype must be 'float32' or 'float64', got {dtype!r}"
+        ) from error
     if resolved not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return resolved
@@ -82,11 +86,14 @@ def data_array(x, name, dtype, n_columns):
     if array.ndim != 2:
         hint = " (one example per row; reshape a single example with .reshape(1, -1))"
         raise ValueError(
-            f"{name} must be 2-D, shape (n_examples, {n_columns}){hint}; got {array.ndim}-D"
+            f"{name} must be 2-D, shape (n_examples, {n_columns}){hint};"
+            f" got {array.ndim}-D"
             f" with shape {array.shape}"
         )
     if array.shape[0] == 0:
-        raise ValueError(f"{name} must have at least one row (example); got shape {array.shape}")
+        raise ValueError(
+            f"{name} must have at least one row (example); got shape {array.shape}"
+        )
     if array.shape[1] != n_columns:
         raise ValueError(
             f"{name} has {array.shape[1]} columns; the network expects {n_columns}"
@@ -111,7 +118,8 @@ def kernel_array(x, name, ndim, dtype=None):
         raise TypeError(f"{name} must be a float32 or float64 array, got {array.dtype}")
     if dtype is not None and array.dtype != dtype:
         raise TypeError(
-            f"{name} is {array.dtype} but the other arrays are {dtype}: pass one float dtype"
+            f"{name} is {array.dtype} but the other arrays are {dtype}:"
+            " pass one float dtype"
         )
     if array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")

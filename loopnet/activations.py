@@ -107,8 +107,7 @@ def activate_example(activation, z, a):
     else:  # SOFTMAX
         z_max = z[0]
         for j in range(1, n_l):
-            if z[j] > z_max:
-                z_max = z[j]
+            z_max = max(z_max, z[j])
         total = a.dtype.type(0)
         for j in range(n_l):
             a[j] = np.exp(z[j] - z_max)

@@ -23,7 +23,11 @@ from loopnet.kernels._jit import JIT
 
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
 
-COSTS = {"quadratic": QUADRATIC, "cross_entropy": CROSS_ENTROPY, "log_likelihood": LOG_LIKELIHOOD}
+COSTS = {
+    "quadratic": QUADRATIC,
+    "cross_entropy": CROSS_ENTROPY,
+    "log_likelihood": LOG_LIKELIHOOD,
+}
 """Cost name -> integer code used by the compiled kernels."""
 
 VALID_OUTPUTS = {

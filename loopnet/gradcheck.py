@@ -15,7 +15,8 @@ class GradcheckResult:
     Attributes
     ----------
     max_rel_error : float
-        max over the checked parameters i of |g_i - g_num_i| / max(1, |g_i| + |g_num_i|).
+        max over the checked parameters i of
+        |g_i - g_num_i| / max(1, |g_i| + |g_num_i|).
     ok : bool
         ``max_rel_error < tol``.
     tol : float
@@ -34,8 +35,17 @@ class GradcheckResult:
 
 
 def gradcheck(
-    net, X, Y, eps=1e-6, reduction="mean", l2=0.0, *, method="loop", max_params=300,
-    seed=0, tol=None,
+    net,
+    X,
+    Y,
+    eps=1e-6,
+    reduction="mean",
+    l2=0.0,
+    *,
+    method="loop",
+    max_params=300,
+    seed=0,
+    tol=None,
 ):
     """Compare ``net.gradient`` with central differences of ``net.cost``.
 
@@ -95,7 +105,9 @@ def gradcheck(
     if n_params <= max_params:
         indexes = np.arange(n_params)
     else:
-        indexes = np.sort(np.random.default_rng(seed).choice(n_params, max_params, replace=False))
+        indexes = np.sort(
+            np.random.default_rng(seed).choice(n_params, max_params, replace=False)
+        )
     numeric = np.empty(indexes.shape[0])
     params = probe.params
     for position, i in enumerate(indexes):
@@ -125,7 +137,14 @@ def _float64_copy(net):
     """The same network in float64, for differences a float32 cost cannot resolve."""
     from loopnet.network import Network
 
-    clone = Network(net.sizes, net.activation, net.output, net.cost_name, net.bias, "float64",
-                    seed=0)
+    clone = Network(
+        net.sizes,
+        net.activation,
+        net.output,
+        net.cost_name,
+        net.bias,
+        "float64",
+        seed=0,
+    )
     clone.params[:] = net.params
     return clone

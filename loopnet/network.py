@@ -1,5 +1,6 @@
 """``Network``: a fully-connected network whose parameters live in one flat array."""
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ def _check_sizes(sizes):
     sizes = tuple(check.check_count(n, f"sizes[{i}]") for i, n in enumerate(sizes))
     if len(sizes) < 2:
         raise ValueError(
-            f"sizes must list at least two layers (inputs and outputs), got {list(sizes)}"
+            "sizes must list at least two layers (inputs and outputs),"
+            f" got {list(sizes)}"
         )
     return sizes
 
@@ -52,7 +54,7 @@ def _parameter_views(flat, sizes, w_offsets, b_offsets):
     Without biases each bias is a read-only vector of zeros, not a parameter.
     """
     weights, biases = [], []
-    for layer, (n_prev, n_l) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+    for layer, (n_prev, n_l) in enumerate(itertools.pairwise(sizes)):
         start = w_offsets[layer]
         weights.append(flat[start : start + n_l * n_prev].reshape(n_l, n_prev))
         start = b_offsets[layer]
@@ -175,7 +177,9 @@ class Network:
         self.dtype = check.resolve_dtype(dtype)
         self.activations = (activation,) * (len(sizes) - 2) + (output,)
         self._sizes = np.array(sizes, dtype=np.int64)
-        self._codes = np.array([ACTIVATIONS[a] for a in self.activations], dtype=np.int64)
+        self._codes = np.array(
+            [ACTIVATIONS[a] for a in self.activations], dtype=np.int64
+        )
         self._cost_code = COSTS[cost]
         self._w_offsets, self._b_offsets, n_params = _parameter_layout(sizes, self.bias)
         self._params = np.empty(n_params, dtype=self.dtype)
@@ -204,6 +208,7 @@ class Network:
         return self._params.shape[0]
 
     def __repr__(self):
+        """Network([sizes], activation=..., output=..., cost=..., ...)."""
         return (
             f"Network({list(self.sizes)}, activation={self.activation!r},"
             f" output={self.output!r}, cost={self.cost_name!r}, bias={self.bias},"
@@ -211,9 +216,14 @@ class Network:
         )
 
     def copy(self):
-        """An independent network with the same architecture and a copy of ``params``."""
+        """An independent network: the same architecture, a copy of ``params``."""
         clone = Network(
-            self.sizes, self.activation, self.output, self.cost_name, self.bias, self.dtype,
+            self.sizes,
+            self.activation,
+            self.output,
+            self.cost_name,
+            self.bias,
+            self.dtype,
             seed=0,
         )
         clone.params[:] = self.params
@@ -229,7 +239,8 @@ class Network:
         Y = check.data_array(Y, "Y", self.dtype, self.sizes[-1])
         if Y.shape[0] != X.shape[0]:
             raise ValueError(
-                f"Y has {Y.shape[0]} rows but X has {X.shape[0]}: one target row per example"
+                f"Y has {Y.shape[0]} rows but X has {X.shape[0]}:"
+                " one target row per example"
             )
         if self.cost_name in PROBABILITY_TARGETS and (Y.min() < 0 or Y.max() > 1):
             raise ValueError(
@@ -239,12 +250,20 @@ class Network:
         return X, Y
 
     def _forward_buffers(self, X):
-        """Flat Z and A buffers of the forward pass over checked ``X``, and their offsets."""
+        """Flat Z and A buffers of the forward pass over checked ``X``, and offsets."""
         offsets = _unit_offsets(self._sizes, X.shape[0])
         Z = np.empty(offsets[-1], dtype=self.dtype)
         A = np.empty(offsets[-1], dtype=self.dtype)
-        _forward_pass(self._params, self._sizes, self._w_offsets, self._b_offsets, self._codes,
-                      X, Z, A)
+        _forward_pass(
+            self._params,
+            self._sizes,
+            self._w_offsets,
+            self._b_offsets,
+            self._codes,
+            X,
+            Z,
+            A,
+        )
         return Z, A, offsets
 
     def _output_block(self, buffer, offsets, n_batch):
@@ -364,15 +383,30 @@ class Network:
         scale = 1 / X.shape[0] if reduction == "mean" else 1
         if method == "loop":
             _network_gradient(
-                self._params, self._sizes, self._w_offsets, self._b_offsets, self._codes,
-                self._cost_code, X, Y, self.dtype.type(scale), self.dtype.type(l2), flat,
+                self._params,
+                self._sizes,
+                self._w_offsets,
+                self._b_offsets,
+                self._codes,
+                self._cost_code,
+                X,
+                Y,
+                self.dtype.type(scale),
+                self.dtype.type(l2),
+                flat,
             )
             weights, biases = self._views(flat)
         else:
             weights, biases = self._views(flat)
             dWs, dbiases = reference.gradient(
-                self.weights, self._bias_list(), X, Y, self.activations, self.cost_name,
-                reduction, l2,
+                self.weights,
+                self._bias_list(),
+                X,
+                Y,
+                self.activations,
+                self.cost_name,
+                reduction,
+                l2,
             )
             for out, value in zip(weights + biases, dWs + dbiases, strict=True):
                 if value is not None:

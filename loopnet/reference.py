@@ -1,4 +1,4 @@
-"""Backpropagation in vectorized NumPy: the matrix form, to be read beside the derivation.
+"""Backpropagation in vectorized NumPy: the matrix form, read beside the derivation.
 
 The twin of every kernel in ``loopnet.kernels``, with the same names and arguments,
 and the whole-network ``forward``, ``backward`` and ``gradient``. One example per
@@ -41,7 +41,7 @@ def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
 
 
 def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
-    """delta^L by the closed form of the pairing where it has one, else the general form.
+    """delta^L by the closed form of the pairing if it has one, else the general form.
 
     sigmoid + cross_entropy: A - Y; softmax + log_likelihood: A * sum(Y) - Y;
     sigmoid + log_likelihood: -Y * (1 - A); softmax + cross_entropy:
@@ -59,9 +59,9 @@ def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
         if n_l == 1:
             return np.zeros_like(Z)
         L = logsumexp_without_each(Z)  # L[b, i] = ln sum_{m != i} exp(Z[b, m])
-        E = np.exp(Z[:, None, :] - L[:, :, None])  # E[b, i, j] = exp(Z[b, j] - L[b, i])
-        E[:, np.arange(n_l), np.arange(n_l)] = 0
-        return n_l * A - Y - np.einsum("bi,bij->bj", 1 - Y, E)
+        exponent = Z[:, None, :] - L[:, :, None]  # [b, i, j] = Z[b, j] - L[b, i]
+        exponent[:, np.arange(n_l), np.arange(n_l)] = -np.inf  # only i != j enters
+        return n_l * A - Y - np.einsum("bi,bij->bj", 1 - Y, np.exp(exponent))
     return output_error_general(Z, A, Y, output, cost)
 
 
@@ -121,7 +121,9 @@ def backward(weights, Zs, As, Y, activations, cost):
     deltas = [output_error(Zs[-1], As[-1], Y, activations[-1], cost)]
     for layer in range(len(weights) - 1, 0, -1):
         deltas.append(
-            hidden_error(deltas[-1], weights[layer], Zs[layer - 1], activations[layer - 1])
+            hidden_error(
+                deltas[-1], weights[layer], Zs[layer - 1], activations[layer - 1]
+            )
         )
     return deltas[::-1]
 

@@ -36,7 +36,7 @@ def rng():
 
 
 def targets(rng, output, cost, n_batch, n_out, dtype=np.float64):
-    """Targets that suit a pairing: one-hot rows for softmax, [0, 1] for the log costs."""
+    """Targets that suit a pairing: one-hot rows for softmax, [0, 1] for log costs."""
     if output == "softmax":
         Y = np.zeros((n_batch, n_out))
         Y[np.arange(n_batch), rng.integers(0, n_out, n_batch)] = 1

@@ -14,7 +14,11 @@ from loopnet.kernels.errors import (
     output_error_general,
 )
 from loopnet.kernels.forward import forward_layer, forward_layer_example
-from loopnet.kernels.gradients import bias_gradient, weight_gradient, weight_gradient_example
+from loopnet.kernels.gradients import (
+    bias_gradient,
+    weight_gradient,
+    weight_gradient_example,
+)
 
 __all__ = [
     "bias_gradient",

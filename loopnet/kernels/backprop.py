@@ -127,8 +127,10 @@ def _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad):
 
 
 @njit(**JIT)
-def _backward_pass(params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad):
-    """Write every layer's error delta^l into ``D`` and the summed gradient into ``grad``.
+def _backward_pass(
+    params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad
+):
+    """Write every layer's delta^l into ``D`` and the summed gradient into ``grad``.
 
     Parameters
     ----------
@@ -165,7 +167,9 @@ def _backward_pass(params, sizes, w_offsets, b_offsets, activations, cost, X, Y,
     )
     for layer in range(last, -1, -1):
         delta = _block(D, offsets, layer, n_batch, sizes[layer + 1])
-        A_prev = X if layer == 0 else _block(A, offsets, layer - 1, n_batch, sizes[layer])
+        A_prev = (
+            X if layer == 0 else _block(A, offsets, layer - 1, n_batch, sizes[layer])
+        )
         _weight_gradient(delta, A_prev, _weights(grad, sizes, w_offsets, layer))
         if b_offsets[layer] >= 0:
             _bias_gradient(delta, _bias(grad, sizes, b_offsets, layer, grad))
@@ -180,8 +184,10 @@ def _backward_pass(params, sizes, w_offsets, b_offsets, activations, cost, X, Y,
 
 
 @njit(**JIT)
-def _network_gradient(params, sizes, w_offsets, b_offsets, activations, cost, X, Y, scale, l2, grad):
-    """Write the gradient of the cost (scaled, with L2) into ``grad``: the batched driver.
+def _network_gradient(
+    params, sizes, w_offsets, b_offsets, activations, cost, X, Y, scale, l2, grad
+):
+    """Write the gradient of the cost (scaled, with L2) into ``grad``, batch at a time.
 
     Parameters
     ----------
@@ -199,7 +205,9 @@ def _network_gradient(params, sizes, w_offsets, b_offsets, activations, cost, X,
     A = np.empty(n_total, dtype=params.dtype)
     D = np.empty(n_total, dtype=params.dtype)
     _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A)
-    _backward_pass(params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad)
+    _backward_pass(
+        params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad
+    )
     _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad)
 
 

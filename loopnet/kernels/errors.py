@@ -231,7 +231,9 @@ def _output_arguments(Z, A, Y, output, cost, ndim):
     Y = check.kernel_array(Y, "Y", ndim, Z.dtype)
     for name, array in (("A", A), ("Y", Y)):
         check.check_length(
-            array.shape, Z.shape, f"{name} has shape {array.shape}; Z has shape {Z.shape}"
+            array.shape,
+            Z.shape,
+            f"{name} has shape {array.shape}; Z has shape {Z.shape}",
         )
     check.check_choice(output, "output", tuple(ACTIVATIONS))
     check.check_choice(cost, "cost", tuple(COSTS))
@@ -278,7 +280,7 @@ def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
 
 
 def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
-    """Output error by the general form delta^L = J_sigma(z)^T grad_a C, for any pairing.
+    """Output error by the general form delta^L = J_sigma(z)^T grad_a C (any pairing).
 
     Exact while outputs stay away from 0 and 1; with saturated outputs the log
     costs' gradient divides by zero, which ``output_error``'s closed forms avoid.
@@ -323,14 +325,19 @@ def _hidden_arguments(delta_next, W_next, Z, activation, ndim, names):
     Z = check.kernel_array(Z, z_name, ndim, W_next.dtype)
     n_next, n_l = W_next.shape
     check.check_length(
-        delta_next.shape[-1], n_next,
-        f"{delta_name} has {delta_next.shape[-1]} columns; W_next has n_next={n_next} rows",
+        delta_next.shape[-1],
+        n_next,
+        f"{delta_name} has {delta_next.shape[-1]} columns;"
+        f" W_next has n_next={n_next} rows",
     )
     check.check_length(
-        Z.shape[-1], n_l, f"{z_name} has {Z.shape[-1]} columns; W_next has n_l={n_l} columns"
+        Z.shape[-1],
+        n_l,
+        f"{z_name} has {Z.shape[-1]} columns; W_next has n_l={n_l} columns",
     )
     check.check_length(
-        delta_next.shape[:-1], Z.shape[:-1],
+        delta_next.shape[:-1],
+        Z.shape[:-1],
         f"{delta_name} has {delta_next.shape[0]} rows but {z_name} has {Z.shape[0]}",
     )
     check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
@@ -371,7 +378,7 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
 
 
 def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
-    """Hidden error of one example: delta_j = sigma'(z_j) sum_m delta_next[m] W_next[m, j].
+    """delta_j = sigma'(z_j) * sum_m delta_next[m] * W_next[m, j], for one example.
 
     Examples
     --------

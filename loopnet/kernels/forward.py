@@ -1,4 +1,7 @@
-"""Forward pass of one layer: z[b, j] = sum_k W[j, k] * a[b, k] + bias[j], a = sigma(z)."""
+"""Forward pass of one layer.
+
+z[b, j] = sum_k W[j, k] * a[b, k] + bias[j], a[b, j] = sigma(z[b, j]).
+"""
 
 import numpy as np
 from numba import njit
@@ -72,7 +75,8 @@ def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
     a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype)
     n_l, n_prev = W.shape
     check.check_length(
-        a_prev.shape[-1], n_prev,
+        a_prev.shape[-1],
+        n_prev,
         f"{a_name} has {a_prev.shape[-1]} columns; W expects n_prev={n_prev}",
     )
     if bias is None:
@@ -80,7 +84,9 @@ def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
     else:
         bias = check.kernel_array(bias, "bias", 1, W.dtype)
         check.check_length(
-            bias.shape[0], n_l, f"bias has {bias.shape[0]} entries; W has n_l={n_l} rows"
+            bias.shape[0],
+            n_l,
+            f"bias has {bias.shape[0]} entries; W has n_l={n_l} rows",
         )
     code = ACTIVATIONS[check.check_choice(activation, "activation", tuple(ACTIVATIONS))]
     return W, a_prev, bias, code

@@ -1,4 +1,7 @@
-"""Parameter gradients: dC/dW[j, k] = sum_b delta[b, j] * a_prev[b, k], dC/dbias[j] = sum_b delta[b, j]."""
+"""Parameter gradients of one layer, summed over the batch.
+
+dC/dW[j, k] = sum_b delta[b, j] * a_prev[b, k] and dC/dbias[j] = sum_b delta[b, j].
+"""
 
 import numpy as np
 from numba import njit
@@ -9,7 +12,7 @@ from loopnet.kernels._jit import JIT
 
 @njit(**JIT)
 def _accumulate_gradient_example(delta, a_prev, dW, dbias):
-    """Add one example's gradient: dW[j, k] += delta[j] * a_prev[k], dbias[j] += delta[j].
+    """Add one example's gradient: dW[j, k] += delta[j] a_prev[k], dbias[j] += delta[j].
 
     Parameters
     ----------
@@ -112,14 +115,17 @@ def weight_gradient(delta, A_prev):
     --------
     >>> import numpy as np
     >>> from loopnet import kernels
-    >>> kernels.weight_gradient(np.array([[1.0], [2.0]]), np.array([[1.0, 0.0], [1.0, 1.0]]))
+    >>> delta = np.array([[1.0], [2.0]])
+    >>> kernels.weight_gradient(delta, np.array([[1.0, 0.0], [1.0, 1.0]]))
     array([[3., 2.]])
     """
     delta = check.kernel_array(delta, "delta", 2)
     A_prev = check.kernel_array(A_prev, "A_prev", 2, delta.dtype)
     check.check_length(
-        A_prev.shape[0], delta.shape[0],
-        f"A_prev has {A_prev.shape[0]} rows; delta has {delta.shape[0]} (one per example)",
+        A_prev.shape[0],
+        delta.shape[0],
+        f"A_prev has {A_prev.shape[0]} rows; delta has {delta.shape[0]}"
+        " (one per example)",
     )
     dW = np.empty((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)
     _weight_gradient(delta, A_prev, dW)
