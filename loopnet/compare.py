@@ -11,6 +11,10 @@ the "loop" values read from the buffers of the compiled kernels
 (``loopnet.kernels.backprop``), the "matrix" values from ``loopnet.reference``;
 then it times ``Network.gradient`` in both forms. ``bench_point`` times one cell
 of the ``loopnet bench`` sweep.
+
+``loopnet.compare`` is also the name of the function ``compare``, re-exported by
+the package: ``ln.compare(net, X, Y)`` calls it, and the rest of this module is
+imported by name, ``from loopnet.compare import layer_values``.
 """
 
 import os
@@ -83,8 +87,9 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     Examples
     --------
     >>> import loopnet as ln
+    >>> from loopnet.compare import layer_values
     >>> net = ln.notation.from_welch([[[1.0, 1.0, 1.0]] * 2, [[1.0]] * 3])
-    >>> values = ln.compare.layer_values(net, [[0.3, 1.0]], [[0.75]])
+    >>> values = layer_values(net, [[0.3, 1.0]], [[0.75]])
     >>> values["z"][0]
     array([[1.3, 1.3, 1.3]])
     """
@@ -505,8 +510,9 @@ def random_batch(net, n_batch, seed=0):
     Examples
     --------
     >>> import loopnet as ln
+    >>> from loopnet.compare import random_batch
     >>> net = ln.Network([4, 3, 2], output="softmax", cost="log_likelihood")
-    >>> X, Y = ln.compare.random_batch(net, 5)
+    >>> X, Y = random_batch(net, 5)
     >>> X.shape, Y.sum(axis=1).tolist()
     ((5, 4), [1.0, 1.0, 1.0, 1.0, 1.0])
     """

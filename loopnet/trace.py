@@ -159,6 +159,11 @@ class Trace:
         return "\n".join(lines)
 
 
+def _step(name, equation, numbers, loop, matrix):
+    """Build a Step, its values as Python floats (the buffers hold NumPy scalars)."""
+    return Step(name, equation, numbers, float(loop), float(matrix))
+
+
 def _num(x):
     return f"{x:.4g}"
 
@@ -234,7 +239,7 @@ def _forward_section(net, layer, A_prev, loop, matrix):
             numbers = _products(W[j], A_prev[b], bias[j] if net.bias else None)
             z = loop["z"][layer][b, j]
             steps.append(
-                Step(f"z[{b}, {j}]", z_equation, numbers, z, matrix["z"][layer][b, j])
+                _step(f"z[{b}, {j}]", z_equation, numbers, z, matrix["z"][layer][b, j])
             )
             if activation == "softmax":
                 a_equation = "exp(z[b, j]) / sum_i exp(z[b, i])"
@@ -244,7 +249,7 @@ def _forward_section(net, layer, A_prev, loop, matrix):
                 a_equation = f"{activation}(z[b, j])"
                 a_numbers = f"{activation}({_num(z)})"
             a_loop, a_matrix = loop["a"][layer][b, j], matrix["a"][layer][b, j]
-            steps.append(Step(f"a[{b}, {j}]", a_equation, a_numbers, a_loop, a_matrix))
+            steps.append(_step(f"a[{b}, {j}]", a_equation, a_numbers, a_loop, a_matrix))
     bias_term = " + bias" if net.bias else ""
     return Section(
         f"Layer {layer + 1} forward: {W.shape[0]} {activation} unit(s)",
@@ -265,7 +270,7 @@ def _error_section(net, layer, Y, loop, matrix):
                 net.output, net.cost_name, Z[b, j], A[b, j], Y[b, j], Y[b].sum()
             )
             steps.append(
-                Step(
+                _step(
                     f"delta[{b}, {j}]",
                     equation,
                     numbers,
@@ -282,7 +287,7 @@ def _error_section(net, layer, Y, loop, matrix):
         terms = _products(delta_next[b], W_next[:, j])
         numbers = f"{_num(sigma_prime[b, j])} * ({terms})"
         steps.append(
-            Step(
+            _step(
                 f"delta[{b}, {j}]",
                 equation,
                 numbers,
@@ -305,7 +310,7 @@ def _gradient_section(net, layer, A_prev, loop, matrix):
     for j, k in np.ndindex(net.weights[layer].shape):
         numbers = _products(delta[:, j], A_prev[:, k])
         steps.append(
-            Step(
+            _step(
                 f"dC/dW[{j}, {k}]",
                 f"sum_b delta[b, j] {inputs}[b, k]",
                 numbers,
@@ -318,7 +323,7 @@ def _gradient_section(net, layer, A_prev, loop, matrix):
         matrix_form += ";  dbias = delta.sum(axis=0)"
         for j in range(delta.shape[1]):
             steps.append(
-                Step(
+                _step(
                     f"dC/dbias[{j}]",
                     "sum_b delta[b, j]",
                     _sum(delta[:, j]),
