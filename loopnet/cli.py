@@ -16,8 +16,11 @@ import os
 import sys
 
 from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from loopnet.compare import bench_point, compare, format_bench, random_batch
 from loopnet.costs import COSTS
 from loopnet.network import Network
+from loopnet.plots import bench_figure, figure_class, network_figure
+from loopnet.trace import EXPLANATION, network_line, trace, worked_example, worked_trace
 
 EXAMPLES = ("worked", "worked-batch", "random")
 NETWORK_OPTIONS = ("activation", "output", "cost", "dtype", "no_bias")
@@ -133,10 +136,12 @@ def _network(args, sizes):
 
 
 def _example_network(args, default_example):
-    """Return ``(net, X, Y, worked)`` for ``trace``/``diagram``; X, Y may be None."""
-    example = args.example
-    if example is None:
-        example = "random" if args.sizes is not None else default_example
+    """Return ``(net, X, Y, worked)`` for ``trace``/``diagram``; X, Y may be None.
+
+    ``default_example`` applies when ``--example`` is not given; ``None`` means
+    no example (the network alone).
+    """
+    example = args.example or default_example
     if example in ("worked", "worked-batch"):
         if args.sizes not in (None, (2, 3, 1)):
             raise ValueError(
@@ -151,22 +156,16 @@ def _example_network(args, default_example):
         if given:
             flag = "--" + given[0].replace("_", "-")
             raise ValueError(f"--example {example} fixes the network; drop {flag}")
-        from loopnet.trace import worked_example
-
         return (*worked_example(example), True)
     net = _network(args, args.sizes or (2, 3, 1))
     if example is None:
         return net, None, None, False
-    from loopnet.compare import random_batch
-
     X, Y = random_batch(net, getattr(args, "batch", None) or 1, args.seed)
     return net, X, Y, False
 
 
 def _check_writable(path, option):
     """Fail before the work if the figure's folder is missing or matplotlib is."""
-    from loopnet.plots import figure_class
-
     figure_class()
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -177,8 +176,6 @@ def _check_writable(path, option):
 
 
 def _run_compare(args):
-    from loopnet.compare import compare, random_batch
-
     net = _network(args, args.sizes)
     X, Y = random_batch(net, args.batch, args.seed)
     report = compare(net, X, Y, args.repeat, args.reduction, args.l2)
@@ -197,8 +194,6 @@ def _progress(items, description):
 
 
 def _run_bench(args):
-    from loopnet.compare import bench_point, format_bench
-
     if args.plot:
         _check_writable(args.plot, "--plot")
     cells = [(width, n_batch) for width in args.widths for n_batch in args.batches]
@@ -208,17 +203,14 @@ def _run_bench(args):
     ]
     print(format_bench(points))
     if args.plot:
-        from loopnet.plots import bench_figure
-
         bench_figure(points).savefig(args.plot, dpi=args.dpi)
         print(f"wrote {args.plot}")
     return 0
 
 
 def _run_trace(args):
-    from loopnet.trace import EXPLANATION, network_line, trace, worked_trace
-
-    net, X, Y, worked = _example_network(args, "worked")
+    default = "random" if args.sizes is not None else "worked"
+    net, X, Y, worked = _example_network(args, default)
     if worked:
         print(worked_trace(args.example or "worked"))
         return 0
@@ -232,8 +224,6 @@ def _run_trace(args):
 
 
 def _run_diagram(args):
-    from loopnet.plots import network_figure
-
     _check_writable(args.out, "-o")
     net, X, Y, worked = _example_network(args, None)
     title = None

@@ -212,7 +212,7 @@ def _output_error_step(output, cost, z, a, y, y_total):
         return (
             "-y[b, j] * (1 - a[b, j])",
             f"-{_num(y)} * (1 - {_num(a)})",
-            ("delta = -Y * (1 - A)"),
+            "delta = -Y * (1 - A)",
         )
     if cost == "quadratic" and output != "softmax":
         sigma_prime = ARRAY_FORMS[output][1](np.array([z]))[0]
