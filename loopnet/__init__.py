@@ -6,18 +6,22 @@ Every loop kernel (``loopnet.kernels``) has a NumPy matrix twin
 (``loopnet.reference``); ``Network`` computes its gradient either way.
 """
 
-from loopnet import datasets, kernels, reference
+from loopnet import datasets, kernels, notation, reference
+from loopnet.compare import CompareReport, compare
 from loopnet.gradcheck import GradcheckResult, gradcheck
 from loopnet.network import Gradient, Network
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompareReport",
     "GradcheckResult",
     "Gradient",
     "Network",
+    "compare",
     "datasets",
     "gradcheck",
     "kernels",
+    "notation",
     "reference",
 ]

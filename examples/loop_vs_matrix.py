@@ -1,0 +1,159 @@
+"""One hidden layer, as per-index loops and as matrix one-liners, side by side.
+
+Prints the loop kernels of a hidden layer l (forward, error, weight gradient)
+next to the NumPy lines they compute, then checks that both give the same
+numbers and times them at a small and a large size:
+
+    z[b, j]     = sum_k W[j, k] a_prev[b, k] + bias[j]        Z = A_prev @ W.T + bias
+    delta[b, j] = sigma'(z[b, j]) sum_m delta_next[b, m] W_next[m, j]
+                                               delta = (delta_next @ W_next) * sigma'(Z)
+    dW[j, k]    = sum_b delta[b, j] a_prev[b, k]              dW = delta.T @ A_prev
+
+After ``pip install -e .``: ``python examples/loop_vs_matrix.py``.
+"""
+
+import ast
+import inspect
+import textwrap
+import timeit
+
+import numpy as np
+
+from loopnet import kernels, reference
+from loopnet.kernels.errors import _hidden_error_example
+from loopnet.kernels.forward import _forward_layer_example
+from loopnet.kernels.gradients import _weight_gradient
+
+# (step, loop kernel, matrix twin, how the batched kernel uses the loop kernel)
+PAIRS = [
+    (
+        "forward",
+        _forward_layer_example,
+        reference.forward_layer,
+        "_forward_layer runs it on every row b of the batch",
+    ),
+    (
+        "hidden error",
+        _hidden_error_example,
+        reference.hidden_error,
+        "_hidden_error runs it on every row b of the batch",
+    ),
+    ("weight gradient", _weight_gradient, reference.weight_gradient, ""),
+]
+
+# (n_prev, n_l, n_next, n_batch): units below, in and above layer l; examples
+SIZES = [(30, 20, 10, 8), (784, 256, 10, 128)]
+
+
+def code_without_docstring(function):
+    """Return the source of ``function`` (a Numba kernel or a plain function) as lines.
+
+    The decorator and the docstring are left out: what remains is the signature
+    and the statements.
+    """
+    function = getattr(function, "py_func", function)
+    source = textwrap.dedent(inspect.getsource(function))
+    definition = ast.parse(source).body[0]
+    lines = source.splitlines()
+    first_statement = definition.body[1] if len(definition.body) > 1 else None
+    signature = lines[definition.lineno - 1 : definition.body[0].lineno - 1]
+    if first_statement is None:
+        return signature
+    return signature + lines[first_statement.lineno - 1 : definition.end_lineno]
+
+
+def side_by_side(left, right, left_title, right_title):
+    """Print two lists of lines as two columns."""
+    width = max(len(line) for line in [*left, left_title]) + 4
+    print(f"{left_title:<{width}}{right_title}")
+    print(f"{'-' * (width - 4):<{width}}{'-' * len(right_title)}")
+    for i in range(max(len(left), len(right))):
+        left_line = left[i] if i < len(left) else ""
+        right_line = right[i] if i < len(right) else ""
+        print(f"{left_line:<{width}}{right_line}".rstrip())
+
+
+def duration(seconds):
+    """Format seconds as us or ms, 3 significant digits."""
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} us"
+
+
+def median_seconds(call, number):
+    """Median over 5 rounds of the time of one call, each round ``number`` calls."""
+    return float(np.median(timeit.repeat(call, number=number, repeat=5))) / number
+
+
+def layer_data(n_prev, n_l, n_next, n_batch, rng):
+    """Seeded weights and activations around one hidden layer."""
+    return {
+        "W": rng.standard_normal((n_l, n_prev)) / np.sqrt(n_prev),
+        "bias": rng.standard_normal(n_l),
+        "A_prev": rng.random((n_batch, n_prev)),
+        "W_next": rng.standard_normal((n_next, n_l)) / np.sqrt(n_l),
+        "delta_next": rng.standard_normal((n_batch, n_next)),
+    }
+
+
+def compare_layer(data):
+    """Yield (step, loop seconds, matrix seconds, max |loop - matrix|) per step."""
+    W, bias, A_prev = data["W"], data["bias"], data["A_prev"]
+    Z, _ = reference.forward_layer(W, A_prev, bias, "sigmoid")
+    delta = reference.hidden_error(data["delta_next"], data["W_next"], Z, "sigmoid")
+    calls = {
+        "forward": (
+            lambda: kernels.forward_layer(W, A_prev, bias, "sigmoid")[1],
+            lambda: reference.forward_layer(W, A_prev, bias, "sigmoid")[1],
+        ),
+        "hidden error": (
+            lambda: kernels.hidden_error(data["delta_next"], data["W_next"], Z),
+            lambda: reference.hidden_error(data["delta_next"], data["W_next"], Z),
+        ),
+        "weight gradient": (
+            lambda: kernels.weight_gradient(delta, A_prev),
+            lambda: reference.weight_gradient(delta, A_prev),
+        ),
+    }
+    for step, (loop, matrix) in calls.items():
+        difference = float(np.max(np.abs(loop() - matrix())))
+        number = max(1, int(2e5 // (W.size * A_prev.shape[0])))
+        yield (
+            step,
+            median_seconds(loop, number),
+            median_seconds(matrix, number),
+            difference,
+        )
+
+
+def main():
+    """Print the three pairs of code, then agreement and timing at two sizes."""
+    for step, loop, matrix, note in PAIRS:
+        print(f"\n=== {step} ===")
+        kernel = loop.py_func
+        side_by_side(
+            code_without_docstring(loop),
+            code_without_docstring(matrix),
+            f"loop form: {kernel.__module__}.{kernel.__name__}",
+            f"matrix form: {matrix.__module__}.{matrix.__name__}",
+        )
+        if note:
+            print(f"({note})")
+    rng = np.random.default_rng(0)
+    for n_prev, n_l, n_next, n_batch in SIZES:
+        data = layer_data(n_prev, n_l, n_next, n_batch, rng)
+        print(
+            f"\nHidden layer of {n_l} sigmoid units between {n_prev} and {n_next},"
+            f" batch of {n_batch} (float64):"
+        )
+        header = f"{'step':<16}{'loop':>10}{'matrix':>10}{'loop/matrix':>13}"
+        print(f"  {header}  max |loop - matrix|")
+        for step, loop_s, matrix_s, difference in compare_layer(data):
+            print(
+                f"  {step:<16}{duration(loop_s):>10}{duration(matrix_s):>10}"
+                f"{loop_s / matrix_s:>13.2f}  {difference:.1e}"
+            )
+
+
+if __name__ == "__main__":
+    main()

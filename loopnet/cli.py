@@ -1,0 +1,435 @@
+"""The ``loopnet`` command line: compare, bench, trace and diagram.
+
+    loopnet compare [--sizes 784,100,10] [--batch 64] [--json] ...
+    loopnet bench [--widths 16,64,256,1024] [--batches 1,10,64,256] [--plot speed.png]
+    loopnet trace [--example worked | --sizes 2,3,1 --seed 0]
+    loopnet diagram [--sizes 2,3,1] [--example worked] -o net.png
+
+Every command and option has ``--help``. A bad argument prints one line,
+``loopnet <command>: error: ...``, and exits with status 2; a file that cannot
+be written exits with status 1, as does ``compare`` when the two forms disagree.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from loopnet.compare import bench_point, compare, format_bench, random_batch
+from loopnet.costs import COSTS
+from loopnet.network import Network
+from loopnet.plots import bench_figure, figure_class, network_figure
+from loopnet.trace import EXPLANATION, network_line, trace, worked_example, worked_trace
+
+EXAMPLES = ("worked", "worked-batch", "random")
+NETWORK_OPTIONS = ("activation", "output", "cost", "dtype", "no_bias")
+DEFAULTS = {
+    "activation": "sigmoid",
+    "output": "sigmoid",
+    "cost": "quadratic",
+    "dtype": "float64",
+    "no_bias": False,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, without the usage block."""
+
+    def error(self, message):
+        """Print ``prog: error: message`` on one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _counts(text, minimum_length=1, example="784,100,10"):
+    """Parse ``"784,100,10"`` into a tuple of positive ints."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as {example};"
+            f" got {text!r}"
+        )
+    if len(parts) < minimum_length:
+        raise argparse.ArgumentTypeError(
+            f"expected at least {minimum_length} layer sizes (inputs, outputs);"
+            f" got {text!r}"
+        )
+    return tuple(int(part) for part in parts)
+
+
+def _sizes(text):
+    return _counts(text, minimum_length=2)
+
+
+def _widths(text):
+    return _counts(text, example="16,64,256")
+
+
+def _positive(text):
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return int(text)
+
+
+def _add_network_options(parser, with_defaults):
+    """Options that choose the network: activations, cost, dtype, bias, seed."""
+    defaults = DEFAULTS if with_defaults else dict.fromkeys(DEFAULTS)
+    note = "" if with_defaults else "; not with --example worked"
+
+    def shown(name):
+        return f" (default: {DEFAULTS[name]}{note})"
+
+    parser.add_argument(
+        "--activation",
+        choices=HIDDEN_ACTIVATIONS,
+        default=defaults["activation"],
+        help="activation of the hidden layers" + shown("activation"),
+    )
+    parser.add_argument(
+        "--output",
+        choices=tuple(ACTIVATIONS),
+        default=defaults["output"],
+        help="activation of the output layer" + shown("output"),
+    )
+    parser.add_argument(
+        "--cost",
+        choices=tuple(COSTS),
+        default=defaults["cost"],
+        help="cost function" + shown("cost"),
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default=defaults["dtype"],
+        help="precision of parameters and computation" + shown("dtype"),
+    )
+    parser.add_argument(
+        "--no-bias",
+        action="store_true",
+        default=defaults["no_bias"],
+        help="a network without biases" + (f" ({note[2:]})" if note else ""),
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the network's initialization and of the random inputs"
+        " (default: 0)",
+    )
+
+
+def _network(args, sizes):
+    options = {name: getattr(args, name) for name in NETWORK_OPTIONS}
+    options = {
+        name: DEFAULTS[name] if value is None else value
+        for name, value in options.items()
+    }
+    return Network(
+        sizes,
+        options["activation"],
+        options["output"],
+        options["cost"],
+        bias=not options["no_bias"],
+        dtype=options["dtype"],
+        seed=args.seed,
+    )
+
+
+def _example_network(args, default_example):
+    """Return ``(net, X, Y, worked)`` for ``trace``/``diagram``; X, Y may be None.
+
+    ``default_example`` applies when ``--example`` is not given; ``None`` means
+    no example (the network alone).
+    """
+    example = args.example or default_example
+    if example in ("worked", "worked-batch"):
+        if args.sizes not in (None, (2, 3, 1)):
+            raise ValueError(
+                f"--example {example} is seed 001's 2-3-1 network; --sizes"
+                f" {','.join(map(str, args.sizes))} does not match it"
+            )
+        given = [
+            name
+            for name in (*NETWORK_OPTIONS, "batch")
+            if getattr(args, name, None) is not None
+        ]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ValueError(f"--example {example} fixes the network; drop {flag}")
+        return (*worked_example(example), True)
+    net = _network(args, args.sizes or (2, 3, 1))
+    if example is None:
+        return net, None, None, False
+    X, Y = random_batch(net, getattr(args, "batch", None) or 1, args.seed)
+    return net, X, Y, False
+
+
+def _check_writable(path, option):
+    """Fail before the work if the figure's folder is missing or matplotlib is."""
+    figure_class()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OSError(f"{option} {path}: the folder {folder} does not exist")
+
+
+# --- commands ------------------------------------------------------------------
+
+
+def _run_compare(args):
+    net = _network(args, args.sizes)
+    X, Y = random_batch(net, args.batch, args.seed)
+    report = compare(net, X, Y, args.repeat, args.reduction, args.l2)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.agree else 1
+
+
+def _progress(items, description):
+    """Wrap ``items`` in a tqdm bar on stderr when tqdm is installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    # disable=None: the bar shows on a terminal only, not in logs and pipes
+    return tqdm(items, desc=description, unit="cell", file=sys.stderr, disable=None)
+
+
+def _run_bench(args):
+    if args.plot:
+        _check_writable(args.plot, "--plot")
+    cells = [(width, n_batch) for width in args.widths for n_batch in args.batches]
+    points = [
+        bench_point(width, n_batch, args.depth, args.dtype, args.repeat, args.seed)
+        for width, n_batch in _progress(cells, "loopnet bench")
+    ]
+    print(format_bench(points))
+    if args.plot:
+        bench_figure(points).savefig(args.plot, dpi=args.dpi)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _run_trace(args):
+    default = "random" if args.sizes is not None else "worked"
+    net, X, Y, worked = _example_network(args, default)
+    if worked:
+        print(worked_trace(args.example or "worked"))
+        return 0
+    header = (
+        f"{network_line(net)}, seed {args.seed};",
+        f"{X.shape[0]} random example(s), seed {args.seed}.",
+        *EXPLANATION,
+    )
+    print(trace(net, X, Y, header))
+    return 0
+
+
+def _run_diagram(args):
+    _check_writable(args.out, "-o")
+    net, X, Y, worked = _example_network(args, None)
+    title = None
+    if worked:
+        title = "seed 001's worked example: W1 = ones(2, 3), W2 = ones(3, 1)"
+    elif X is not None:
+        title = f"network {list(net.sizes)}, a random example (seed {args.seed})"
+    network_figure(net, X, Y, title).savefig(args.out, dpi=args.dpi)
+    print(f"wrote {args.out}")
+    return 0
+
+
+# --- the parser ----------------------------------------------------------------
+
+
+def build_parser():
+    """Build the ``loopnet`` argument parser with its four commands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = _Parser(
+        prog="loopnet",
+        description="Backpropagation as per-index loops compiled with Numba, side by"
+        " side with its NumPy matrix form.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{compare,bench,trace,diagram}"
+    )
+
+    compare = commands.add_parser(
+        "compare",
+        help="agreement and speed of the loop and matrix forms on one network",
+        description="Build a seeded network and a random batch, compute the gradient"
+        " with the compiled loops and with the NumPy matrix form, and print per"
+        " layer the largest difference in z, a, delta, dW and dbias, then the median"
+        " time of each form. Exits with status 1 if the forms disagree.",
+    )
+    compare.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(784, 100, 10),
+        help="units per layer, inputs first (default: 784,100,10)",
+    )
+    compare.add_argument(
+        "--batch",
+        type=_positive,
+        default=64,
+        help="examples in the batch (default: 64)",
+    )
+    _add_network_options(compare, with_defaults=True)
+    compare.add_argument(
+        "--reduction",
+        choices=("mean", "sum"),
+        default="mean",
+        help="gradient of the mean or the summed cost (default: mean)",
+    )
+    compare.add_argument(
+        "--l2", type=float, default=0.0, help="L2 strength on weights (default: 0)"
+    )
+    compare.add_argument(
+        "--repeat",
+        type=_positive,
+        default=5,
+        help="timed gradient calls of each form, after a warm-up (default: 5)",
+    )
+    compare.add_argument(
+        "--json", action="store_true", help="print the report as JSON instead"
+    )
+    compare.set_defaults(run=_run_compare)
+
+    bench = commands.add_parser(
+        "bench",
+        help="loop vs matrix gradient time over a sweep of widths and batch sizes",
+        description="Time the gradient of a network whose layers all have one width"
+        " (sigmoid, quadratic cost) in both forms, for every width and batch size,"
+        " and print a table; --plot also draws time and loop/matrix ratio against"
+        " width on log axes.",
+    )
+    bench.add_argument(
+        "--widths",
+        type=_widths,
+        default=(16, 64, 256, 1024),
+        help="units per layer, inputs included (default: 16,64,256,1024)",
+    )
+    bench.add_argument(
+        "--batches",
+        type=_widths,
+        default=(1, 10, 64, 256),
+        help="batch sizes (default: 1,10,64,256)",
+    )
+    bench.add_argument(
+        "--depth",
+        type=_positive,
+        default=2,
+        help="weight layers: the network is width x (depth + 1) (default: 2)",
+    )
+    bench.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="precision (default: float64)",
+    )
+    bench.add_argument(
+        "--repeat",
+        type=_positive,
+        default=3,
+        help="timed calls of each form per cell (default: 3)",
+    )
+    bench.add_argument(
+        "--seed", type=int, default=0, help="seed of networks and inputs (default: 0)"
+    )
+    bench.add_argument(
+        "--plot", metavar="PATH", help="write a figure of the sweep to PATH (a .png)"
+    )
+    bench.add_argument(
+        "--dpi", type=_positive, default=100, help="resolution of --plot (default: 100)"
+    )
+    bench.set_defaults(run=_run_bench)
+
+    trace = commands.add_parser(
+        "trace",
+        help="follow one example through every equation, loop value beside matrix",
+        description="Print every z_j, a_j, delta_j and dC/dw_jk of a small network"
+        " with the equation that produced it, its numbers, the value computed by the"
+        " per-index loop kernels and the matrix-form value. By default seed 001's"
+        " 2-3-1 worked example; with --sizes, a seeded random network and input.",
+    )
+    trace.add_argument(
+        "--example",
+        choices=EXAMPLES,
+        help="worked: seed 001's 2-3-1 example; worked-batch: its 3 examples;"
+        " random: a random input for the --sizes network (the default with --sizes)",
+    )
+    trace.add_argument(
+        "--sizes",
+        type=_sizes,
+        help="units per layer of a random network to trace, at most 6 each",
+    )
+    trace.add_argument(
+        "--batch",
+        type=_positive,
+        help="random examples to trace, at most 4 (default: 1)",
+    )
+    _add_network_options(trace, with_defaults=False)
+    trace.set_defaults(run=_run_trace)
+
+    diagram = commands.add_parser(
+        "diagram",
+        help="draw the network: units, weights, and an example's z, a, delta",
+        description="Draw the network as circles (units) and lines (weights, width"
+        " and colour by value). With --example, label every unit with its z, a and"
+        " delta for that example.",
+    )
+    diagram.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="file to write, such as net.png",
+    )
+    diagram.add_argument(
+        "--sizes",
+        type=_sizes,
+        help="units per layer, at most 16 each (default: 2,3,1)",
+    )
+    diagram.add_argument(
+        "--example",
+        choices=EXAMPLES,
+        help="label the units with the values of an example: worked (seed 001's"
+        " 2-3-1 example), worked-batch (its first row), or random",
+    )
+    diagram.add_argument(
+        "--dpi", type=_positive, default=100, help="resolution (default: 100)"
+    )
+    _add_network_options(diagram, with_defaults=False)
+    diagram.set_defaults(run=_run_diagram)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``loopnet`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success; 1 if a file cannot be written, matplotlib is
+        missing, or ``compare`` finds the forms disagreeing; 2 for a bad argument.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return exit.code
+    try:
+        return args.run(args)
+    except ValueError as error:
+        status, message = 2, error
+    except (OSError, ImportError) as error:
+        status, message = 1, error
+    text = " ".join(str(message).split())
+    print(f"loopnet {args.command}: error: {text}", file=sys.stderr)
+    return status

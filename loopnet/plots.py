@@ -1,0 +1,247 @@
+"""Pictures: the network as the seeds draw it, and the loop-vs-matrix speed sweep.
+
+matplotlib is optional (``pip install -e ".[examples]"``); it is imported when a
+figure is made. Figures are built with the object-oriented API
+(``matplotlib.figure.Figure``), never ``pyplot``, so nothing here opens a window
+or changes the process's backend; ``Figure.savefig`` renders with Agg.
+"""
+
+import numpy as np
+
+from loopnet.compare import layer_values
+
+MAX_DIAGRAM_UNITS = 16
+"""Most units per layer ``network_figure`` draws."""
+
+
+def figure_class():
+    """Return ``matplotlib.figure.Figure`` (ImportError saying how to install it)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            "drawing needs matplotlib: pip install matplotlib"
+            ' (or pip install -e ".[examples]")'
+        ) from error
+    return Figure
+
+
+_X_GAP, _Y_GAP, _RADIUS = 3.0, 2.0, 0.35
+"""Distance between layers, between units of a layer, and unit radius (data units)."""
+
+
+def _unit_positions(sizes):
+    """Return (x, y) of unit j of each layer: layers left to right, units centred."""
+    return [
+        [(_X_GAP * layer, _Y_GAP * ((n - 1) / 2 - j)) for j in range(n)]
+        for layer, n in enumerate(sizes)
+    ]
+
+
+def network_figure(net, X=None, Y=None, title=None):
+    """Draw ``net``: units as circles, weights as edges, the example's values as labels.
+
+    Edge width grows with |W[j, k]| and colour gives its sign and size (blue
+    negative, red positive, on a scale symmetric about 0). With ``X`` and ``Y``
+    (one example; of a batch, the first row is drawn), every unit j of layer
+    l >= 1 is labelled with z_j, a_j and delta_j, computed by the loop kernels,
+    and every input with x_k.
+
+    Parameters
+    ----------
+    net : Network
+        At most ``MAX_DIAGRAM_UNITS`` units per layer.
+    X : array_like, shape (n_batch, sizes[0]), optional
+        Inputs; the first row is drawn.
+    Y : array_like, shape (n_batch, sizes[-1]), optional
+        Targets; required with ``X`` (delta depends on them).
+    title : str, optional
+        Figure title; by default the layer sizes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Save it with ``fig.savefig("net.png")``.
+
+    Examples
+    --------
+    >>> from loopnet.plots import network_figure
+    >>> from loopnet.trace import worked_example
+    >>> fig = network_figure(*worked_example())
+    >>> len(fig.axes)
+    2
+    """
+    if max(net.sizes) > MAX_DIAGRAM_UNITS:
+        raise ValueError(
+            f"network_figure draws at most {MAX_DIAGRAM_UNITS} units per layer;"
+            f" got sizes {list(net.sizes)}"
+        )
+    if (X is None) != (Y is None):
+        raise ValueError("pass both X and Y (the labels need delta), or neither")
+    values = None if X is None else layer_values(net, X, Y, "sum", 0.0, "loop")
+    Figure = figure_class()
+    from matplotlib import cm, colormaps, colors
+    from matplotlib.patches import Circle
+
+    sizes = net.sizes
+    positions = _unit_positions(sizes)
+    half_height = _Y_GAP * (max(sizes) - 1) / 2
+    x_range = (-1.2, _X_GAP * (len(sizes) - 1) + 1.2)
+    y_range = (-half_height - 1.8, half_height + 1.6)
+    inches = min(0.7, 12 / (y_range[1] - y_range[0]))
+    fig = Figure(
+        figsize=(
+            inches * (x_range[1] - x_range[0]) + 1.8,
+            inches * (y_range[1] - y_range[0]) + 0.6,
+        ),
+        layout="constrained",
+    )
+    ax = fig.add_subplot()
+    scale = max(float(np.max(np.abs(W))) for W in net.weights) or 1.0
+    norm = colors.Normalize(-scale, scale)
+    cmap = colormaps["coolwarm"]
+    for layer, W in enumerate(net.weights):
+        for j, k in np.ndindex(W.shape):
+            (x0, y0), (x1, y1) = positions[layer][k], positions[layer + 1][j]
+            weight = float(W[j, k])
+            ax.plot(
+                [x0, x1],
+                [y0, y1],
+                color=cmap(norm(weight)),
+                linewidth=0.5 + 3.5 * abs(weight) / scale,
+                zorder=1,
+            )
+    box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "lw": 0}
+    for layer, units in enumerate(positions):
+        for j, (x, y) in enumerate(units):
+            ax.add_patch(
+                Circle(
+                    (x, y),
+                    _RADIUS,
+                    facecolor="0.9" if layer == 0 else "white",
+                    edgecolor="black",
+                    zorder=2,
+                )
+            )
+            ax.text(x, y, str(j), ha="center", va="center", fontsize=9, zorder=3)
+            label = _unit_label(net, values, X, layer, j)
+            if label:
+                ax.text(
+                    x, y - _RADIUS - 0.1, label, ha="center", va="top",
+                    fontsize=7, zorder=4, bbox=box,
+                )  # fmt: skip
+    for layer, n in enumerate(sizes):
+        heading = (
+            "input" if layer == 0 else f"layer {layer}, {net.activations[layer - 1]}"
+        )
+        ax.text(
+            _X_GAP * layer, half_height + 0.7, f"{heading}\n{n} unit(s)",
+            ha="center", va="bottom", fontsize=9,
+        )  # fmt: skip
+    ax.set_xlim(*x_range)
+    ax.set_ylim(*y_range)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.colorbar(cm.ScalarMappable(norm, cmap), ax=ax, shrink=0.5, label="W[j, k]")
+    ax.set_title(title or f"network {list(sizes)}, cost {net.cost_name}")
+    return fig
+
+
+def _unit_label(net, values, X, layer, j):
+    """Return the values written under unit j: x_k for inputs, z, a, delta above."""
+    if values is None:
+        return ""
+    if layer == 0:
+        return f"x = {np.asarray(X, dtype=float).reshape(-1, net.sizes[0])[0, j]:.3g}"
+    z, a, delta = (values[name][layer - 1][0, j] for name in ("z", "a", "delta"))
+    text = f"z = {z:.3g}\na = {a:.3g}\nδ = {delta:.3g}"
+    if net.bias:
+        text += f"\nbias = {net.biases[layer - 1][j]:.3g}"
+    return text
+
+
+def bench_figure(points):
+    """Plot a ``loopnet bench`` sweep: time and loop/matrix ratio against width.
+
+    Left: median gradient time of the loop form (solid) and the matrix form
+    (dashed), one colour per batch size. Right: loop time / matrix time; the
+    line at 1 is the crossover, below it the loops are faster. Both on log axes.
+
+    Parameters
+    ----------
+    points : sequence of BenchPoint
+        The sweep (``loopnet.compare.bench_point`` results).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from loopnet.compare import BenchPoint
+    >>> from loopnet.plots import bench_figure
+    >>> points = [BenchPoint(w, 1, (w, w, w), 1e-6 * w, 2e-6) for w in (4, 8)]
+    >>> [ax.get_xscale() for ax in bench_figure(points).axes]
+    ['log', 'log']
+    """
+    if not points:
+        raise ValueError("points must hold at least one BenchPoint, got none")
+    Figure = figure_class()
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    time_ax, ratio_ax = fig.subplots(1, 2)
+    batches = sorted({point.n_batch for point in points})
+    colours = [f"C{i % 10}" for i in range(len(batches))]
+    for n_batch, colour in zip(batches, colours, strict=True):
+        row = sorted((p for p in points if p.n_batch == n_batch), key=lambda p: p.width)
+        row_widths = [p.width for p in row]
+        time_ax.plot(
+            row_widths,
+            [p.loop_seconds for p in row],
+            "o-",
+            color=colour,
+            label=f"batch {n_batch}, loop",
+        )
+        time_ax.plot(
+            row_widths,
+            [p.matrix_seconds for p in row],
+            "s--",
+            color=colour,
+            label=f"batch {n_batch}, matrix",
+        )
+        ratio_ax.plot(
+            row_widths,
+            [p.ratio for p in row],
+            "o-",
+            color=colour,
+            label=f"batch {n_batch}",
+        )
+    ratio_ax.axhline(1.0, color="black", linewidth=1)
+    ratio_ax.text(
+        0.98,
+        0.97,
+        "below 1: loops faster",
+        transform=ratio_ax.get_yaxis_transform(),
+        ha="right",
+        va="top",
+        fontsize=8,
+    )
+    widths = sorted({point.width for point in points})
+    network = "-".join(["w"] * len(points[0].sizes))
+    time_ax.set_title(f"gradient time, network {network}")
+    time_ax.set_ylabel("median seconds")
+    ratio_ax.set_title("loop time / matrix time")
+    for ax in (time_ax, ratio_ax):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("width w (units per layer)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(widths, [str(width) for width in widths])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ratio_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ratio_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ratio_ax.yaxis.set_minor_formatter(NullFormatter())
+    time_ax.legend(fontsize=7)
+    ratio_ax.legend(fontsize=7)
+    return fig

@@ -1,0 +1,243 @@
+"""The ``loopnet`` command line, run in-process through ``main(argv)``."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loopnet.cli import main
+
+ROOT = Path(__file__).parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_png(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 1000
+
+
+def test_compare_prints_the_table(capsys):
+    status, out, err = run(
+        capsys, "compare", "--sizes", "4,3,2", "--batch", "3", "--repeat", "2"
+    )
+    assert status == 0 and err == ""
+    assert out.startswith("network [4, 3, 2], sigmoid/sigmoid, cost quadratic")
+    assert "agree: yes" in out and "median of 2" in out
+
+
+def test_compare_json(capsys):
+    status, out, _ = run(
+        capsys,
+        "compare",
+        "--sizes",
+        "3,2",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+        "--json",
+        "--dtype",
+        "float32",
+        "--no-bias",
+        "--output",
+        "softmax",
+        "--cost",
+        "log_likelihood",
+        "--reduction",
+        "sum",
+        "--l2",
+        "0.1",
+    )
+    report = json.loads(out)
+    assert status == 0 and report["agree"] is True
+    assert report["sizes"] == [3, 2] and report["dtype"] == "float32"
+    assert report["bias"] is False and report["reduction"] == "sum"
+    assert report["l2"] == 0.1 and len(report["loop_times"]) == 1
+
+
+def test_bench_prints_a_table_and_plots(capsys, tmp_path):
+    plot = tmp_path / "speed.png"
+    status, out, _ = run(
+        capsys,
+        "bench",
+        "--widths",
+        "3,5",
+        "--batches",
+        "1,2",
+        "--repeat",
+        "1",
+        "--depth",
+        "1",
+        "--plot",
+        str(plot),
+    )
+    assert status == 0
+    rows = out.splitlines()
+    assert rows[0].split() == ["network", "batch", "loop", "matrix", "loop/matrix"]
+    assert [row.split()[:2] for row in rows[2:6]] == [
+        ["3-3", "1"],
+        ["3-3", "2"],
+        ["5-5", "1"],
+        ["5-5", "2"],
+    ]
+    assert rows[-1] == f"wrote {plot}"
+    assert_png(plot)
+
+
+def test_bench_runs_without_tqdm(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    status, out, _ = run(
+        capsys, "bench", "--widths", "2", "--batches", "1", "--repeat", "1"
+    )
+    assert status == 0 and "2-2-2" in out
+
+
+def test_trace_worked_example_by_default(capsys):
+    status, out, _ = run(capsys, "trace")
+    assert status == 0
+    assert out.startswith("Seed 001's worked example")
+    assert "z[0, 0] = sum_k W[j, k] x[b, k]" in out and "dJdW1 = X.T @ delta2" in out
+    assert run(capsys, "trace", "--example", "worked")[1] == out
+
+
+def test_trace_random_network(capsys):
+    status, out, _ = run(
+        capsys,
+        "trace",
+        "--sizes",
+        "3,2,2",
+        "--batch",
+        "2",
+        "--output",
+        "softmax",
+        "--cost",
+        "log_likelihood",
+        "--seed",
+        "3",
+    )
+    assert status == 0
+    assert out.startswith("network [3, 2, 2]: sigmoid hidden, softmax output")
+    assert "delta[1, 1] = a[b, j] * sum_i y[b, i] - y[b, j]" in out
+
+
+def test_trace_worked_batch(capsys):
+    status, out, _ = run(capsys, "trace", "--example", "worked-batch")
+    assert status == 0 and "delta[2, 0]" in out
+
+
+def test_diagram_worked_example(capsys, tmp_path):
+    path = tmp_path / "net.png"
+    status, out, _ = run(
+        capsys, "diagram", "--sizes", "2,3,1", "--example", "worked", "-o", str(path)
+    )
+    assert status == 0 and out == f"wrote {path}\n"
+    assert_png(path)
+
+
+@pytest.mark.parametrize("extra", [[], ["--example", "random", "--no-bias"]])
+def test_diagram_any_network(capsys, tmp_path, extra):
+    path = tmp_path / "net.png"
+    status, _, _ = run(
+        capsys,
+        "diagram",
+        "--sizes",
+        "4,5,3",
+        "--output",
+        "softmax",
+        "--cost",
+        "log_likelihood",
+        "-o",
+        str(path),
+        *extra,
+    )
+    assert status == 0
+    assert_png(path)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "the following arguments are required"),
+        (["fit"], "invalid choice: 'fit'"),
+        (["compare", "--sizes", "abc"], "argument --sizes: expected comma-separated"),
+        (["compare", "--sizes", "784"], "expected at least 2 layer sizes"),
+        (["compare", "--sizes", "3,0,2"], "argument --sizes"),
+        (["compare", "--batch", "-1"], "argument --batch: expected a positive integer"),
+        (["compare", "--repeat", "0"], "argument --repeat"),
+        (["compare", "--dtype", "float16"], "argument --dtype: invalid choice"),
+        (["compare", "--activation", "softmax"], "argument --activation"),
+        (["compare", "--l2", "x"], "argument --l2: invalid float value"),
+        (["compare", "--sizes", "3,2", "--l2", "-1"], "l2 must be finite and >= 0"),
+        (
+            [
+                "compare",
+                "--sizes",
+                "3,2",
+                "--output",
+                "tanh",
+                "--cost",
+                "cross_entropy",
+            ],
+            "cost='cross_entropy' needs outputs in (0, 1)",
+        ),
+        (["compare", "--bogus"], "unrecognized arguments: --bogus"),
+        (["bench", "--widths", "16,,64"], "argument --widths"),
+        (["trace", "--sizes", "7,2"], "at most 6 units per layer"),
+        (["trace", "--sizes", "2,2", "--batch", "5"], "at most 4 examples"),
+        (["trace", "--example", "worked", "--cost", "cross_entropy"], "drop --cost"),
+        (["trace", "--example", "worked", "--sizes", "2,4,1"], "does not match"),
+        (["diagram"], "the following arguments are required: -o/--out"),
+        (["diagram", "--sizes", "17,2", "-o", "x.png"], "at most 16 units"),
+    ],
+)
+def test_bad_arguments_exit_with_one_line(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("loopnet")
+    assert message in err and "Traceback" not in err
+
+
+def test_unwritable_figure_exits_with_status_1(capsys, tmp_path):
+    missing = tmp_path / "missing" / "net.png"
+    status, _, err = run(capsys, "diagram", "-o", str(missing))
+    assert status == 1 and err.count("\n") == 1
+    assert f"-o {missing}: the folder" in err
+    status, out, err = run(
+        capsys, "bench", "--widths", "2", "--batches", "1", "--plot", str(missing)
+    )
+    assert status == 1 and out == "" and "--plot" in err
+
+
+def test_missing_matplotlib_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    status, _, err = run(capsys, "diagram", "-o", str(tmp_path / "net.png"))
+    assert status == 1 and err.count("\n") == 1 and "pip install matplotlib" in err
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["compare"], ["bench"], ["trace"], ["diagram"]]
+)
+def test_help(capsys, command):
+    status, out, _ = run(capsys, *command, "--help")
+    assert status == 0 and out.startswith(f"usage: loopnet {' '.join(command)}".strip())
+
+
+def test_python_m_loopnet_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "loopnet", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stderr == ""
+    assert "{compare,bench,trace,diagram}" in result.stdout

@@ -1,0 +1,198 @@
+"""``compare``: per-layer loop-vs-matrix differences, timings, and the report."""
+
+import dataclasses
+import json
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TOL, targets
+
+import loopnet as ln
+from loopnet.compare import (
+    QUANTITIES,
+    Difference,
+    bench_point,
+    format_bench,
+    layer_values,
+    random_batch,
+)
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "loop_vs_matrix.py"
+
+# (sizes, activation, output, cost, bias, dtype, reduction, l2)
+CASES = [
+    ([5, 4, 3], "sigmoid", "sigmoid", "quadratic", True, np.float64, "mean", 0.0),
+    ([4, 3, 3, 2], "tanh", "softmax", "log_likelihood", True, np.float32, "sum", 0.0),
+    ([3, 2], "relu", "relu", "quadratic", False, np.float64, "mean", 0.5),
+    ([4, 5, 2], "identity", "sigmoid", "cross_entropy", True, np.float64, "sum", 1.0),
+]
+
+
+def make(rng, sizes, activation, output, cost, bias, dtype, n_batch=7):
+    net = ln.Network(sizes, activation, output, cost, bias=bias, dtype=dtype, seed=1)
+    X = rng.random((n_batch, sizes[0])).astype(dtype)
+    return net, X, targets(rng, output, cost, n_batch, sizes[-1], dtype)
+
+
+@pytest.mark.parametrize(
+    "sizes, activation, output, cost, bias, dtype, reduction, l2", CASES
+)
+def test_layer_values_loop_matches_matrix(
+    rng, sizes, activation, output, cost, bias, dtype, reduction, l2
+):
+    net, X, Y = make(rng, sizes, activation, output, cost, bias, dtype)
+    loop = layer_values(net, X, Y, reduction, l2, "loop")
+    matrix = layer_values(net, X, Y, reduction, l2, "matrix")
+    for name in QUANTITIES:
+        assert len(loop[name]) == len(matrix[name]) == len(sizes) - 1
+        for layer, (got, expected) in enumerate(
+            zip(loop[name], matrix[name], strict=True)
+        ):
+            if name == "dbias" and not bias:
+                assert got is None and expected is None
+                continue
+            assert got.dtype == dtype and got.shape == expected.shape
+            if name in ("z", "a", "delta"):
+                assert got.shape == (X.shape[0], sizes[layer + 1])
+            np.testing.assert_allclose(got, expected, **TOL[dtype])
+
+
+def test_loop_values_are_what_network_gradient_computes(rng):
+    net, X, Y = make(
+        rng, [4, 3, 2], "sigmoid", "softmax", "log_likelihood", True, np.float64
+    )
+    loop = layer_values(net, X, Y, "mean", 0.3, "loop")
+    grad = net.gradient(X, Y, "mean", 0.3, method="loop")
+    for got, expected in zip(
+        loop["dW"] + loop["dbias"], grad.weights + grad.biases, strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(loop["a"][-1], net.forward(X))
+
+
+@pytest.mark.parametrize(
+    "sizes, activation, output, cost, bias, dtype, reduction, l2", CASES
+)
+def test_compare_report(
+    rng, sizes, activation, output, cost, bias, dtype, reduction, l2
+):
+    net, X, Y = make(rng, sizes, activation, output, cost, bias, dtype)
+    params = net.params.copy()
+    report = ln.compare(net, X, Y, repeat=3, reduction=reduction, l2=l2)
+    np.testing.assert_array_equal(net.params, params)
+    assert isinstance(report, ln.CompareReport)
+    assert report.agree and report.max_rel <= TOL[dtype]["rtol"]
+    assert report.sizes == tuple(sizes) and report.dtype == np.dtype(dtype).name
+    assert (report.n_batch, report.reduction, report.l2) == (7, reduction, l2)
+    assert [layer.layer for layer in report.layers] == list(range(1, len(sizes)))
+    for layer in report.layers:
+        assert (layer.dbias is None) == (not bias)
+        assert len(layer.differences()) == (5 if bias else 4)
+    assert len(report.loop_times) == len(report.matrix_times) == 3
+    assert report.loop_seconds > 0 and report.matrix_seconds > 0
+    assert report.ratio == report.loop_seconds / report.matrix_seconds
+    assert report.numba_threads >= 1
+
+
+def test_report_round_trips_through_json(rng):
+    net, X, Y = make(
+        rng, [5, 4, 3], "sigmoid", "sigmoid", "quadratic", False, np.float64
+    )
+    d = ln.compare(net, X, Y, repeat=2).to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["sizes"] == [5, 4, 3] and d["agree"] is True
+    assert d["layers"][0]["dbias"] is None
+    assert set(d["layers"][1]["dW"]) == {"max_abs", "max_rel"}
+    assert {"loop_seconds", "matrix_seconds", "ratio", "max_rel"} <= set(d)
+
+
+def test_report_table_is_aligned(rng):
+    net, X, Y = make(
+        rng, [5, 4, 3], "sigmoid", "sigmoid", "quadratic", True, np.float64
+    )
+    text = str(ln.compare(net, X, Y, repeat=1))
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("layer"))
+    rows = lines[header + 2 : header + 12]
+    assert len({len(row) for row in [lines[header + 1], *rows]}) == 1
+    assert [row.split()[1] for row in rows] == list(QUANTITIES) * 2
+    assert "agree: yes" in text and "loop/matrix" in text and "threads: numba" in text
+
+
+def test_disagreement_is_reported(rng):
+    net, X, Y = make(rng, [3, 2], "sigmoid", "sigmoid", "quadratic", True, np.float64)
+    report = ln.compare(net, X, Y, repeat=1)
+    layer = dataclasses.replace(report.layers[0], dW=Difference(1.0, 0.1))
+    broken = dataclasses.replace(report, layers=(layer,))
+    assert not broken.agree and broken.max_rel == 0.1
+    assert "agree: NO" in str(broken)
+
+
+def test_difference_between():
+    assert Difference.between(np.zeros(3), np.zeros(3)) == Difference(0.0, 0.0)
+    difference = Difference.between(np.array([1.0, 4.0]), np.array([1.5, 4.0]))
+    assert difference == Difference(0.5, 0.125)
+    assert Difference.between(np.ones(2), np.zeros(2)).max_rel == float("inf")
+
+
+@pytest.mark.parametrize(
+    "arguments, error, match",
+    [
+        ({"repeat": 0}, ValueError, "repeat"),
+        ({"repeat": 1.5}, TypeError, "repeat"),
+        ({"reduction": "avg"}, ValueError, "reduction"),
+        ({"l2": -1.0}, ValueError, "l2"),
+    ],
+)
+def test_compare_rejects_bad_arguments(rng, arguments, error, match):
+    net, X, Y = make(rng, [3, 2], "sigmoid", "sigmoid", "quadratic", True, np.float64)
+    with pytest.raises(error, match=match):
+        ln.compare(net, X, Y, **arguments)
+
+
+def test_compare_rejects_bad_data(rng):
+    net, X, Y = make(rng, [3, 2], "sigmoid", "sigmoid", "quadratic", True, np.float64)
+    with pytest.raises(ValueError, match="X has 2 columns"):
+        ln.compare(net, X[:, :2], Y)
+    with pytest.raises(ValueError, match="Y has 3 rows"):
+        ln.compare(net, X, Y[:3])
+    with pytest.raises(TypeError, match="net must be a loopnet.Network"):
+        ln.compare("net", X, Y)
+    with pytest.raises(ValueError, match="method"):
+        layer_values(net, X, Y, method="cuda")
+
+
+def test_random_batch_suits_the_output():
+    softmax = ln.Network(
+        [3, 4], output="softmax", cost="log_likelihood", dtype="float32"
+    )
+    X, Y = random_batch(softmax, 6, seed=2)
+    assert X.dtype == Y.dtype == np.float32 and X.shape == (6, 3)
+    np.testing.assert_array_equal(Y.sum(axis=1), 1)
+    _, Y = random_batch(ln.Network([3, 4], output="tanh"), 50)
+    assert Y.min() < 0 < Y.max() <= 1
+    with pytest.raises(ValueError, match="n_batch"):
+        random_batch(softmax, 0)
+
+
+def test_bench_point_and_table():
+    points = [bench_point(3, n_batch, depth=1, repeat=1) for n_batch in (1, 2)]
+    assert [point.sizes for point in points] == [(3, 3), (3, 3)]
+    assert all(point.loop_seconds > 0 and point.matrix_seconds > 0 for point in points)
+    table = format_bench(points).splitlines()
+    assert table[0].split() == ["network", "batch", "loop", "matrix", "loop/matrix"]
+    assert table[2].split()[:2] == ["3-3", "1"] and len(table) == 4
+    with pytest.raises(ValueError, match="width"):
+        bench_point(0, 1)
+
+
+def test_loop_vs_matrix_example_runs(capsys):
+    runpy.run_path(str(EXAMPLE), run_name="__main__")
+    out = capsys.readouterr().out
+    for step in ("forward", "hidden error", "weight gradient"):
+        assert f"=== {step} ===" in out
+    assert "def _hidden_error_example(" in out and "return delta.T @ A_prev" in out
+    differences = [float(line.split()[-1]) for line in out.splitlines() if "e-" in line]
+    assert len(differences) == 6 and max(differences) < 1e-12
