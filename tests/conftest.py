@@ -14,6 +14,9 @@ TOL = {
 
 DTYPES = [np.float32, np.float64]
 
+# One layer: (n_batch, n_l, n_prev); batch 1, a layer of 1, odd and real sizes.
+LAYER_SHAPES = [(1, 1, 1), (1, 3, 2), (3, 5, 7), (17, 2, 9), (64, 30, 784)]
+
 # Every (output activation, cost) pairing the library accepts.
 PAIRINGS = [
     ("sigmoid", "quadratic"),

@@ -2,22 +2,14 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, TOL
+from conftest import DTYPES, LAYER_SHAPES, TOL
 
 from loopnet import kernels, reference
 from loopnet.activations import ACTIVATIONS
 
-SHAPES = [
-    (1, 1, 1),
-    (1, 3, 2),
-    (3, 5, 7),
-    (17, 2, 9),
-    (64, 30, 784),
-]  # (n_batch, n_l, n_prev)
-
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
+@pytest.mark.parametrize("n_batch, n_l, n_prev", LAYER_SHAPES)
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_forward_layer_matches_reference(

@@ -2,21 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, TOL
+from conftest import DTYPES, LAYER_SHAPES, TOL
 
 from loopnet import kernels, reference
 
-SHAPES = [
-    (1, 1, 1),
-    (1, 3, 2),
-    (3, 5, 7),
-    (17, 2, 9),
-    (64, 30, 784),
-]  # (n_batch, n_l, n_prev)
-
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
+@pytest.mark.parametrize("n_batch, n_l, n_prev", LAYER_SHAPES)
 def test_weight_gradient_matches_reference(rng, dtype, n_batch, n_l, n_prev):
     delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
     A_prev = rng.random((n_batch, n_prev)).astype(dtype)
@@ -27,7 +19,7 @@ def test_weight_gradient_matches_reference(rng, dtype, n_batch, n_l, n_prev):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
+@pytest.mark.parametrize("n_batch, n_l, n_prev", LAYER_SHAPES)
 def test_bias_gradient_matches_reference(rng, dtype, n_batch, n_l, n_prev):
     delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
     loop = kernels.bias_gradient(delta)
