@@ -9,12 +9,14 @@ Every loop kernel (``loopnet.kernels``) has a NumPy matrix twin
 from loopnet import datasets, kernels, reference
 from loopnet.gradcheck import GradcheckResult, gradcheck
 from loopnet.network import Gradient, Network
+from loopnet.training import History
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Gradient",
     "GradcheckResult",
+    "History",
     "Network",
     "datasets",
     "gradcheck",

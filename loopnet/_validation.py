@@ -126,3 +126,19 @@ def check_length(actual, expected, message):
     """Raise ValueError with ``message`` unless ``actual == expected``."""
     if actual != expected:
         raise ValueError(message)
+
+
+def check_real(value, name, low, high=None, *, low_open=False):
+    """Return ``value`` as a finite float in [low, high), or (low, high) if ``low_open``.
+
+    ``high=None`` means no upper bound. Bools and non-real numbers raise TypeError,
+    values outside the interval (or not finite) ValueError naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    above = value > low if low_open else value >= low
+    if not (np.isfinite(value) and above and (high is None or value < high)):
+        interval = f"{'(' if low_open else '['}{low}, {'inf' if high is None else high})"
+        raise ValueError(f"{name} must be finite and in {interval}, got {value!r}")
+    return value

@@ -15,6 +15,7 @@ from loopnet.kernels.errors import (
 )
 from loopnet.kernels.forward import forward_layer, forward_layer_example
 from loopnet.kernels.gradients import bias_gradient, weight_gradient, weight_gradient_example
+from loopnet.kernels.update import sgd_step
 
 __all__ = [
     "bias_gradient",
@@ -25,6 +26,7 @@ __all__ = [
     "output_error",
     "output_error_example",
     "output_error_general",
+    "sgd_step",
     "weight_gradient",
     "weight_gradient_example",
 ]
