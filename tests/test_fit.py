@@ -60,11 +60,13 @@ def numpy_fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed):
             )
             params = [p for p in weights + biases if p is not None]
             grads = [g for g in dWs + dbiases if g is not None]
-            decays = [decay] * len(weights) + [to(0)] * (len(params) - len(weights))
-            for i, (p, g, d) in enumerate(zip(params, grads, decays, strict=True)):
-                p[...], velocities[i] = reference.sgd_step(
-                    p, g, lr, d, momentum, velocities[i]
-                )
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                step = g + decay * p if i < len(weights) else g  # biases: no L2
+                if momentum:
+                    velocities[i] = momentum * velocities[i] - lr * step
+                    p += velocities[i]
+                else:
+                    p -= lr * step
         costs.append(total / n)
     return weights, biases, costs
 
@@ -103,6 +105,23 @@ def test_minibatch_fit_matches_numpy(rng, batch_size, momentum, l2, bias):
     weights, biases, costs = numpy_fit(net, X, Y, 3, batch_size, 0.2, l2, momentum, 4)
     history = net.fit(
         X, Y, epochs=3, batch_size=batch_size, lr=0.2, l2=l2, momentum=momentum, seed=4
+    )
+    for got, want in zip(net.weights + net.biases, weights + biases, strict=True):
+        if want is not None:
+            np.testing.assert_allclose(got, want, **FIT_TOL)
+    np.testing.assert_allclose(history.cost, costs, **FIT_TOL)
+
+
+@pytest.mark.parametrize(
+    "sizes, n, batch_size, bias",
+    [((3, 2), 1, 10, True), ((2, 1), 5, 2, False), ((3, 1, 4, 2), 9, 4, True)],
+)
+def test_small_shapes_match_numpy(rng, sizes, n, batch_size, bias):
+    """One layer, one example, a layer of one unit, batches larger than N."""
+    net, X, Y = _problem(rng, n=n, sizes=sizes, bias=bias)
+    weights, biases, costs = numpy_fit(net, X, Y, 2, batch_size, 0.7, 0.3, 0.5, 9)
+    history = net.fit(
+        X, Y, epochs=2, batch_size=batch_size, lr=0.7, l2=0.3, momentum=0.5, seed=9
     )
     for got, want in zip(net.weights + net.biases, weights + biases, strict=True):
         if want is not None:
