@@ -174,9 +174,18 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
 
     def run(order, first, stop, cost_sum):
         return _train_batches(
-            *layout, net._cost_code, X, Y, order, first, stop, batch_size, *rates,
-            cost_sum, *buffers,
-        )  # fmt: skip
+            *layout,
+            net._cost_code,
+            X,
+            Y,
+            order,
+            first,
+            stop,
+            batch_size,
+            *rates,
+            cost_sum,
+            *buffers,
+        )
 
     history = History()
     started = time.perf_counter()
@@ -184,9 +193,13 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
     history.compile_seconds = time.perf_counter() - started
     warned = False
     with tqdm(
-        total=epochs * n_examples, disable=not show, unit="ex", unit_scale=True,
-        file=sys.stderr, dynamic_ncols=True,
-    ) as bar:  # fmt: skip
+        total=epochs * n_examples,
+        disable=not show,
+        unit="ex",
+        unit_scale=True,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
         for epoch in range(epochs):
             bar.set_description(f"epoch {epoch + 1}/{epochs}")
             started = time.perf_counter()
@@ -196,7 +209,7 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
                 stop = min(first + chunk, n_batches)
                 cost_sum = run(order, first, stop, cost_sum)
                 done = min(stop * batch_size, n_examples)
-                bar.update(done - min(first * batch_size, n_examples))
+                bar.update(done - first * batch_size)
                 bar.set_postfix(cost=f"{cost_sum / done:.4g}", refresh=False)
             history.seconds.append(time.perf_counter() - started)
             history.cost.append(cost_sum / n_examples)

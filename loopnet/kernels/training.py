@@ -6,11 +6,12 @@ one possibly smaller), with N training examples:
     forward:   z^l, a^l of every example b in B           (``_forward_pass``)
     backward:  delta^l and sum_{b in B} dC_b/dparams     (``_backward_pass``)
     update:    W <- W - lr * ((1/m) sum_b dC_b/dW + (l2/N) W), bias likewise
-               without the L2 term, with momentum when asked  (``_sgd_step``)
+               without the L2 term, momentum when asked  (``_network_sgd_step``)
 
 Python calls ``_train_batches`` once per chunk of mini-batches, so a progress
-bar can advance and Ctrl-C can stop training between chunks; every buffer is
-allocated once per ``fit`` by the caller.
+bar can advance and Ctrl-C can stop training between chunks. The caller
+allocates every buffer once per ``fit``; only the layer kernels' few small
+scratch arrays (offsets, a row of zeros) are made per mini-batch.
 """
 
 from numba import njit
