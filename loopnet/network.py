@@ -304,7 +304,7 @@ class Network:
         >>> for W in net.weights:
         ...     W[...] = 1.0
         >>> round(float(net.cost([[0.3, 1.0]], [[0.75]], reduction="sum")), 4)
-        0.0239
+        0.0134
         """
         X, Y = self._check_XY(X, Y)
         check.check_choice(reduction, "reduction", REDUCTIONS)
