@@ -398,7 +398,7 @@ class Network:
         validation=None,
         progress=True,
     ):
-        r"""Train by mini-batch SGD, each epoch's loop inside compiled code.
+        """Train by mini-batch SGD, each epoch's loop inside compiled code.
 
         Minimizes the mean cost over the N training examples plus the L2 term,
         (1/N) sum_b C_b + l2/(2N) sum W^2 (biases never regularized). For each

@@ -194,6 +194,7 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
     warned = False
     with tqdm(
         total=epochs * n_examples,
+        desc=f"epoch 1/{epochs}",
         disable=not show,
         unit="ex",
         unit_scale=True,
