@@ -10,6 +10,7 @@ from loopnet import datasets, kernels, notation, reference
 from loopnet.compare import CompareReport, compare
 from loopnet.gradcheck import GradcheckResult, gradcheck
 from loopnet.network import Gradient, Network
+from loopnet.training import History
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ __all__ = [
     "CompareReport",
     "GradcheckResult",
     "Gradient",
+    "History",
     "Network",
     "compare",
     "datasets",

@@ -35,13 +35,8 @@ def check_choice(value, name, choices):
 
 
 def check_l2(l2):
-    """Return ``l2`` as a finite, non-negative float."""
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
-        raise TypeError(f"l2 must be a non-negative real number, got {l2!r}")
-    l2 = float(l2)
-    if not np.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be finite and >= 0, got {l2!r}")
-    return l2
+    """Return ``l2`` as a finite float >= 0."""
+    return check_real(l2, "l2", 0.0)
 
 
 def check_count(value, name, minimum=1):
@@ -134,3 +129,21 @@ def check_length(actual, expected, message):
     """Raise ValueError with ``message`` unless ``actual == expected``."""
     if actual != expected:
         raise ValueError(message)
+
+
+def check_real(value, name, low, high=None, *, low_open=False):
+    """Return ``value`` as a finite float in [low, high), or (low, high) if low_open.
+
+    ``high=None`` means no upper bound. Bools and non-real numbers raise TypeError,
+    values outside the interval (or not finite) ValueError naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    above = value > low if low_open else value >= low
+    if not (np.isfinite(value) and above and (high is None or value < high)):
+        interval = (
+            f"{'(' if low_open else '['}{low}, {'inf' if high is None else high})"
+        )
+        raise ValueError(f"{name} must be finite and in {interval}, got {value!r}")
+    return value

@@ -19,6 +19,7 @@ values are NumPy, shared by both forms.
 import numpy as np
 from numba import njit
 
+from loopnet.activations import SOFTMAX
 from loopnet.kernels._jit import JIT
 
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
@@ -75,6 +76,72 @@ def cost_gradient_example(cost, a, y, g):
     else:  # LOG_LIKELIHOOD
         for j in range(n_l):
             g[j] = -y[j] / a[j]
+
+
+@njit(**JIT)
+def log1p_exp(x):
+    """Softplus ln(1 + exp(x)) = max(x, 0) + ln(1 + exp(-|x|)), without overflow."""
+    return max(x, type(x)(0)) + np.log1p(np.exp(-abs(x)))
+
+
+@njit(**JIT)
+def cost_example(cost, output, z, a, y):
+    """C = the cost of one example, from its output layer's z, a and target y.
+
+    Parameters
+    ----------
+    cost, output : int
+        Cost and output activation codes.
+    z, a, y : ndarray, shape (n_L,)
+        Weighted inputs, activations and targets of the output layer.
+
+    Returns
+    -------
+    float
+        In the dtype of ``a``.
+
+    Notes
+    -----
+    The loop twin of ``example_costs`` (one row). The log costs take ln a and
+    ln(1 - a) from z, never as ``log(a)``: for a sigmoid output ln a_j =
+    -softplus(-z_j) and ln(1 - a_j) = -softplus(z_j); for softmax ln a_j =
+    z_j - lse(z) and ln(1 - a_j) = lse_{m != j}(z) - lse(z). A term whose
+    coefficient y_j (or 1 - y_j) is zero is skipped, its limit 0 * ln 0 = 0.
+    """
+    n_l = z.shape[0]
+    zero, one = a.dtype.type(0), a.dtype.type(1)
+    total = zero
+    if cost == QUADRATIC:
+        for j in range(n_l):
+            total += (a[j] - y[j]) * (a[j] - y[j])
+        return a.dtype.type(0.5) * total
+    lse = zero
+    if output == SOFTMAX:
+        z_max = z[0]
+        for j in range(1, n_l):
+            z_max = max(z_max, z[j])
+        for j in range(n_l):
+            lse += np.exp(z[j] - z_max)
+        lse = z_max + np.log(lse)
+    for j in range(n_l):
+        if y[j] != zero:
+            log_a = z[j] - lse if output == SOFTMAX else -log1p_exp(-z[j])
+            total -= y[j] * log_a
+        if cost == CROSS_ENTROPY and y[j] != one:
+            if output == SOFTMAX:
+                z_max = z[1] if j == 0 else z[0]
+                for m in range(n_l):
+                    if m != j:
+                        z_max = max(z_max, z[m])
+                lse_without = zero
+                for m in range(n_l):
+                    if m != j:
+                        lse_without += np.exp(z[m] - z_max)
+                log_1ma = z_max + np.log(lse_without) - lse
+            else:
+                log_1ma = -log1p_exp(z[j])
+            total -= (one - y[j]) * log_1ma
+    return total
 
 
 # --- array form -----------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loopnet import _validation as check
-from loopnet import reference
+from loopnet import reference, saving, training
 from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from loopnet.costs import COSTS, PROBABILITY_TARGETS, VALID_OUTPUTS, example_costs
 from loopnet.kernels.backprop import _forward_pass, _network_gradient, _unit_offsets
@@ -416,3 +416,298 @@ class Network:
     def _bias_list(self):
         """Biases as ``reference`` takes them: ``None`` per layer without biases."""
         return self.biases if self.bias else [None] * len(self.biases)
+
+    # --- training, prediction, files --------------------------------------------
+
+    def fit(
+        self,
+        X,
+        Y,
+        epochs=1,
+        batch_size=10,
+        lr=0.1,
+        l2=0.0,
+        momentum=0.0,
+        seed=None,
+        validation=None,
+        progress=True,
+    ):
+        """Train by mini-batch SGD, each epoch's loop inside compiled code.
+
+        Minimizes the mean cost over the N training examples plus the L2 term,
+        (1/N) sum_b C_b + l2/(2N) sum W^2 (biases never regularized). For each
+        mini-batch B of m examples, with g the mean gradient (1/m) sum_{b in B}
+        dC_b/dparams:
+
+            W <- W - lr * (g_W + (l2/N) W),   bias <- bias - lr * g_bias
+
+        or, with momentum mu > 0, v <- mu v - lr (g + (l2/N) W) and W <- W + v
+        (classical momentum; v starts at 0 in every call).
+
+        Parameters
+        ----------
+        X : array_like, shape (N, sizes[0])
+            Training inputs, one example per row.
+        Y : array_like, shape (N, sizes[-1])
+            Training targets.
+        epochs : int
+            Passes over the training set, >= 1.
+        batch_size : int
+            Examples per mini-batch, >= 1. The last mini-batch of an epoch holds
+            the remaining N mod batch_size examples when that is not 0 (it is
+            used, not dropped); ``batch_size >= N`` is full-batch gradient descent.
+        lr : float
+            Learning rate, finite and > 0.
+        l2 : float
+            L2 strength, >= 0; note the 1/N, N the training set's size (not the
+            mini-batch's), as in the seeds.
+        momentum : float
+            mu in [0, 1); 0 is plain SGD.
+        seed : None, int or numpy.random.Generator
+            Seed of the shuffling: one ``numpy.random.default_rng(seed)`` per call,
+            and epoch e trains on ``order = rng.permutation(N)`` (the e-th draw),
+            mini-batch i being ``order[i * batch_size : (i + 1) * batch_size]``.
+            ``None`` shuffles differently on every call.
+        validation : (X_val, Y_val), optional
+            Evaluated after every epoch: mean cost and ``score``.
+        progress : bool
+            Show a tqdm progress bar (examples done, epoch, running cost) on
+            standard error when it is a terminal; never when False.
+
+        Returns
+        -------
+        History
+            Per-epoch ``cost``, ``val_cost``, ``val_accuracy`` and ``seconds``
+            (see ``History``).
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a bad argument, naming it, before anything is changed.
+
+        Notes
+        -----
+        Trains in place in the network's dtype: float32 networks compute and
+        update in float32. Every buffer is allocated once per call. The compiled
+        loop runs a chunk of mini-batches per call (about ``CHUNK_WORK``
+        multiply-adds, ``loopnet.training``), which never changes the result; on
+        Ctrl-C the parameters are those of the last completed step and
+        ``KeyboardInterrupt`` propagates. A non-finite epoch cost warns once
+        (``RuntimeWarning``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import loopnet as ln
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        >>> Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+        >>> net = ln.Network([2, 8, 1], cost="cross_entropy", seed=1)
+        >>> history = net.fit(X, Y, epochs=2000, batch_size=4, lr=2.0, seed=0)
+        >>> net.predict(X), history.cost[-1] < 0.05
+        (array([0, 1, 1, 0]), True)
+        """
+        return training.fit(
+            self, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progress
+        )
+
+    def predict(self, X):
+        """Predict each example's class: argmax_j a^L_j, or a^L > 0.5 for one output.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_examples, sizes[0])
+            Inputs, one example per row.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_examples,)
+            The index of the largest output (the first one on a tie); for a
+            network with one output unit, 1 where that output exceeds 0.5 (a
+            sigmoid output read as the probability of class 1), else 0.
+
+        Examples
+        --------
+        >>> import loopnet as ln
+        >>> net = ln.Network([2, 3, 4], seed=0)
+        >>> net.predict([[0.3, 1.0], [1.0, 0.4]]).shape
+        (2,)
+        """
+        X = self._check_X(X)
+        _, A, offsets = self._forward_buffers(X)
+        return self._classes(self._output_block(A, offsets, X.shape[0]))
+
+    def _classes(self, outputs):
+        """Class of each row of outputs or targets: argmax, or > 0.5 for one column."""
+        if outputs.shape[1] == 1:
+            return (outputs[:, 0] > 0.5).astype(np.int64)
+        return outputs.argmax(axis=1).astype(np.int64)
+
+    def _check_labels(self, labels, n_examples):
+        """Class indexes from 1-D labels or 2-D targets (see ``score``)."""
+        array = np.asarray(labels)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"labels must be numeric, got dtype {array.dtype}")
+        n_classes = max(2, self.sizes[-1])
+        if array.ndim == 2:
+            array = check.data_array(array, "labels", self.dtype, self.sizes[-1])
+            classes = self._classes(array)
+        elif array.ndim == 1:
+            if array.dtype.kind not in "biu":
+                raise ValueError(
+                    f"1-D labels must be integer class indexes, got dtype {array.dtype}"
+                    " (pass one-hot targets as a 2-D array)"
+                )
+            classes = array.astype(np.int64)
+            if classes.size and (classes.min() < 0 or classes.max() >= n_classes):
+                raise ValueError(
+                    f"labels must lie in 0..{n_classes - 1}, got values in"
+                    f" [{classes.min()}, {classes.max()}]"
+                )
+        else:
+            raise ValueError(
+                "labels must be 1-D class indexes or 2-D targets, got shape"
+                f" {array.shape}"
+            )
+        if classes.shape[0] != n_examples:
+            raise ValueError(
+                f"labels has {classes.shape[0]} rows but X has {n_examples}: one per"
+                " example"
+            )
+        return classes
+
+    def score(self, X, labels):
+        """Accuracy: the fraction of examples whose ``predict`` matches the label.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_examples, sizes[0])
+            Inputs, one example per row.
+        labels : array_like
+            Either the class index of each example, integers of shape
+            (n_examples,), in ``0 .. sizes[-1] - 1`` (0 or 1 for one output
+            unit); or targets of shape (n_examples, sizes[-1]), such as one-hot
+            rows, read like outputs: the class is each row's argmax (> 0.5 for one
+            column).
+
+        Returns
+        -------
+        float
+            In [0, 1].
+
+        Examples
+        --------
+        >>> import loopnet as ln
+        >>> net = ln.Network([2, 3, 2], seed=0)
+        >>> X = [[0.3, 1.0], [1.0, 0.4]]
+        >>> net.score(X, net.predict(X)), net.score(X, [[1, 0], [1, 0]]) in (0, 0.5, 1)
+        (1.0, True)
+        """
+        X = self._check_X(X)
+        classes = self._check_labels(labels, X.shape[0])
+        return float(np.mean(self.predict(X) == classes))
+
+    def _evaluate(self, X, Y):
+        """Mean cost (no L2 term) and accuracy of checked ``X``, ``Y``: one forward."""
+        Z, A, offsets = self._forward_buffers(X)
+        n_batch = X.shape[0]
+        outputs = self._output_block(A, offsets, n_batch)
+        Z_out = self._output_block(Z, offsets, n_batch)
+        costs = example_costs(Z_out, outputs, Y, self.output, self.cost_name)
+        accuracy = np.mean(self._classes(outputs) == self._classes(Y))
+        return float(np.mean(costs)), float(accuracy)
+
+    def save(self, path):
+        """Write the network to ``path`` as an ``.npz``, atomically.
+
+        The file holds the format version, sizes, activation names, cost, bias
+        flag, dtype and ``params`` (``loopnet.saving`` lists the fields). It is
+        written to a temporary file in the same folder, flushed to disk, then
+        renamed over ``path``, so an interrupted save never leaves a half-written
+        model; the old file, if any, stays whole until the rename.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, used as given (no extension is added).
+
+        Raises
+        ------
+        ValueError
+            If ``params`` holds NaN or infinite values (a diverged training).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import loopnet as ln
+        >>> net = ln.Network([2, 3, 1], seed=0)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     net.save(os.path.join(folder, "net.npz"))
+        ...     same = ln.Network.load(os.path.join(folder, "net.npz"))
+        >>> same.sizes, bool(np.array_equal(same.params, net.params))
+        ((2, 3, 1), True)
+        """
+        if not np.all(np.isfinite(self._params)):
+            raise ValueError(
+                "params holds NaN or infinite values (did training diverge?); refusing"
+                " to save a network that cannot be used"
+            )
+        saving.write_model(
+            path,
+            {
+                "format": np.array(saving.FORMAT),
+                "format_version": np.array(saving.FORMAT_VERSION, dtype=np.int64),
+                "sizes": self._sizes.copy(),
+                "activation": np.array(self.activation),
+                "output": np.array(self.output),
+                "cost": np.array(self.cost_name),
+                "bias": np.array(self.bias),
+                "dtype": np.array(self.dtype.name),
+                "params": self._params,
+            },
+        )
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by ``save``; never unpickles.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+
+        Returns
+        -------
+        Network
+            Same architecture, dtype and parameters as the saved one.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no file at ``path``.
+        ValueError
+            If the file is truncated, corrupt, not a loopnet model, of another
+            format version, or inconsistent (params length or dtype not matching
+            sizes, an unknown activation or cost); the message names the file.
+
+        Examples
+        --------
+        See ``save``.
+        """
+        model = saving.read_model(path)
+        try:
+            net = cls(
+                model["sizes"],
+                model["activation"],
+                model["output"],
+                model["cost"],
+                model["bias"],
+                model["dtype"],
+                seed=0,
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{path!r} is not a valid loopnet model file: {error}"
+            ) from error
+        net.params[:] = model["params"]
+        return net

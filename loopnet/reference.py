@@ -149,3 +149,21 @@ def gradient(weights, biases, X, Y, activations, cost, reduction="mean", l2=0.0)
         for delta, bias in zip(deltas, biases, strict=True)
     ]
     return dWs, dbiases
+
+
+def sgd_step(W, dW, lr, decay=0.0, momentum=0.0, velocity=None):
+    """Matrix form of ``kernels.sgd_step``: v' = mu v - lr (dW + decay W), W' = W + v'.
+
+    With ``momentum == 0``: W' = W - lr (dW + decay W), and the velocity is
+    returned unchanged (zeros when ``None``).
+    """
+    to = W.dtype.type
+    lr, decay, momentum = to(lr), to(decay), to(momentum)
+    if velocity is None:
+        velocity = np.zeros_like(W)
+    velocity = np.array(velocity, dtype=W.dtype)
+    step = dW + decay * W
+    if momentum == 0:
+        return W - lr * step, velocity
+    velocity = momentum * velocity - lr * step
+    return W + velocity, velocity

@@ -175,7 +175,7 @@ def test_diagram_any_network(capsys, tmp_path, extra):
         (["compare", "--dtype", "float16"], "argument --dtype: invalid choice"),
         (["compare", "--activation", "softmax"], "argument --activation"),
         (["compare", "--l2", "x"], "argument --l2: invalid float value"),
-        (["compare", "--sizes", "3,2", "--l2", "-1"], "l2 must be finite and >= 0"),
+        (["compare", "--sizes", "3,2", "--l2", "-1"], "l2 must be finite and in [0.0, inf)"),
         (
             [
                 "compare",

@@ -75,7 +75,7 @@ BAD_DATA = [
     ({"Y": Y_OK.astype(complex)}, TypeError, "Y must be real-valued"),
     ({"X": [[1, 2, "a"], [4, 5, 6]]}, TypeError, "X must hold numbers"),
     ({"reduction": "max"}, ValueError, "reduction must be one of"),
-    ({"l2": -0.1}, ValueError, "l2 must be finite and >= 0"),
+    ({"l2": -0.1}, ValueError, r"l2 must be finite and in \[0.0, inf\)"),
     ({"l2": float("nan")}, ValueError, "l2"),
     ({"l2": "0.1"}, TypeError, "l2"),
 ]

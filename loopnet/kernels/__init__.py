@@ -19,6 +19,7 @@ from loopnet.kernels.gradients import (
     weight_gradient,
     weight_gradient_example,
 )
+from loopnet.kernels.update import sgd_step
 
 __all__ = [
     "bias_gradient",
@@ -29,6 +30,7 @@ __all__ = [
     "output_error",
     "output_error_example",
     "output_error_general",
+    "sgd_step",
     "weight_gradient",
     "weight_gradient_example",
 ]
