@@ -5,8 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import loopnet as ln
 from loopnet.cli import main
 
 ROOT = Path(__file__).parents[1]
@@ -162,6 +164,39 @@ def test_diagram_any_network(capsys, tmp_path, extra):
     assert_png(path)
 
 
+def test_train_digits_prints_accuracy_and_saves(capsys, tmp_path):
+    path = tmp_path / "digits.npz"
+    status, out, _ = run(
+        capsys,
+        "train",
+        "digits",
+        "--epochs",
+        "4",
+        "--dtype",
+        "float32",
+        "--save",
+        str(path),
+    )
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("network [64, 30, 10]") and "float32" in lines[0]
+    assert [line.split()[1] for line in lines[1:5]] == ["1", "2", "3", "4"]
+    final = float(lines[5].split()[2])
+    assert 0.85 < final <= 1.0  # 4 of the 30 default epochs
+    assert lines[-1] == f"saved {path}"
+    net = ln.Network.load(path)
+    assert net.dtype == np.float32 and net.sizes == (64, 30, 10)
+    data = ln.datasets.digits(seed=0)
+    assert net.score(data.X_test, data.labels_test) == pytest.approx(final, abs=1e-4)
+
+
+def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
+    status, out, err = run(
+        capsys, "train", "digits", "--save", str(tmp_path / "missing" / "net.npz")
+    )
+    assert status == 1 and out == "" and "--save" in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -175,7 +210,10 @@ def test_diagram_any_network(capsys, tmp_path, extra):
         (["compare", "--dtype", "float16"], "argument --dtype: invalid choice"),
         (["compare", "--activation", "softmax"], "argument --activation"),
         (["compare", "--l2", "x"], "argument --l2: invalid float value"),
-        (["compare", "--sizes", "3,2", "--l2", "-1"], "l2 must be finite and in [0.0, inf)"),
+        (
+            ["compare", "--sizes", "3,2", "--l2", "-1"],
+            "l2 must be finite and in [0.0, inf)",
+        ),
         (
             [
                 "compare",
@@ -196,6 +234,20 @@ def test_diagram_any_network(capsys, tmp_path, extra):
         (["trace", "--example", "worked", "--sizes", "2,4,1"], "does not match"),
         (["diagram"], "the following arguments are required: -o/--out"),
         (["diagram", "--sizes", "17,2", "-o", "x.png"], "at most 16 units"),
+        (["train"], "the following arguments are required: dataset"),
+        (["train", "mnist"], "invalid choice: 'mnist'"),
+        (
+            ["train", "digits", "--lr", "0"],
+            "argument --lr: value must be finite and in (0",
+        ),
+        (["train", "digits", "--lr", "x"], "argument --lr: expected a number"),
+        (["train", "digits", "--momentum", "1"], "argument --momentum: value must"),
+        (["train", "digits", "--l2", "-0.5"], "argument --l2: value must"),
+        (["train", "digits", "--epochs", "0"], "argument --epochs"),
+        (
+            ["train", "digits", "--output", "tanh", "--cost", "cross_entropy"],
+            "needs outputs",
+        ),
     ],
 )
 def test_bad_arguments_exit_with_one_line(capsys, argv, message):
@@ -223,7 +275,7 @@ def test_missing_matplotlib_is_one_line(capsys, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["compare"], ["bench"], ["trace"], ["diagram"]]
+    "command", [[], ["compare"], ["train"], ["bench"], ["trace"], ["diagram"]]
 )
 def test_help(capsys, command):
     status, out, _ = run(capsys, *command, "--help")
@@ -240,4 +292,4 @@ def test_python_m_loopnet_help():
         check=False,
     )
     assert result.returncode == 0 and result.stderr == ""
-    assert "{compare,bench,trace,diagram}" in result.stdout
+    assert "{compare,train,bench,trace,diagram}" in result.stdout
