@@ -17,6 +17,7 @@ device functions:
   into the weight gradient (``_sgd_step``).
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from loopnet import _validation as check
 from loopnet.activations import SOFTMAX
 from loopnet.cuda._backend import numba_cuda, simulator
-from loopnet.cuda.kernels._tiles import ELEMENT_BLOCK, element_grid
+from loopnet.cuda.kernels._tiles import elementwise, launcher
 from loopnet.cuda.kernels.activations import activate, softmax_at
 from loopnet.cuda.kernels.errors import (
     hidden_error_at,
@@ -60,7 +61,7 @@ def _gather_rows(M, order, start, n_rows, out):
     Notes
     -----
     One thread per (b, k), k fastest so that reads and writes coalesce; launch
-    ``element_grid(n_rows * n_columns)`` blocks of ``ELEMENT_BLOCK`` threads.
+    ``elementwise(kernel, n_rows * n_columns)``.
     """
     n_columns = M.shape[1]
     index = cuda.grid(1)
@@ -297,9 +298,7 @@ class Trainer:
         self.decay = real(check.check_l2(l2) / self.n_examples)
         self.momentum = real(check_rate(momentum, "momentum", upper=1))
         if fused is None:
-            n_weights = sum(
-                n_l * n_prev for n_prev, n_l in zip(net.sizes, net.sizes[1:])
-            )
+            n_weights = sum(a * b for a, b in itertools.pairwise(net.sizes))
             fused = self.batch_size * n_weights <= FUSED_MAX_WORK
         self.fused = bool(fused)
         self.device = DeviceNetwork(net)
@@ -342,7 +341,7 @@ class Trainer:
             )
         if self.fused:
             device = self.device
-            _train_fused[1, FUSED_THREADS](
+            launcher(_train_fused, 1, FUSED_THREADS)(
                 device.weights,
                 device.biases,
                 self.W_velocities,
@@ -375,7 +374,7 @@ class Trainer:
         n_batch = min(self.batch_size, self.n_examples - start)
         scale = self._real(1) / self._real(n_batch)
         for M, out in ((self.X, self.X_batch), (self.Y, self.Y_batch)):
-            _gather_rows[element_grid(n_batch * M.shape[1]), ELEMENT_BLOCK](
+            elementwise(_gather_rows, n_batch * M.shape[1])(
                 M, order, start, n_batch, out
             )
         device.forward(self.X_batch, n_batch, Zs, As[1:])

@@ -16,7 +16,9 @@ loops do. Keeping 4 x 4 sums per thread in registers (2 x 2 on the simulator) ma
 value read from shared memory serve several outputs.
 """
 
+import functools
 import math
+import warnings
 
 from loopnet.cuda._backend import numba_cuda, simulator
 
@@ -47,25 +49,47 @@ ELEMENT_BLOCK = 32 if _SMALL else 128
 """Threads per block of the one-thread-per-output kernels."""
 
 
-def tile_grid(n_rows, n_cols):
-    """Blocks of a tiled kernel covering an ``(n_rows, n_cols)`` output table.
+@functools.lru_cache(maxsize=512)
+def launcher(kernel, grid, block):
+    """``kernel[grid, block]``, configured once per geometry and reused.
+
+    Small grids are deliberate here (an output layer of 10 units fills one tile,
+    the fused training kernel is one block), so numba-cuda's low-occupancy
+    warning is silenced for these launches; reusing the configuration also
+    spares its construction at every launch.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Grid size")
+        return kernel[grid, block]
+
+
+def tiled(kernel, n_rows, n_cols):
+    """A tiled kernel configured to cover an ``(n_rows, n_cols)`` output table.
 
     Parameters
     ----------
+    kernel : CUDA kernel
+        Written for blocks of ``TILE_BLOCK`` threads, each owning a ``TILE x
+        TILE`` tile; blockIdx.x walks the columns c, blockIdx.y the rows r.
     n_rows, n_cols : int
         Size of the output table C[r, c].
 
     Returns
     -------
-    tuple of int
-        ``(column tiles, row tiles)``: blockIdx.x walks c, blockIdx.y walks r.
+    configured kernel
+        Call it with the kernel's arguments.
     """
-    return (math.ceil(n_cols / TILE), math.ceil(n_rows / TILE))
+    grid = (math.ceil(n_cols / TILE), math.ceil(n_rows / TILE))
+    return launcher(kernel, grid, TILE_BLOCK)
 
 
-def element_grid(n_outputs):
-    """Blocks of ``ELEMENT_BLOCK`` threads covering ``n_outputs`` outputs, one each."""
-    return math.ceil(n_outputs / ELEMENT_BLOCK)
+def elementwise(kernel, n_outputs):
+    """A one-thread-per-output kernel configured for ``n_outputs`` outputs.
+
+    Blocks of ``ELEMENT_BLOCK`` threads; the kernel skips indexes beyond its
+    outputs.
+    """
+    return launcher(kernel, math.ceil(n_outputs / ELEMENT_BLOCK), ELEMENT_BLOCK)
 
 
 @cuda.jit(device=True)

@@ -17,14 +17,12 @@ from loopnet.costs import CROSS_ENTROPY, LOG_LIKELIHOOD
 from loopnet.cuda._backend import numba_cuda, require_gpu
 from loopnet.cuda.kernels._tiles import (
     ACC_SHAPE,
-    ELEMENT_BLOCK,
     PER_THREAD,
     THREADS,
     TILE,
-    TILE_BLOCK,
-    element_grid,
-    tile_grid,
+    elementwise,
     tile_sums,
+    tiled,
 )
 from loopnet.cuda.kernels.activations import cost_gradient, derivative
 from loopnet.kernels.errors import _hidden_arguments, _output_arguments
@@ -138,8 +136,8 @@ def _output_error(Z, A, Y, output, cost, n_batch, delta):
 
     Notes
     -----
-    One thread per (b, j), j fastest; launch ``element_grid(n_batch * n_L)``
-    blocks of ``ELEMENT_BLOCK`` threads.
+    One thread per (b, j), j fastest; launch
+    ``elementwise(kernel, n_batch * n_L)``.
     """
     n_l = Z.shape[1]
     index = cuda.grid(1)
@@ -166,9 +164,7 @@ def _output_error_general(Z, A, Y, output, cost, n_batch, delta):
 def launch_output_error(Z, A, Y, output, cost, n_batch, delta):
     """Launch ``_output_error`` on device arrays (no checks)."""
     n_outputs = n_batch * Z.shape[1]
-    _output_error[element_grid(n_outputs), ELEMENT_BLOCK](
-        Z, A, Y, output, cost, n_batch, delta
-    )
+    elementwise(_output_error, n_outputs)(Z, A, Y, output, cost, n_batch, delta)
 
 
 # --- hidden error -----------------------------------------------------------------
@@ -207,7 +203,7 @@ def _hidden_error(delta_next, W_next, Z, activation, n_batch, delta):
 
     Notes
     -----
-    Launch ``tile_grid(n_batch, n_l)`` blocks of ``TILE_BLOCK`` threads. The
+    Launch ``tiled(kernel, n_batch, n_l)``. The
     tiled form of ``hidden_error_at``: r = b, c = j, t = m, with P = delta_next
     and Q = W_next. Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
     """
@@ -229,7 +225,7 @@ def _hidden_error(delta_next, W_next, Z, activation, n_batch, delta):
 
 def launch_hidden_error(delta_next, W_next, Z, activation, n_batch, delta):
     """Launch ``_hidden_error`` on device arrays (no checks)."""
-    _hidden_error[tile_grid(n_batch, W_next.shape[1]), TILE_BLOCK](
+    tiled(_hidden_error, n_batch, W_next.shape[1])(
         delta_next, W_next, Z, activation, n_batch, delta
     )
 
@@ -242,7 +238,7 @@ def _output_error_on_gpu(kernel, Z, A, Y, output, cost):
     require_gpu()
     n_batch = Z.shape[0]
     delta = cuda.device_array(Z.shape, dtype=Z.dtype)
-    kernel[element_grid(Z.size), ELEMENT_BLOCK](
+    elementwise(kernel, Z.size)(
         cuda.to_device(Z),
         cuda.to_device(A),
         cuda.to_device(Y),

@@ -10,14 +10,12 @@ from loopnet.activations import SOFTMAX
 from loopnet.cuda._backend import numba_cuda, require_gpu
 from loopnet.cuda.kernels._tiles import (
     ACC_SHAPE,
-    ELEMENT_BLOCK,
     PER_THREAD,
     THREADS,
     TILE,
-    TILE_BLOCK,
-    element_grid,
-    tile_grid,
+    elementwise,
     tile_sums,
+    tiled,
 )
 from loopnet.cuda.kernels.activations import activate, softmax_at
 from loopnet.kernels.forward import _layer_arguments
@@ -59,7 +57,7 @@ def _forward_layer(W, bias, A_prev, activation, n_batch, Z, A):
 
     Notes
     -----
-    Launch ``tile_grid(n_batch, n_l)`` blocks of ``TILE_BLOCK`` threads. The
+    Launch ``tiled(kernel, n_batch, n_l)``. The
     tiled form of ``weighted_input_at``: r = b, c = j, t = k, with P = A_prev
     and Q(k, j) = W[j, k]. Each sum starts at bias[j] and adds k in increasing
     order, like the per-index form. Matrix form: ``Z = A_prev @ W.T + bias``.
@@ -101,8 +99,8 @@ def _softmax_layer(Z, n_batch, A):
 
     Notes
     -----
-    One thread per (b, j), j fastest; launch ``element_grid(n_batch * n_l)``
-    blocks of ``ELEMENT_BLOCK`` threads.
+    One thread per (b, j), j fastest; launch
+    ``elementwise(kernel, n_batch * n_l)``.
     """
     n_l = Z.shape[1]
     index = cuda.grid(1)
@@ -118,11 +116,11 @@ def launch_forward_layer(W, bias, A_prev, activation, n_batch, Z, A):
     Arguments as ``_forward_layer``; the softmax kernel follows when
     ``activation`` is ``SOFTMAX``.
     """
-    _forward_layer[tile_grid(n_batch, W.shape[0]), TILE_BLOCK](
+    tiled(_forward_layer, n_batch, W.shape[0])(
         W, bias, A_prev, activation, n_batch, Z, A
     )
     if activation == SOFTMAX:
-        _softmax_layer[element_grid(n_batch * W.shape[0]), ELEMENT_BLOCK](Z, n_batch, A)
+        elementwise(_softmax_layer, n_batch * W.shape[0])(Z, n_batch, A)
 
 
 def forward_layer(W, A_prev, bias=None, activation="sigmoid"):

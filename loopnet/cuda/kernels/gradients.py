@@ -9,14 +9,12 @@ from loopnet import _validation as check
 from loopnet.cuda._backend import numba_cuda, require_gpu
 from loopnet.cuda.kernels._tiles import (
     ACC_SHAPE,
-    ELEMENT_BLOCK,
     PER_THREAD,
     THREADS,
     TILE,
-    TILE_BLOCK,
-    element_grid,
-    tile_grid,
+    elementwise,
     tile_sums,
+    tiled,
 )
 
 cuda = numba_cuda()
@@ -62,7 +60,7 @@ def _weight_gradient(delta, A_prev, W, scale, l2, n_batch, dW):
 
     Notes
     -----
-    Launch ``tile_grid(n_l, n_prev)`` blocks of ``TILE_BLOCK`` threads. The
+    Launch ``tiled(kernel, n_l, n_prev)``. The
     tiled form of ``weight_gradient_at``: r = j, c = k, t = b, with P(j, b) =
     delta[b, j] and Q = A_prev; each thread owns whole sums, so no two threads
     add into one dW[j, k]. Matrix form: ``scale * (delta.T @ A_prev + l2 * W)``.
@@ -93,7 +91,7 @@ def _bias_gradient(delta, scale, n_batch, dbias):
     Notes
     -----
     One thread per j (consecutive threads read consecutive j of a row of
-    ``delta``); launch ``element_grid(n_l)`` blocks of ``ELEMENT_BLOCK`` threads.
+    ``delta``); launch ``elementwise(kernel, n_l)``.
     Matrix form: ``scale * delta.sum(axis=0)``.
     """
     j = cuda.grid(1)
@@ -103,16 +101,14 @@ def _bias_gradient(delta, scale, n_batch, dbias):
 
 def launch_weight_gradient(delta, A_prev, W, scale, l2, n_batch, dW):
     """Launch ``_weight_gradient`` on device arrays (no checks)."""
-    _weight_gradient[tile_grid(dW.shape[0], dW.shape[1]), TILE_BLOCK](
+    tiled(_weight_gradient, dW.shape[0], dW.shape[1])(
         delta, A_prev, W, scale, l2, n_batch, dW
     )
 
 
 def launch_bias_gradient(delta, scale, n_batch, dbias):
     """Launch ``_bias_gradient`` on device arrays (no checks)."""
-    _bias_gradient[element_grid(dbias.shape[0]), ELEMENT_BLOCK](
-        delta, scale, n_batch, dbias
-    )
+    elementwise(_bias_gradient, dbias.shape[0])(delta, scale, n_batch, dbias)
 
 
 def weight_gradient(delta, A_prev):

@@ -19,14 +19,12 @@ from loopnet import _validation as check
 from loopnet.cuda._backend import numba_cuda, require_gpu
 from loopnet.cuda.kernels._tiles import (
     ACC_SHAPE,
-    ELEMENT_BLOCK,
     PER_THREAD,
     THREADS,
     TILE,
-    TILE_BLOCK,
-    element_grid,
-    tile_grid,
+    elementwise,
     tile_sums,
+    tiled,
 )
 from loopnet.cuda.kernels.gradients import bias_gradient_at
 
@@ -67,7 +65,7 @@ def _sgd_step(W, velocity, delta, A_prev, n_batch, scale, decay, lr, momentum):
 
     Notes
     -----
-    Launch ``tile_grid(n_l, n_prev)`` blocks of ``TILE_BLOCK`` threads. The
+    Launch ``tiled(kernel, n_l, n_prev)``. The
     gradient's sum is tiled over b as in ``_weight_gradient``; each thread then
     updates the weights whose sums it owns, so every W[j, k] has one writer.
     Layer l-1's error must be computed before this kernel changes W.
@@ -95,8 +93,8 @@ def _sgd_step(W, velocity, delta, A_prev, n_batch, scale, decay, lr, momentum):
 def _sgd_step_bias(bias, velocity, delta, n_batch, scale, lr, momentum):
     """Step bias[j] with g = scale * sum_b delta[b, j] (no L2 on biases).
 
-    Arguments as ``_sgd_step``; one thread per j, launch ``element_grid(n_l)``
-    blocks of ``ELEMENT_BLOCK`` threads.
+    Arguments as ``_sgd_step``; one thread per j, launch
+    ``elementwise(kernel, n_l)``.
     """
     j = cuda.grid(1)
     if j < bias.shape[0]:
@@ -106,14 +104,14 @@ def _sgd_step_bias(bias, velocity, delta, n_batch, scale, lr, momentum):
 
 def launch_sgd_step(W, velocity, delta, A_prev, n_batch, scale, decay, lr, momentum):
     """Launch ``_sgd_step`` on device arrays (no checks)."""
-    _sgd_step[tile_grid(W.shape[0], W.shape[1]), TILE_BLOCK](
+    tiled(_sgd_step, W.shape[0], W.shape[1])(
         W, velocity, delta, A_prev, n_batch, scale, decay, lr, momentum
     )
 
 
 def launch_sgd_step_bias(bias, velocity, delta, n_batch, scale, lr, momentum):
     """Launch ``_sgd_step_bias`` on device arrays (no checks)."""
-    _sgd_step_bias[element_grid(bias.shape[0]), ELEMENT_BLOCK](
+    elementwise(_sgd_step_bias, bias.shape[0])(
         bias, velocity, delta, n_batch, scale, lr, momentum
     )
 
