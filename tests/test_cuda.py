@@ -238,7 +238,11 @@ def test_output_error_is_finite_when_outputs_saturate(rng, output, cost):
     Y = targets(rng, output, cost, 2, 3)
     loop = kernels.output_error(Z, A, Y, output, cost)
     assert np.all(np.isfinite(loop))
-    np.testing.assert_allclose(loop, reference.output_error(Z, A, Y, output, cost))
+    # the twin's softmax + cross_entropy form overflows exp(z_j - L_j) on its diagonal
+    # before masking it out; the overflowed entries are discarded
+    with np.errstate(over="ignore"):
+        ref = reference.output_error(Z, A, Y, output, cost)
+    np.testing.assert_allclose(loop, ref)
 
 
 def test_softmax_cross_entropy_of_one_unit_is_zero():
@@ -502,7 +506,7 @@ TRAIN_CASES = [
 
 
 # every case on the fused kernel; the per-layer path, slower on the simulator, shares
-# the per-index output-error code and gets two
+# the per-index output-error code and gets two cases of one epoch
 @pytest.mark.parametrize(
     "fused, output, cost, momentum, l2",
     [(True, *case) for case in TRAIN_CASES]
@@ -511,7 +515,7 @@ TRAIN_CASES = [
 def test_trainer_matches_numpy_sgd(rng, fused, output, cost, momentum, l2):
     net = ln.Network([3, 4, 2], "sigmoid", output, cost, seed=8)
     X, Y = network_data(rng, net, 7)
-    orders = permutations(rng, 2, 7)
+    orders = permutations(rng, 2 if fused else 1, 7)
     expected = numpy_sgd(net, X, Y, orders, 3, 0.5, l2, momentum)
     trainer = lc.Trainer(
         net, X, Y, batch_size=3, lr=0.5, l2=l2, momentum=momentum, fused=fused
@@ -527,7 +531,7 @@ def test_trainer_matches_numpy_sgd(rng, fused, output, cost, momentum, l2):
 def test_trainer_float32_without_bias(rng, fused):
     net = ln.Network([3, 4, 2], "relu", dtype="float32", bias=False, seed=9)
     X, Y = network_data(rng, net, 5)
-    orders = permutations(rng, 2, 5)
+    orders = permutations(rng, 2 if fused else 1, 5)
     expected = numpy_sgd(net, X, Y, orders, 2, 0.5, 0.1, 0.5)
     trainer = lc.Trainer(
         net, X, Y, batch_size=2, lr=0.5, l2=0.1, momentum=0.5, fused=fused

@@ -77,7 +77,7 @@ def gradient(net, X, Y, reduction="mean", l2=0.0):
 
 
 def train(net, X, Y, permutations, batch_size=10, lr=0.1, l2=0.0, momentum=0.0):
-    r"""Train ``net`` by mini-batch SGD on the GPU, one epoch per row of ``permutations``.
+    r"""Train ``net`` by mini-batch SGD on the GPU, one epoch per permutation.
 
     The contract of ``Network.fit``'s step (issue 3): epoch e visits the examples
     in the order ``permutations[e]``, ``batch_size`` at a time, the last minibatch
@@ -132,7 +132,8 @@ def train(net, X, Y, permutations, batch_size=10, lr=0.1, l2=0.0, momentum=0.0):
     >>> net = ln.Network([2, 3, 1], seed=0)
     >>> X, Y = np.random.default_rng(0).random((5, 2)), np.ones((5, 1))
     >>> before = net.cost(X, Y)
-    >>> orders = np.random.default_rng(1).permuted(np.tile(np.arange(5), (3, 1)), axis=1)
+    >>> rng = np.random.default_rng(1)
+    >>> orders = [rng.permutation(5) for epoch in range(3)]
     >>> loopnet.cuda.train(net, X, Y, orders, batch_size=2, lr=1.0)
     >>> bool(net.cost(X, Y) < before)
     True

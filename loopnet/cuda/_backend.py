@@ -1,4 +1,4 @@
-"""Finding numba-cuda and a GPU, only when asked: importing ``loopnet.cuda`` needs neither.
+"""Finding numba-cuda and a GPU when asked: importing ``loopnet.cuda`` needs neither.
 
 ``numba_cuda()`` returns the ``numba.cuda`` module of numba-cuda (NVIDIA's CUDA
 target for Numba, the optional extra ``loopnet[cuda]``) or raises ImportError
@@ -40,7 +40,7 @@ def numba_cuda():
 
 
 def simulator():
-    """Whether Numba's CUDA simulator stands in for the GPU (``NUMBA_ENABLE_CUDASIM``)."""
+    """Whether Numba's CUDA simulator stands in for the GPU (NUMBA_ENABLE_CUDASIM)."""
     from numba.core import config
 
     return bool(config.ENABLE_CUDASIM)

@@ -1,4 +1,4 @@
-"""A ``Network`` on the GPU: its flat parameters resident on the device, and its gradient.
+"""A ``Network`` on the GPU: its flat parameters resident there, and its gradient.
 
 ``DeviceNetwork`` copies a network's ``params`` to the GPU once and views them per
 layer, like ``Network.weights`` and ``Network.biases``; its work buffers (z^l, a^l
@@ -90,7 +90,7 @@ class DeviceNetwork:
         self.params.copy_to_host(self.net.params)
 
     def buffers(self, n_batch):
-        """Work buffers Z, A, delta for at least ``n_batch`` examples, reused when large enough.
+        """Work buffers Z, A and delta for at least ``n_batch`` examples, reused.
 
         Returns
         -------
@@ -108,7 +108,7 @@ class DeviceNetwork:
         return self._buffers
 
     def forward(self, X, n_batch, Zs, As):
-        """Launch the forward pass of the first ``n_batch`` rows of ``X`` into ``Zs``, ``As``."""
+        """Launch the forward pass of ``X[:n_batch]`` into ``Zs`` and ``As``."""
         A_prev = X
         for layer in range(self.n_layers):
             launch_forward_layer(
@@ -133,13 +133,14 @@ class DeviceNetwork:
                     or array.dtype != self.dtype
                 ):
                     raise ValueError(
-                        f"{name} must be a 2-D {self.dtype} device array with {n_columns}"
-                        f" columns; got shape {array.shape}, dtype {array.dtype}"
+                        f"{name} must be a 2-D {self.dtype} device array with"
+                        f" {n_columns} columns; got shape {array.shape},"
+                        f" dtype {array.dtype}"
                     )
             if X.shape[0] != Y.shape[0] or X.shape[0] == 0:
                 raise ValueError(
-                    f"X and Y must have the same number (>= 1) of rows; got {X.shape[0]}"
-                    f" and {Y.shape[0]}"
+                    "X and Y must have the same number (>= 1) of rows; got"
+                    f" {X.shape[0]} and {Y.shape[0]}"
                 )
             return X, Y
         X, Y = self.net._check_XY(X, Y)

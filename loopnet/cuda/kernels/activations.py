@@ -1,4 +1,4 @@
-"""Activations sigma, their derivatives sigma' and the costs' dC/da, as CUDA device functions.
+"""Activations sigma, derivatives sigma' and the costs' dC/da as CUDA device functions.
 
 The scalar forms of ``loopnet.activations`` and ``loopnet.costs``, written for one
 index: the GPU kernels call them once per (b, j). They keep their inputs' precision

@@ -71,7 +71,9 @@ def logsumexp_without_at(Z, b, i):
 
 @cuda.jit(device=True)
 def softmax_cross_entropy_error_at(Z, A, Y, b, j):
-    """delta[b, j] = n a_j - y_j - sum_{i != j} (1 - y_i) exp(z_j - L_i) for softmax + cross_entropy.
+    """delta[b, j] of softmax + cross_entropy, in closed form.
+
+    delta[b, j] = n a_j - y_j - sum_{i != j} (1 - y_i) exp(z_j - L_i).
 
     Notes
     -----
@@ -94,7 +96,7 @@ def softmax_cross_entropy_error_at(Z, A, Y, b, j):
 
 @cuda.jit(device=True)
 def output_error_at(Z, A, Y, output, cost, b, j):
-    """The output error delta[b, j] by the most exact form: closed forms first.
+    """Compute the output error delta[b, j] by the most exact form: closed forms first.
 
     Parameters
     ----------
@@ -121,7 +123,9 @@ def output_error_at(Z, A, Y, output, cost, b, j):
 
 @cuda.jit
 def _output_error(Z, A, Y, output, cost, n_batch, delta):
-    """Write delta[b, j], the output error of every example b < n_batch (closed forms first).
+    """Write delta[b, j], the output error of each example b < n_batch.
+
+    Closed forms first, as ``output_error_at``.
 
     Parameters
     ----------
@@ -172,9 +176,9 @@ def launch_output_error(Z, A, Y, output, cost, n_batch, delta):
 
 @cuda.jit(device=True)
 def hidden_error_at(delta_next, W_next, Z, activation, b, j):
-    """delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j], for one (b, j).
+    """delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
 
-    The sum adds the terms in increasing m, as the CPU kernel does.
+    For one (b, j); the sum adds the terms in increasing m, as the CPU kernel does.
     """
     total = type(Z[b, j])(0)
     for m in range(W_next.shape[0]):
@@ -251,7 +255,9 @@ def _output_error_on_gpu(kernel, Z, A, Y, output, cost):
 
 
 def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
-    """Output error delta^L = dC/dz^L of every example on the GPU, by the most exact form.
+    """Output error delta^L = dC/dz^L of every example on the GPU.
+
+    The closed forms first, as ``loopnet.kernels.output_error``.
 
     Arguments, checks and result as ``loopnet.kernels.output_error``.
 
@@ -293,14 +299,15 @@ def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
     --------
     >>> import numpy as np
     >>> from loopnet.cuda import kernels
-    >>> kernels.output_error_general(np.zeros((1, 1)), np.full((1, 1), 0.5), np.ones((1, 1)))
+    >>> Z, A, Y = np.zeros((1, 1)), np.full((1, 1), 0.5), np.ones((1, 1))
+    >>> kernels.output_error_general(Z, A, Y)
     array([[-0.125]])
     """
     return _output_error_on_gpu(_output_error_general, Z, A, Y, output, cost)
 
 
 def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
-    """Hidden error on the GPU: delta[b, j] = sigma'(Z[b, j]) sum_m delta_next[b, m] W_next[m, j].
+    """Hidden error on the GPU: delta[b, j] = sigma'(Z[b, j]) (delta_next W_next)[b, j].
 
     Arguments, checks and result as ``loopnet.kernels.hidden_error``.
 

@@ -1,4 +1,6 @@
-"""Forward pass of one layer on the GPU: z[b, j] = sum_k W[j, k] * a[b, k] + bias[j], a = sigma(z).
+"""Forward pass of one layer on the GPU.
+
+z[b, j] = sum_k W[j, k] * a[b, k] + bias[j], a[b, j] = sigma(z[b, j]).
 
 One output per (b, j): ``weighted_input_at`` is the equation for one index pair,
 ``_forward_layer`` computes every pair with the sums tiled through shared memory
@@ -38,7 +40,7 @@ def weighted_input_at(W, bias, A_prev, b, j):
 
 @cuda.jit
 def _forward_layer(W, bias, A_prev, activation, n_batch, Z, A):
-    """Write Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j] and A[b, j] = sigma(Z[b, j]).
+    """Write Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j], A[b, j] = sigma(Z[b, j]).
 
     Parameters
     ----------
@@ -86,7 +88,9 @@ def _forward_layer(W, bias, A_prev, activation, n_batch, Z, A):
 
 @cuda.jit
 def _softmax_layer(Z, n_batch, A):
-    """Write A[b, j] = exp(Z[b, j] - max_i Z[b, i]) / sum_i exp(Z[b, i] - max_i Z[b, i]).
+    """Write the softmax A[b, j] = exp(Z[b, j] - m_b) / sum_i exp(Z[b, i] - m_b).
+
+    m_b = max_i Z[b, i], subtracted so that no exp overflows.
 
     Parameters
     ----------

@@ -1,4 +1,6 @@
-"""Weight and bias gradients on the GPU: dC/dW[j, k] = sum_b delta[b, j] * a[b, k], dC/dbias[j] = sum_b delta[b, j].
+"""Weight and bias gradients on the GPU.
+
+dC/dW[j, k] = sum_b delta[b, j] * a[b, k] and dC/dbias[j] = sum_b delta[b, j].
 
 One output per (j, k) for the weights, tiled through shared memory over the batch
 index b; one per j for the biases. The network's scale (1 or 1/n_batch) and L2 term
@@ -22,7 +24,7 @@ cuda = numba_cuda()
 
 @cuda.jit(device=True)
 def weight_gradient_at(delta, A_prev, n_batch, j, k):
-    """sum_b delta[b, j] * A_prev[b, k] over the examples b < n_batch, in increasing b."""
+    """sum_b delta[b, j] * A_prev[b, k] over the examples b < n_batch, b increasing."""
     total = type(delta[0, j])(0)
     for b in range(n_batch):
         total += delta[b, j] * A_prev[b, k]
@@ -112,7 +114,7 @@ def launch_bias_gradient(delta, scale, n_batch, dbias):
 
 
 def weight_gradient(delta, A_prev):
-    """dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k] on the GPU (the batch's summed gradient).
+    """dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k] on the GPU, summed over the batch.
 
     Arguments, checks and result as ``loopnet.kernels.weight_gradient``.
 
@@ -131,7 +133,8 @@ def weight_gradient(delta, A_prev):
     --------
     >>> import numpy as np
     >>> from loopnet.cuda import kernels
-    >>> kernels.weight_gradient(np.array([[1.0], [2.0]]), np.array([[3.0, 1.0], [1.0, 1.0]]))
+    >>> delta, A_prev = np.array([[1.0], [2.0]]), np.array([[3.0, 1.0], [1.0, 1.0]])
+    >>> kernels.weight_gradient(delta, A_prev)
     array([[5., 3.]])
     """
     delta = check.kernel_array(delta, "delta", 2)
@@ -139,7 +142,8 @@ def weight_gradient(delta, A_prev):
     check.check_length(
         A_prev.shape[0],
         delta.shape[0],
-        f"A_prev has {A_prev.shape[0]} rows; delta has {delta.shape[0]} (one per example)",
+        f"A_prev has {A_prev.shape[0]} rows; delta has {delta.shape[0]}"
+        " (one per example)",
     )
     require_gpu()
     dW = cuda.device_array((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)

@@ -5,7 +5,8 @@ For a minibatch of n_batch examples out of N, with ``scale`` = 1/n_batch and
 
     g[j, k] = scale * sum_b delta[b, j] * a[b, k] + decay * W[j, k]
     momentum = 0:  W[j, k] <- W[j, k] - lr * g[j, k]
-    momentum > 0:  v[j, k] <- momentum * v[j, k] - lr * g[j, k];  W[j, k] <- W[j, k] + v[j, k]
+    momentum > 0:  v[j, k] <- momentum * v[j, k] - lr * g[j, k]
+                   W[j, k] <- W[j, k] + v[j, k]
 
 and the same for bias[j] with g[j] = scale * sum_b delta[b, j] (biases take no L2).
 """
@@ -184,7 +185,8 @@ def sgd_step(W, delta, A_prev, lr, decay=0.0, momentum=0.0, velocity=None):
     --------
     >>> import numpy as np
     >>> from loopnet.cuda import kernels
-    >>> W, v = kernels.sgd_step(np.ones((1, 1)), np.array([[2.0]]), np.ones((1, 1)), lr=0.5)
+    >>> W, delta, A_prev = np.ones((1, 1)), np.array([[2.0]]), np.ones((1, 1))
+    >>> W, v = kernels.sgd_step(W, delta, A_prev, lr=0.5)
     >>> W
     array([[0.]])
     """
