@@ -271,8 +271,8 @@ def bench_paths(results, n_examples, cuda):
     rng = np.random.default_rng(3)
     for sizes, batch_size in [
         ([784, 30, 10], 10),
+        ([784, 64, 10], 16),
         ([784, 100, 10], 64),
-        ([784, 300, 100, 10], 128),
     ]:
         X, Y = mnist_like(n_examples, sizes, "float32", rng)
         n_weights = sum(a * b for a, b in itertools.pairwise(sizes))
