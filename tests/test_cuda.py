@@ -617,3 +617,10 @@ def test_trainer_real_size(rng, fused):
     trainer.run(orders[0])
     trainer.pull()
     np.testing.assert_allclose(net.params, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_small_grids_raise_no_performance_warning(recwarn):
+    # few blocks are deliberate for small layers and the fused kernel; a width used
+    # nowhere else makes this launch configure a new geometry
+    kernels.bias_gradient(np.ones((2, 2 * tiles.ELEMENT_BLOCK + 1)))
+    assert not [w for w in recwarn if "Grid size" in str(w.message)]

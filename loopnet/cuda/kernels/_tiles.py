@@ -64,7 +64,8 @@ def launcher(kernel, grid, block):
     spares its construction at every launch.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Grid size")
+        # numba-cuda prefixes the message with terminal highlighting
+        warnings.filterwarnings("ignore", message=r".*Grid size \d+ will likely")
         return kernel[grid, block]
 
 
