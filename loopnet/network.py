@@ -13,7 +13,7 @@ from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from loopnet.costs import COSTS, PROBABILITY_TARGETS, VALID_OUTPUTS, example_costs
 from loopnet.kernels.backprop import _forward_pass, _network_gradient, _unit_offsets
 
-METHODS = ("loop", "matrix")
+METHODS = ("loop", "matrix", "cuda")
 REDUCTIONS = ("mean", "sum")
 
 
@@ -357,9 +357,10 @@ class Network:
             Gradient of the mean or of the summed cost.
         l2 : float
             L2 strength, >= 0; adds l2 * W (sum) or (l2/n) * W (mean) to dC/dW.
-        method : {"loop", "matrix"}
+        method : {"loop", "matrix", "cuda"}
             ``"loop"``: the compiled per-index kernels; ``"matrix"``: the NumPy
-            matrix form of ``loopnet.reference``.
+            matrix form of ``loopnet.reference``; ``"cuda"``: the same loops on an
+            NVIDIA GPU (``loopnet.cuda.gradient``; needs ``loopnet[cuda]``).
 
         Returns
         -------
@@ -375,10 +376,14 @@ class Network:
         >>> g.flat.shape, g.weights[0].shape, g.biases[1].shape
         ((13,), (3, 2), (1,))
         """
+        check.check_choice(method, "method", METHODS)
+        if method == "cuda":  # an optional extra: imported only when asked for
+            from loopnet.cuda import gradient
+
+            return gradient(self, X, Y, reduction, l2)
         X, Y = self._check_XY(X, Y)
         check.check_choice(reduction, "reduction", REDUCTIONS)
         l2 = check.check_l2(l2)
-        check.check_choice(method, "method", METHODS)
         flat = np.empty_like(self._params)
         scale = 1 / X.shape[0] if reduction == "mean" else 1
         if method == "loop":
