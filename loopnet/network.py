@@ -436,6 +436,7 @@ class Network:
         seed=None,
         validation=None,
         progress=True,
+        device="cpu",
     ):
         """Train by mini-batch SGD, each epoch's loop inside compiled code.
 
@@ -478,6 +479,14 @@ class Network:
         progress : bool
             Show a tqdm progress bar (examples done, epoch, running cost) on
             standard error when it is a terminal; never when False.
+        device : {"cpu", "cuda"}
+            ``"cpu"``: the compiled loop above. ``"cuda"``: the same mini-batch
+            steps on an NVIDIA GPU (``loopnet.cuda.Trainer``; needs
+            ``loopnet[cuda]`` and a GPU), with the data and parameters resident
+            on the device and copied back after every chunk. It draws the same
+            shuffles; results agree with the CPU's up to rounding. The GPU loop
+            keeps no running cost, so ``history.cost`` then holds the mean cost
+            of the training set after each epoch.
 
         Returns
         -------
@@ -512,7 +521,18 @@ class Network:
         (array([0, 1, 1, 0]), True)
         """
         return training.fit(
-            self, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progress
+            self,
+            X,
+            Y,
+            epochs,
+            batch_size,
+            lr,
+            l2,
+            momentum,
+            seed,
+            validation,
+            progress,
+            device,
         )
 
     def predict(self, X):

@@ -135,25 +135,13 @@ def chunk_batches(n_params, batch_size, n_batches):
     return max(1, min(n_batches, CHUNK_WORK // per_batch))
 
 
-def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progress):
-    """Train ``net`` in place; ``Network.fit`` documents the arguments.
+def _cpu_runner(net, X, Y, batch_size, lr, l2, momentum):
+    """``run(order, first, stop, cost_sum)``: mini-batches in the compiled CPU loop.
 
-    Every argument is checked before the parameters are touched, so a call that
-    raises on its arguments leaves the network as it was.
+    Returns the running cost sum: C_b of every example trained on, each taken in
+    its mini-batch's forward pass.
     """
-    X, Y = net._check_XY(X, Y)
-    epochs = check.check_count(epochs, "epochs")
-    batch_size = check.check_count(batch_size, "batch_size")
-    lr = check.check_real(lr, "lr", 0.0, low_open=True)
-    l2 = check.check_l2(l2)
-    momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
-    rng = _check_seed(seed)
-    validation = _check_validation(net, validation)
-    show = _show_progress(progress)
-
     n_examples = X.shape[0]
-    n_batches = math.ceil(n_examples / batch_size)
-    chunk = chunk_batches(net.n_params, batch_size, n_batches)
     m = min(batch_size, n_examples)
     n_units = m * sum(net.sizes[1:])
     dtype = net.dtype
@@ -187,9 +175,61 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
             *buffers,
         )
 
+    return run
+
+
+def _cuda_runner(net, X, Y, batch_size, lr, l2, momentum):
+    """``run(order, first, stop, cost_sum)``: mini-batches on the GPU.
+
+    The parameters stay on the device between calls and are copied into
+    ``net.params`` after each call, so Ctrl-C leaves the last completed chunk's
+    parameters. The GPU loop keeps no running cost: ``run`` returns ``None`` and
+    ``fit`` records the end-of-epoch cost instead.
+    """
+    from loopnet.cuda import Trainer
+
+    trainer = Trainer(net, X, Y, batch_size, lr, l2, momentum)
+
+    def run(order, first, stop, cost_sum):
+        trainer.run(order, first, stop)
+        trainer.pull()
+
+    return run
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def fit(
+    net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progress, device
+):
+    """Train ``net`` in place; ``Network.fit`` documents the arguments.
+
+    Every argument is checked before the parameters are touched, so a call that
+    raises on its arguments leaves the network as it was.
+    """
+    X, Y = net._check_XY(X, Y)
+    epochs = check.check_count(epochs, "epochs")
+    batch_size = check.check_count(batch_size, "batch_size")
+    lr = check.check_real(lr, "lr", 0.0, low_open=True)
+    l2 = check.check_l2(l2)
+    momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
+    rng = _check_seed(seed)
+    validation = _check_validation(net, validation)
+    show = _show_progress(progress)
+    check.check_choice(device, "device", DEVICES)
+
+    n_examples = X.shape[0]
+    n_batches = math.ceil(n_examples / batch_size)
+    chunk = chunk_batches(net.n_params, batch_size, n_batches)
+    if device == "cpu":
+        run = _cpu_runner(net, X, Y, batch_size, lr, l2, momentum)
+    else:
+        run = _cuda_runner(net, X, Y, batch_size, lr, l2, momentum)
+    running_cost = device == "cpu"  # the GPU loop keeps no running cost
     history = History()
     started = time.perf_counter()
-    run(np.zeros(0, dtype=np.int64), 0, 0, 0.0)  # compiles; trains nothing
+    run(np.arange(n_examples), 0, 0, 0.0)  # compiles; trains nothing
     history.compile_seconds = time.perf_counter() - started
     warned = False
     with tqdm(
@@ -211,9 +251,13 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
                 cost_sum = run(order, first, stop, cost_sum)
                 done = min(stop * batch_size, n_examples)
                 bar.update(done - first * batch_size)
-                bar.set_postfix(cost=f"{cost_sum / done:.4g}", refresh=False)
+                if running_cost:
+                    bar.set_postfix(cost=f"{cost_sum / done:.4g}", refresh=False)
             history.seconds.append(time.perf_counter() - started)
-            history.cost.append(cost_sum / n_examples)
+            if running_cost:
+                history.cost.append(cost_sum / n_examples)
+            else:
+                history.cost.append(net._evaluate(X, Y)[0])
             if validation is not None:
                 val_cost, val_accuracy = net._evaluate(*validation)
                 history.val_cost.append(val_cost)

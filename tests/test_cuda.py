@@ -624,3 +624,39 @@ def test_small_grids_raise_no_performance_warning(recwarn):
     # nowhere else makes this launch configure a new geometry
     kernels.bias_gradient(np.ones((2, 2 * tiles.ELEMENT_BLOCK + 1)))
     assert not [w for w in recwarn if "Grid size" in str(w.message)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_on_the_gpu_matches_the_cpu(rng, dtype):
+    """``Network.fit(device="cuda")``: the same shuffles and steps as the CPU loop."""
+    net = ln.Network(
+        [4, 5, 3], "tanh", "softmax", "log_likelihood", dtype=dtype, seed=3
+    )
+    X = rng.random((11, 4)).astype(dtype)
+    Y = targets(rng, "softmax", "log_likelihood", 11, 3, dtype)
+    on_cpu, on_gpu = net.copy(), net.copy()
+    arguments = {
+        "epochs": 2,
+        "batch_size": 4,
+        "lr": 0.5,
+        "l2": 0.1,
+        "momentum": 0.5,
+        "seed": 7,
+        "validation": (X, Y),
+        "progress": False,
+    }
+    on_cpu.fit(X, Y, **arguments)
+    history = on_gpu.fit(X, Y, device="cuda", **arguments)
+    assert on_gpu.params.dtype == dtype
+    np.testing.assert_allclose(on_gpu.params, on_cpu.params, **TOL[dtype])
+    assert history.epochs == 2 and len(history.val_accuracy) == 2
+    # The GPU loop keeps no running cost: the history holds the end-of-epoch cost.
+    assert history.cost[-1] == pytest.approx(float(on_gpu.cost(X, Y)), rel=1e-5)
+
+
+def test_fit_rejects_an_unknown_device(rng):
+    net = ln.Network([2, 2], seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="device must be one of 'cpu', 'cuda'"):
+        net.fit(np.ones((3, 2)), np.ones((3, 2)), device="tpu")
+    np.testing.assert_array_equal(net.params, before)
