@@ -16,7 +16,7 @@ Hidden layer: delta^l_j = sigma'(z^l_j) * sum_m delta^{l+1}_m * W^{l+1}[m, j].
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet.activations import (
@@ -28,7 +28,13 @@ from loopnet.activations import (
     multiply_by_derivative_example,
 )
 from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
-from loopnet.kernels._jit import JIT
+from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._tiles import (
+    MIN_DOT_LENGTH,
+    _block_rows,
+    _dot_rows,
+    _transposed,
+)
 
 # --- output error -----------------------------------------------------------------
 
@@ -197,6 +203,47 @@ def _hidden_error_example(delta_next, W_next, z, activation, delta):
 
 
 @njit(**JIT)
+def _hidden_error_rows(
+    delta_next, W_next, W_next_T, Z, activation, delta, b_start, b_stop
+):
+    """Write delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
+
+    Rows ``b_start`` to ``b_stop - 1`` of ``delta`` (``b_start`` a multiple of
+    ``_tiles.TILE``); arguments as ``_hidden_error``, plus ``W_next_T``.
+
+    Notes
+    -----
+    With n_next >= ``MIN_DOT_LENGTH`` the sums over m are dot products of rows of
+    ``delta_next`` and of ``W_next_T`` (W_next transposed, shape (n_l, n_next)),
+    computed in register tiles. Shorter sums use the per-example kernel row by
+    row (``W_next_T`` unused), which adds the terms in increasing m.
+    """
+    if W_next.shape[0] >= MIN_DOT_LENGTH:
+        _dot_rows(delta_next, W_next_T, delta, b_start, b_stop)
+        for b in range(b_start, b_stop):
+            multiply_by_derivative_example(activation, Z[b], delta[b])
+    else:
+        for b in range(b_start, b_stop):
+            _hidden_error_example(delta_next[b], W_next, Z[b], activation, delta[b])
+
+
+@njit(**PARALLEL)
+def _hidden_error_parallel(delta_next, W_next, W_next_T, Z, activation, delta):
+    """``_hidden_error_rows`` over all rows, blocks of rows b split between threads.
+
+    Each block of rows of ``delta`` is written by one thread only.
+    """
+    n_batch = Z.shape[0]
+    height = _block_rows(n_batch)
+    for block in prange((n_batch + height - 1) // height):
+        start = block * height
+        stop = min(start + height, n_batch)
+        _hidden_error_rows(
+            delta_next, W_next, W_next_T, Z, activation, delta, start, stop
+        )
+
+
+@njit(**JIT)
 def _hidden_error(delta_next, W_next, Z, activation, delta):
     """Write delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
 
@@ -215,11 +262,23 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
 
     Notes
     -----
-    Row b is the per-example kernel on row b. Matrix form:
-    ``(delta_next @ W_next) * sigma'(Z)``.
+    For sums of n_next >= ``MIN_DOT_LENGTH`` terms, W_next is first copied
+    transposed, so that each sum over m is a dot product of two contiguous rows,
+    computed in the 4 x 4 register tiles of ``_tiles`` (vectorized and
+    reassociated: it differs from the per-example kernel's m-order sum by
+    rounding only). Shorter sums are the per-example kernel on each row. Rows b
+    are independent: above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go
+    to separate threads, with the same results for any thread count.
+    Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
     """
-    for b in range(Z.shape[0]):
-        _hidden_error_example(delta_next[b], W_next, Z[b], activation, delta[b])
+    n_batch, n_next = delta_next.shape
+    W_next_T = _transposed(W_next) if n_next >= MIN_DOT_LENGTH else W_next
+    if use_threads(n_batch * n_next * W_next.shape[1]):
+        _hidden_error_parallel(delta_next, W_next, W_next_T, Z, activation, delta)
+    else:
+        _hidden_error_rows(
+            delta_next, W_next, W_next_T, Z, activation, delta, 0, n_batch
+        )
 
 
 # --- public wrappers --------------------------------------------------------------
