@@ -14,7 +14,7 @@ from conftest import DTYPES, TOL
 
 import loopnet as ln
 from loopnet import reference
-from loopnet.activations import ACTIVATIONS
+from loopnet.activations import ACTIVATIONS, activate_example
 from loopnet.kernels._jit import MIN_PARALLEL_WORK, use_threads
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
@@ -27,6 +27,7 @@ from loopnet.kernels._tiles import (
 )
 from loopnet.kernels.errors import (
     _hidden_error,
+    _hidden_error_from_outputs,
     _hidden_error_parallel,
     _hidden_error_rows,
 )
@@ -133,15 +134,35 @@ def test_hidden_error_parallel_equals_serial(
     code = ACTIVATIONS[activation]
     W_next_T = np.ascontiguousarray(W_next.T)
     serial = np.empty((n_batch, n_l), dtype=dtype)
-    _hidden_error_rows(delta_next, W_next, W_next_T, Z, code, serial, 0, n_batch)
+    _hidden_error_rows(delta_next, W_next, W_next_T, Z, False, code, serial, 0, n_batch)
     parallel = np.empty_like(serial)
-    _hidden_error_parallel(delta_next, W_next, W_next_T, Z, code, parallel)
+    _hidden_error_parallel(delta_next, W_next, W_next_T, Z, False, code, parallel)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
     _hidden_error(delta_next, W_next, Z, code, dispatched)
     np.testing.assert_array_equal(dispatched, serial)
     ref = reference.hidden_error(delta_next, W_next, Z, activation)
     np.testing.assert_allclose(serial, ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("n_next", [3, 40])
+def test_hidden_error_from_outputs_equals_from_inputs(rng, dtype, activation, n_next):
+    """sigma'(z) from a = sigma(z) (no exp) gives the same bits, inf and NaN too."""
+    n_batch, n_l = 9, 7
+    delta_next = rng.standard_normal((n_batch, n_next)).astype(dtype)
+    W_next = rng.standard_normal((n_next, n_l)).astype(dtype)
+    Z = (30 * rng.standard_normal((n_batch, n_l))).astype(dtype)
+    Z[0, :4] = [np.inf, -np.inf, np.nan, 0.0]
+    code = ACTIVATIONS[activation]
+    A = np.empty_like(Z)
+    for b in range(n_batch):  # as the forward pass writes them
+        activate_example(code, Z[b], A[b])
+    from_inputs, from_outputs = np.empty((2, n_batch, n_l), dtype=dtype)
+    _hidden_error(delta_next, W_next, Z, code, from_inputs)
+    _hidden_error_from_outputs(delta_next, W_next, A, code, from_outputs)
+    np.testing.assert_array_equal(from_outputs, from_inputs)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -22,8 +22,8 @@ from numba import njit
 
 from loopnet.kernels._jit import JIT
 from loopnet.kernels.errors import (
-    _hidden_error,
     _hidden_error_example,
+    _hidden_error_from_outputs,
     _output_error,
     _output_error_example,
 )
@@ -156,7 +156,8 @@ def _backward_pass(
     Notes
     -----
     Output error delta^L, then for l = L, ..., 1: dW^l = delta^l^T a^{l-1},
-    dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}).
+    dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}),
+    with sigma'(z^{l-1}) taken from a^{l-1} (``_hidden_error_from_outputs``).
     """
     n_batch = X.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -180,10 +181,10 @@ def _backward_pass(
         if b_offsets[layer] >= 0:
             _bias_gradient(delta, _bias(grad, sizes, b_offsets, layer, grad))
         if layer > 0:
-            _hidden_error(
+            _hidden_error_from_outputs(
                 delta,
                 _weights(params, sizes, w_offsets, layer),
-                _block(Z, offsets, layer - 1, n_batch, sizes[layer]),
+                _block(A, offsets, layer - 1, n_batch, sizes[layer]),
                 activations[layer - 1],
                 _block(D, offsets, layer - 1, n_batch, sizes[layer]),
             )

@@ -26,6 +26,7 @@ from loopnet.activations import (
     SOFTMAX,
     jacobian_transpose_product_example,
     multiply_by_derivative_example,
+    multiply_by_derivative_of_output_example,
 )
 from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
 from loopnet.kernels._jit import JIT, PARALLEL, use_threads
@@ -204,42 +205,81 @@ def _hidden_error_example(delta_next, W_next, z, activation, delta):
 
 @njit(**JIT)
 def _hidden_error_rows(
-    delta_next, W_next, W_next_T, Z, activation, delta, b_start, b_stop
+    delta_next, W_next, W_next_T, H, from_outputs, activation, delta, b_start, b_stop
 ):
-    """Write delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
+    """Write delta[b, j] = sigma'(z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
 
     Rows ``b_start`` to ``b_stop - 1`` of ``delta`` (``b_start`` a multiple of
-    ``_tiles.TILE``); arguments as ``_hidden_error``, plus ``W_next_T``.
+    ``_tiles.TILE``). ``H`` holds layer l's weighted inputs Z, or its activations
+    A = sigma(Z) when ``from_outputs`` is true (the derivative is then taken
+    from A, without an ``exp`` per unit, to the same bits). Other arguments as
+    ``_hidden_error``, plus ``W_next_T``.
 
     Notes
     -----
     With n_next >= ``MIN_DOT_LENGTH`` the sums over m are dot products of rows of
     ``delta_next`` and of ``W_next_T`` (W_next transposed, shape (n_l, n_next)),
-    computed in register tiles. Shorter sums use the per-example kernel row by
-    row (``W_next_T`` unused), which adds the terms in increasing m.
+    computed in register tiles. Shorter sums add the rows W_next[m] in
+    increasing m, as the per-example kernel does (``W_next_T`` unused).
     """
-    if W_next.shape[0] >= MIN_DOT_LENGTH:
+    n_next, n_l = W_next.shape
+    if n_next >= MIN_DOT_LENGTH:
         _dot_rows(delta_next, W_next_T, delta, b_start, b_stop)
-        for b in range(b_start, b_stop):
-            multiply_by_derivative_example(activation, Z[b], delta[b])
     else:
         for b in range(b_start, b_stop):
-            _hidden_error_example(delta_next[b], W_next, Z[b], activation, delta[b])
+            delta_b = delta[b]
+            for j in range(n_l):
+                delta_b[j] = 0
+            for m in range(n_next):
+                d = delta_next[b, m]
+                W_m = W_next[m]
+                for j in range(n_l):
+                    delta_b[j] += d * W_m[j]
+    for b in range(b_start, b_stop):
+        if from_outputs:
+            multiply_by_derivative_of_output_example(activation, H[b], delta[b])
+        else:
+            multiply_by_derivative_example(activation, H[b], delta[b])
 
 
 @njit(**PARALLEL)
-def _hidden_error_parallel(delta_next, W_next, W_next_T, Z, activation, delta):
+def _hidden_error_parallel(
+    delta_next, W_next, W_next_T, H, from_outputs, activation, delta
+):
     """``_hidden_error_rows`` over all rows, blocks of rows b split between threads.
 
     Each block of rows of ``delta`` is written by one thread only.
     """
-    n_batch = Z.shape[0]
+    n_batch = delta.shape[0]
     height = _block_rows(n_batch)
     for block in prange((n_batch + height - 1) // height):
         start = block * height
         stop = min(start + height, n_batch)
         _hidden_error_rows(
-            delta_next, W_next, W_next_T, Z, activation, delta, start, stop
+            delta_next,
+            W_next,
+            W_next_T,
+            H,
+            from_outputs,
+            activation,
+            delta,
+            start,
+            stop,
+        )
+
+
+@njit(**JIT)
+def _hidden_error_dispatch(delta_next, W_next, H, from_outputs, activation, delta):
+    """Transpose W_next if the sums are long, then run serially or in parallel."""
+    n_batch, n_next = delta_next.shape
+    W_next_T = _transposed(W_next) if n_next >= MIN_DOT_LENGTH else W_next
+    if use_threads(n_batch * n_next * W_next.shape[1]):
+        _hidden_error_parallel(
+            delta_next, W_next, W_next_T, H, from_outputs, activation, delta
+        )
+    else:
+        _hidden_error_rows(
+            delta_next, W_next, W_next_T, H, from_outputs, activation, delta, 0, n_batch
         )
 
 
@@ -266,19 +306,23 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
     transposed, so that each sum over m is a dot product of two contiguous rows,
     computed in the 4 x 4 register tiles of ``_tiles`` (vectorized and
     reassociated: it differs from the per-example kernel's m-order sum by
-    rounding only). Shorter sums are the per-example kernel on each row. Rows b
+    rounding only). Shorter sums add the rows of W_next in increasing m, with the
+    innermost loop over j, contiguous, as the per-example kernel does. Rows b
     are independent: above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go
     to separate threads, with the same results for any thread count.
     Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
     """
-    n_batch, n_next = delta_next.shape
-    W_next_T = _transposed(W_next) if n_next >= MIN_DOT_LENGTH else W_next
-    if use_threads(n_batch * n_next * W_next.shape[1]):
-        _hidden_error_parallel(delta_next, W_next, W_next_T, Z, activation, delta)
-    else:
-        _hidden_error_rows(
-            delta_next, W_next, W_next_T, Z, activation, delta, 0, n_batch
-        )
+    _hidden_error_dispatch(delta_next, W_next, Z, False, activation, delta)
+
+
+@njit(**JIT)
+def _hidden_error_from_outputs(delta_next, W_next, A, activation, delta):
+    """``_hidden_error`` given A = sigma(Z) instead of Z: the same bits, no ``exp``.
+
+    For the backward pass, which has both: sigma'(z) is a (1 - a) for the
+    sigmoid, 1 - a^2 for tanh (``multiply_by_derivative_of_output_example``).
+    """
+    _hidden_error_dispatch(delta_next, W_next, A, True, activation, delta)
 
 
 # --- public wrappers --------------------------------------------------------------
