@@ -35,10 +35,13 @@ PACKAGES = [
 
 # CDN address -> path under vendor/ (npm's flot 0.8.3 ships unminified files only).
 REWRITES = [
-    (r"https://code\.jquery\.com/jquery-3\.3\.1\.min\.js", r"jquery/dist/jquery.min.js"),
     (
-        r"https://cdnjs\.cloudflare\.com/ajax/libs/flot/0\.8\.3/(jquery\.flot[\w.]*?)"
-        r"\.min\.js",
+        r"https://code\.jquery\.com/jquery-3\.3\.1\.min\.js",
+        r"jquery/dist/jquery.min.js",
+    ),
+    (
+        r"https://cdnjs\.cloudflare\.com/ajax/libs/flot/0\.8\.3/"
+        + r"(jquery\.flot[\w.]*?)\.min\.js",
         r"flot/\1.js",
     ),
     (
@@ -53,7 +56,10 @@ REWRITES = [
         r"https://cdnjs\.cloudflare\.com/ajax/libs/blueimp-md5/2\.19\.0/(js/md5\.min\.js)",
         r"blueimp-md5/\1",
     ),
-    (r"https://cdn\.jsdelivr\.net/npm/bootstrap@3\.1\.1/(dist/[\w/.]+)", r"bootstrap/\1"),
+    (
+        r"https://cdn\.jsdelivr\.net/npm/bootstrap@3\.1\.1/(dist/[\w/.]+)",
+        r"bootstrap/\1",
+    ),
 ]
 DROPPED_ATTRIBUTES = re.compile(r'\s(?:integrity|crossorigin|referrerpolicy)="[^"]*"')
 REMOTE = re.compile(r'(?:src|href)="(https?://[^"]+\.(?:js|css))"')
@@ -97,11 +103,16 @@ def rewrite(page):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "html", nargs="?", default=ROOT / ".asv" / "html", type=Path,
+        "html",
+        nargs="?",
+        default=ROOT / ".asv" / "html",
+        type=Path,
         help="folder written by asv publish (default: .asv/html)",
     )
     parser.add_argument(
-        "--vendor", default=ROOT / ".asv" / "vendor", type=Path,
+        "--vendor",
+        default=ROOT / ".asv" / "vendor",
+        type=Path,
         help="where npm installs the libraries (default: .asv/vendor)",
     )
     args = parser.parse_args(argv)
