@@ -51,8 +51,13 @@ def test_loop_gradient_matches_matrix(
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output, cost", PAIRINGS)
 @pytest.mark.parametrize("bias", [True, False])
-def test_per_example_driver_equals_batched_bit_for_bit(rng, dtype, output, cost, bias):
-    """The seeds' one-example-at-a-time algorithm adds the same terms in order."""
+def test_per_example_driver_matches_batched(rng, dtype, output, cost, bias):
+    """The seeds' one-example-at-a-time algorithm gives the batched gradient.
+
+    Not bit for bit: the batched kernels sum each dot product in vectorized
+    register tiles (reassociated, with fused multiply-adds: ``kernels._tiles``),
+    the per-example kernels in index order, so the two differ by rounding only.
+    """
     net = ln.Network(
         _sizes_for([6, 5, 4, 3], output), "tanh", output, cost, bias, dtype, seed=2
     )
@@ -72,7 +77,7 @@ def test_per_example_driver_equals_batched_bit_for_bit(rng, dtype, output, cost,
         dtype(0.1),
         by_example,
     )
-    np.testing.assert_array_equal(by_example, batched)
+    np.testing.assert_allclose(by_example, batched, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -4,8 +4,52 @@
 call of a process then costs milliseconds, not seconds). ``error_model="numpy"``
 makes division follow IEEE rules (``x / 0`` is inf, never a Python exception), as
 NumPy does. ``fastmath`` stays off: it would let LLVM reorder sums and drop NaN
-checks, and turning it on is a benchmarked decision, never a per-kernel one.
+checks.
+
+One benchmarked exception, ``JIT_DOT``: the dot-product tile kernels of
+``loopnet.kernels._tiles`` (and nothing else) are compiled with the fastmath flags
+``{"reassoc", "contract"}``. A dot product sum_k x_k y_k is a reduction; LLVM
+vectorizes it only when it may reassociate the sum (``reassoc``), and fuses
+multiply and add into one FMA only with ``contract``. Without them the forward
+pass of the [784, 100, 10] network ran at 0.1 of OpenBLAS's speed, with them at
+1.3 (float32 and float64, one thread, on the project's 2-core AMD EPYC machine;
+``benchmarks/README.md`` has the figures). The two flags change rounding only:
+``nnan``, ``ninf`` and ``afn`` stay off, so NaN and infinity propagate and are
+tested as before, and float32 stays float32. The sums are still deterministic:
+the order is fixed by the compiled code and the tile layout, not by timing or
+thread count.
+
+``PARALLEL`` adds ``parallel=True`` for the kernels that split rows over threads
+with ``prange``; ``use_threads`` decides when that is worth it.
 """
+
+from numba import njit
 
 FASTMATH = False
 JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+DOT_FASTMATH = {"reassoc", "contract"}
+JIT_DOT = {**JIT, "fastmath": DOT_FASTMATH}
+PARALLEL = {**JIT, "parallel": True}
+
+MIN_PARALLEL_WORK = 2**18
+"""Multiply-adds below which a kernel runs serially, whatever the thread count.
+
+Starting the threads of one ``prange`` loop costs ~3 us with the OpenMP layer on
+an idle machine and up to ~200 us on a loaded one; the tiled kernels do ~10-40
+multiply-adds per nanosecond. Measured on the project's 2-core machine
+(``benchmarks/README.md``), two threads overtook one between 80 000 and 240 000
+multiply-adds per layer; 2**18 (262 144, a [784, 30] layer on 11 examples) keeps
+the small layers serial, where a loaded machine would make threads a loss.
+"""
+
+
+@njit(**JIT)
+def use_threads(work):
+    """Whether a kernel of ``work`` multiply-adds should split its rows over threads.
+
+    The parallel kernels run on however many threads Numba has
+    (``numba.set_num_threads``); with one, they give the serial results. The
+    thread count is not asked here: ``numba.get_num_threads`` in compiled code
+    would keep every caller out of the on-disk cache.
+    """
+    return work >= MIN_PARALLEL_WORK

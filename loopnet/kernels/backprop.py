@@ -12,8 +12,9 @@ Two drivers compute the same gradient:
 
 - ``_network_gradient``: layer by layer over the whole batch (the product);
 - ``_network_gradient_by_example``: the seeds' algorithm, one example at a time
-  (feedforward, output error, backpropagate, Delta += delta a^T). It adds every
-  term in the same order as the batched driver, so the two agree bit for bit.
+  (feedforward, output error, backpropagate, Delta += delta a^T), written to be
+  read. It sums in index order; the batched driver sums long dot products in
+  register tiles (``_tiles``), so the two agree to rounding, not bit for bit.
 """
 
 import numpy as np
@@ -21,8 +22,8 @@ from numba import njit
 
 from loopnet.kernels._jit import JIT
 from loopnet.kernels.errors import (
-    _hidden_error,
     _hidden_error_example,
+    _hidden_error_from_outputs,
     _output_error,
     _output_error_example,
 )
@@ -114,16 +115,21 @@ def _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad):
     """grad_W := scale * (grad_W + l2 * W); grad_bias := scale * grad_bias.
 
     ``scale`` is 1 for the summed cost and 1/n_batch for the mean; the L2 term
-    l2/2 * sum W^2 (over weights only, never biases) is scaled with it.
+    l2/2 * sum W^2 (over weights only, never biases) is scaled with it. Each block
+    is taken as a slice, so the loops index from 0 and vectorize.
     """
     for layer in range(sizes.shape[0] - 1):
+        n_weights = sizes[layer + 1] * sizes[layer]
         start = w_offsets[layer]
-        for i in range(start, start + sizes[layer + 1] * sizes[layer]):
-            grad[i] = scale * (grad[i] + l2 * params[i])
+        grad_W = grad[start : start + n_weights]
+        W = params[start : start + n_weights]
+        for i in range(n_weights):
+            grad_W[i] = scale * (grad_W[i] + l2 * W[i])
         start = b_offsets[layer]
         if start >= 0:
-            for i in range(start, start + sizes[layer + 1]):
-                grad[i] = scale * grad[i]
+            grad_bias = grad[start : start + sizes[layer + 1]]
+            for i in range(grad_bias.shape[0]):
+                grad_bias[i] = scale * grad_bias[i]
 
 
 @njit(**JIT)
@@ -150,7 +156,8 @@ def _backward_pass(
     Notes
     -----
     Output error delta^L, then for l = L, ..., 1: dW^l = delta^l^T a^{l-1},
-    dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}).
+    dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}),
+    with sigma'(z^{l-1}) taken from a^{l-1} (``_hidden_error_from_outputs``).
     """
     n_batch = X.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -174,10 +181,10 @@ def _backward_pass(
         if b_offsets[layer] >= 0:
             _bias_gradient(delta, _bias(grad, sizes, b_offsets, layer, grad))
         if layer > 0:
-            _hidden_error(
+            _hidden_error_from_outputs(
                 delta,
                 _weights(params, sizes, w_offsets, layer),
-                _block(Z, offsets, layer - 1, n_batch, sizes[layer]),
+                _block(A, offsets, layer - 1, n_batch, sizes[layer]),
                 activations[layer - 1],
                 _block(D, offsets, layer - 1, n_batch, sizes[layer]),
             )

@@ -16,7 +16,7 @@ Hidden layer: delta^l_j = sigma'(z^l_j) * sum_m delta^{l+1}_m * W^{l+1}[m, j].
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet.activations import (
@@ -26,9 +26,16 @@ from loopnet.activations import (
     SOFTMAX,
     jacobian_transpose_product_example,
     multiply_by_derivative_example,
+    multiply_by_derivative_of_output_example,
 )
 from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
-from loopnet.kernels._jit import JIT
+from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._tiles import (
+    MIN_DOT_LENGTH,
+    _block_rows,
+    _dot_rows,
+    _transposed,
+)
 
 # --- output error -----------------------------------------------------------------
 
@@ -197,6 +204,86 @@ def _hidden_error_example(delta_next, W_next, z, activation, delta):
 
 
 @njit(**JIT)
+def _hidden_error_rows(
+    delta_next, W_next, W_next_T, H, from_outputs, activation, delta, b_start, b_stop
+):
+    """Write delta[b, j] = sigma'(z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
+
+    Rows ``b_start`` to ``b_stop - 1`` of ``delta`` (``b_start`` a multiple of
+    ``_tiles.TILE``). ``H`` holds layer l's weighted inputs Z, or its activations
+    A = sigma(Z) when ``from_outputs`` is true (the derivative is then taken
+    from A, without an ``exp`` per unit, to the same bits). Other arguments as
+    ``_hidden_error``, plus ``W_next_T``.
+
+    Notes
+    -----
+    With n_next >= ``MIN_DOT_LENGTH`` the sums over m are dot products of rows of
+    ``delta_next`` and of ``W_next_T`` (W_next transposed, shape (n_l, n_next)),
+    computed in register tiles. Shorter sums add the rows W_next[m] in
+    increasing m, as the per-example kernel does (``W_next_T`` unused).
+    """
+    n_next, n_l = W_next.shape
+    if n_next >= MIN_DOT_LENGTH:
+        _dot_rows(delta_next, W_next_T, delta, b_start, b_stop)
+    else:
+        for b in range(b_start, b_stop):
+            delta_b = delta[b]
+            for j in range(n_l):
+                delta_b[j] = 0
+            for m in range(n_next):
+                d = delta_next[b, m]
+                W_m = W_next[m]
+                for j in range(n_l):
+                    delta_b[j] += d * W_m[j]
+    for b in range(b_start, b_stop):
+        if from_outputs:
+            multiply_by_derivative_of_output_example(activation, H[b], delta[b])
+        else:
+            multiply_by_derivative_example(activation, H[b], delta[b])
+
+
+@njit(**PARALLEL)
+def _hidden_error_parallel(
+    delta_next, W_next, W_next_T, H, from_outputs, activation, delta
+):
+    """``_hidden_error_rows`` over all rows, blocks of rows b split between threads.
+
+    Each block of rows of ``delta`` is written by one thread only.
+    """
+    n_batch = delta.shape[0]
+    height = _block_rows(n_batch)
+    for block in prange((n_batch + height - 1) // height):
+        start = block * height
+        stop = min(start + height, n_batch)
+        _hidden_error_rows(
+            delta_next,
+            W_next,
+            W_next_T,
+            H,
+            from_outputs,
+            activation,
+            delta,
+            start,
+            stop,
+        )
+
+
+@njit(**JIT)
+def _hidden_error_dispatch(delta_next, W_next, H, from_outputs, activation, delta):
+    """Transpose W_next if the sums are long, then run serially or in parallel."""
+    n_batch, n_next = delta_next.shape
+    W_next_T = _transposed(W_next) if n_next >= MIN_DOT_LENGTH else W_next
+    if use_threads(n_batch * n_next * W_next.shape[1]):
+        _hidden_error_parallel(
+            delta_next, W_next, W_next_T, H, from_outputs, activation, delta
+        )
+    else:
+        _hidden_error_rows(
+            delta_next, W_next, W_next_T, H, from_outputs, activation, delta, 0, n_batch
+        )
+
+
+@njit(**JIT)
 def _hidden_error(delta_next, W_next, Z, activation, delta):
     """Write delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
 
@@ -215,11 +302,27 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
 
     Notes
     -----
-    Row b is the per-example kernel on row b. Matrix form:
-    ``(delta_next @ W_next) * sigma'(Z)``.
+    For sums of n_next >= ``MIN_DOT_LENGTH`` terms, W_next is first copied
+    transposed, so that each sum over m is a dot product of two contiguous rows,
+    computed in the 4 x 4 register tiles of ``_tiles`` (vectorized and
+    reassociated: it differs from the per-example kernel's m-order sum by
+    rounding only). Shorter sums add the rows of W_next in increasing m, with the
+    innermost loop over j, contiguous, as the per-example kernel does. Rows b
+    are independent: above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go
+    to separate threads, with the same results for any thread count.
+    Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
     """
-    for b in range(Z.shape[0]):
-        _hidden_error_example(delta_next[b], W_next, Z[b], activation, delta[b])
+    _hidden_error_dispatch(delta_next, W_next, Z, False, activation, delta)
+
+
+@njit(**JIT)
+def _hidden_error_from_outputs(delta_next, W_next, A, activation, delta):
+    """``_hidden_error`` given A = sigma(Z) instead of Z: the same bits, no ``exp``.
+
+    For the backward pass, which has both: sigma'(z) is a (1 - a) for the
+    sigmoid, 1 - a^2 for tanh (``multiply_by_derivative_of_output_example``).
+    """
+    _hidden_error_dispatch(delta_next, W_next, A, True, activation, delta)
 
 
 # --- public wrappers --------------------------------------------------------------

@@ -4,11 +4,12 @@ z[b, j] = sum_k W[j, k] * a[b, k] + bias[j], a[b, j] = sigma(z[b, j]).
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet.activations import ACTIVATIONS, activate_example
-from loopnet.kernels._jit import JIT
+from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._tiles import _block_rows, _dot_rows
 
 
 @njit(**JIT)
@@ -44,6 +45,43 @@ def _forward_layer_example(W, bias, a_prev, activation, z, a):
 
 
 @njit(**JIT)
+def _forward_rows(W, bias, A_prev, activation, Z, A, b_start, b_stop):
+    """Write Z[b, j] = sum_k A_prev[b, k] * W[j, k] + bias[j] and A = sigma(Z), rows b.
+
+    Rows ``b_start`` to ``b_stop - 1`` of ``Z`` and ``A`` (``b_start`` a multiple
+    of ``_tiles.TILE``); arguments otherwise as ``_forward_layer``.
+
+    Notes
+    -----
+    The dot products over k come from the register tiles of ``_tiles._dot_rows``
+    (S = A_prev, T = W: both read along k, no copy needed); the bias and the
+    activation follow row by row, while the row is still in cache.
+    """
+    _dot_rows(A_prev, W, Z, b_start, b_stop)
+    n_l = W.shape[0]
+    for b in range(b_start, b_stop):
+        z = Z[b]
+        for j in range(n_l):
+            z[j] += bias[j]
+        activate_example(activation, z, A[b])
+
+
+@njit(**PARALLEL)
+def _forward_layer_parallel(W, bias, A_prev, activation, Z, A):
+    """``_forward_layer`` with blocks of rows b split between threads.
+
+    Each block of rows of ``Z`` and ``A`` is written by one thread only, and every
+    entry is computed by the same instructions as in the serial kernel.
+    """
+    n_batch = A_prev.shape[0]
+    height = _block_rows(n_batch)
+    for block in prange((n_batch + height - 1) // height):
+        start = block * height
+        stop = min(start + height, n_batch)
+        _forward_rows(W, bias, A_prev, activation, Z, A, start, stop)
+
+
+@njit(**JIT)
 def _forward_layer(W, bias, A_prev, activation, Z, A):
     """Write Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j] and A = sigma(Z).
 
@@ -62,12 +100,19 @@ def _forward_layer(W, bias, A_prev, activation, Z, A):
 
     Notes
     -----
-    Each example b is the per-example kernel applied to row b; rows of ``Z`` and
-    ``A`` are written by one iteration only. Matrix form:
-    ``Z = A_prev @ W.T + bias``.
+    Rows b of ``Z`` and ``A`` are independent: above ``MIN_PARALLEL_WORK``
+    multiply-adds blocks of rows go to separate threads
+    (``_forward_layer_parallel``), below it one thread does all. Each z[b, j] is
+    a dot product over k computed in a 4 x 4 register tile (``_tiles``), so its
+    sum is vectorized and reassociated: it differs from the per-example kernel's
+    index-order sum by rounding only, and is the same for every thread count.
+    Matrix form: ``Z = A_prev @ W.T + bias``.
     """
-    for b in range(A_prev.shape[0]):
-        _forward_layer_example(W, bias, A_prev[b], activation, Z[b], A[b])
+    n_batch, n_prev = A_prev.shape
+    if use_threads(n_batch * W.shape[0] * n_prev):
+        _forward_layer_parallel(W, bias, A_prev, activation, Z, A)
+    else:
+        _forward_rows(W, bias, A_prev, activation, Z, A, 0, n_batch)
 
 
 def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):

@@ -4,10 +4,16 @@ dC/dW[j, k] = sum_b delta[b, j] * a_prev[b, k] and dC/dbias[j] = sum_b delta[b, 
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet.kernels._jit import JIT
+from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._tiles import (
+    MIN_DOT_LENGTH,
+    _block_rows,
+    _dot_rows,
+    _transposed,
+)
 
 
 @njit(**JIT)
@@ -28,9 +34,11 @@ def _accumulate_gradient_example(delta, a_prev, dW, dbias):
     Notes
     -----
     The seeds' accumulator, Delta^l := Delta^l + delta^l (a^{l-1})^T, one example
-    at a time. Summed over the batch in example order it gives the batched
-    ``_weight_gradient`` and ``_bias_gradient`` bit for bit: both add the terms of
-    each dW[j, k] in increasing b.
+    at a time. Summed over the batch in example order it gives
+    ``_bias_gradient`` bit for bit, and ``_weight_gradient`` bit for bit for
+    batches below ``MIN_DOT_LENGTH`` examples (both add the terms of each
+    dW[j, k] in increasing b); longer batches are summed in register tiles and
+    agree to rounding.
     """
     n_l, n_prev = dW.shape
     for j in range(n_l):
@@ -39,6 +47,52 @@ def _accumulate_gradient_example(delta, a_prev, dW, dbias):
             dW[j, k] += d * a_prev[k]
     for j in range(dbias.shape[0]):
         dbias[j] += delta[j]
+
+
+@njit(**JIT)
+def _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, j_start, j_stop):
+    """Write rows j_start..j_stop-1 of dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k].
+
+    ``j_start`` is a multiple of ``_tiles.TILE``; arguments as ``_weight_gradient``,
+    plus the transposed copies ``delta_T`` (n_l, n_batch) and ``A_prev_T``
+    (n_prev, n_batch).
+
+    Notes
+    -----
+    With n_batch >= ``MIN_DOT_LENGTH`` each sum over b is a dot product of rows
+    delta_T[j] and A_prev_T[k], computed in register tiles. Shorter sums use
+    ``delta`` and ``A_prev`` directly (the copies are unused): for each j, the
+    terms of row j of ``dW`` are added in increasing b, with the innermost loop
+    over k, contiguous in ``A_prev`` and ``dW``, so it vectorizes.
+    """
+    n_batch = delta.shape[0]
+    if n_batch >= MIN_DOT_LENGTH:
+        _dot_rows(delta_T, A_prev_T, dW, j_start, j_stop)
+        return
+    n_prev = A_prev.shape[1]
+    for j in range(j_start, j_stop):
+        dW_j = dW[j]
+        for k in range(n_prev):
+            dW_j[k] = 0
+        for b in range(n_batch):
+            d = delta[b, j]
+            a = A_prev[b]
+            for k in range(n_prev):
+                dW_j[k] += d * a[k]
+
+
+@njit(**PARALLEL)
+def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW):
+    """``_weight_gradient_rows`` over all rows, blocks of rows j split over threads.
+
+    Each block of rows of ``dW`` is written by one thread only.
+    """
+    n_l = dW.shape[0]
+    height = _block_rows(n_l)
+    for block in prange((n_l + height - 1) // height):
+        start = block * height
+        stop = min(start + height, n_l)
+        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, start, stop)
 
 
 @njit(**JIT)
@@ -56,20 +110,25 @@ def _weight_gradient(delta, A_prev, dW):
 
     Notes
     -----
-    Each row j of ``dW`` is finished by one iteration of the outer loop, so the
-    sum over b keeps the serial order. The innermost loop runs over k,
-    contiguous in both ``A_prev`` and ``dW``, so it vectorizes.
-    Matrix form: ``delta.T @ A_prev``.
+    For batches of n_batch >= ``MIN_DOT_LENGTH`` examples, ``delta`` and
+    ``A_prev`` are first copied transposed, so that each sum over b is a dot
+    product of two contiguous rows, computed in the 4 x 4 register tiles of
+    ``_tiles`` (vectorized and reassociated: it differs from the per-example
+    accumulator's b-order sum by rounding only). Smaller batches add the terms
+    in increasing b, exactly as the per-example accumulator does. Rows j of
+    ``dW`` are independent: above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of
+    rows go to separate threads, never two threads summing into one entry, with
+    the same results for any thread count. Matrix form: ``delta.T @ A_prev``.
     """
     n_batch, n_l = delta.shape
-    n_prev = A_prev.shape[1]
-    for j in range(n_l):
-        for k in range(n_prev):
-            dW[j, k] = 0
-        for b in range(n_batch):
-            d = delta[b, j]
-            for k in range(n_prev):
-                dW[j, k] += d * A_prev[b, k]
+    if n_batch >= MIN_DOT_LENGTH:
+        delta_T, A_prev_T = _transposed(delta), _transposed(A_prev)
+    else:
+        delta_T, A_prev_T = delta, A_prev
+    if use_threads(n_batch * n_l * A_prev.shape[1]):
+        _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW)
+    else:
+        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, 0, n_l)
 
 
 @njit(**JIT)

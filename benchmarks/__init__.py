@@ -1,0 +1,1 @@
+"""airspeed velocity suite: each loop kernel timed beside its NumPy matrix twin."""

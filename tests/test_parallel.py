@@ -1,0 +1,231 @@
+"""Parallel kernels: the same bits for every thread count, run after run.
+
+The batched kernels split rows (b of Z and delta, j of dW) between threads with
+``prange`` above ``MIN_PARALLEL_WORK`` multiply-adds, and use register tiles
+(``kernels._tiles``) whose layout depends on the shapes only. These tests pin that
+down: serial and parallel kernels agree bit for bit, and so do one and two
+threads, and repeated runs.
+"""
+
+import numba
+import numpy as np
+import pytest
+from conftest import DTYPES, TOL
+
+import loopnet as ln
+from loopnet import reference
+from loopnet.activations import ACTIVATIONS, activate_example
+from loopnet.kernels._jit import MIN_PARALLEL_WORK, use_threads
+from loopnet.kernels._tiles import (
+    MIN_DOT_LENGTH,
+    TILE,
+    _block_rows,
+    _dot_rows,
+    _transpose_parallel,
+    _transpose_rows,
+    _transposed,
+)
+from loopnet.kernels.errors import (
+    _hidden_error,
+    _hidden_error_from_outputs,
+    _hidden_error_parallel,
+    _hidden_error_rows,
+)
+from loopnet.kernels.forward import (
+    _forward_layer,
+    _forward_layer_parallel,
+    _forward_rows,
+)
+from loopnet.kernels.gradients import (
+    _weight_gradient,
+    _weight_gradient_parallel,
+    _weight_gradient_rows,
+)
+
+MAX_THREADS = numba.config.NUMBA_NUM_THREADS
+needs_two_threads = pytest.mark.skipif(
+    MAX_THREADS < 2, reason="Numba has a single thread (NUMBA_NUM_THREADS=1)"
+)
+
+# (n_rows, n_columns, n_sum): rows and columns on and off the 4 x 4 tile grid,
+# sums shorter and longer than MIN_DOT_LENGTH, one row, one column.
+SHAPES = [(1, 1, 1), (3, 5, 2), (9, 7, 33), (17, 13, 70), (64, 30, 784), (6, 41, 31)]
+
+
+@pytest.fixture
+def threads():
+    """Restore Numba's thread count after a test changes it."""
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)
+
+
+def _layer(rng, dtype, n_batch, n_l, n_prev):
+    W = (rng.standard_normal((n_l, n_prev)) / np.sqrt(n_prev)).astype(dtype)
+    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
+    bias = rng.standard_normal(n_l).astype(dtype)
+    return W, A_prev, bias
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_i, n_n, n_p", SHAPES)
+def test_dot_rows_matches_matrix_product_and_any_row_split(rng, dtype, n_i, n_n, n_p):
+    S = (rng.standard_normal((n_i, n_p)) / np.sqrt(n_p)).astype(dtype)
+    T = rng.standard_normal((n_n, n_p)).astype(dtype)
+    whole = np.empty((n_i, n_n), dtype=dtype)
+    _dot_rows(S, T, whole, 0, n_i)
+    np.testing.assert_allclose(whole, S @ T.T, **TOL[dtype])
+    split = np.full((n_i, n_n), np.nan, dtype=dtype)
+    for start in range(0, n_i, TILE):  # every tile-aligned split gives the same bits
+        _dot_rows(S, T, split, start, min(start + TILE, n_i))
+    np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 40), (37, 5), (300, 1000)])
+def test_transposes_are_exact(rng, dtype, shape):
+    X = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(_transposed(X), X.T)
+    XT = np.empty(shape[::-1], dtype=dtype)
+    _transpose_parallel(X, XT)
+    np.testing.assert_array_equal(XT, X.T)
+    XT[...] = 0
+    _transpose_rows(X, XT, 0, shape[1])
+    np.testing.assert_array_equal(XT, X.T)
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 4, 5, 63, 64, 65, 1000])
+def test_parallel_blocks_are_whole_tiles(n_rows):
+    height = _block_rows(n_rows)
+    assert height % TILE == 0 and height >= TILE
+    assert (n_rows + height - 1) // height <= max(16, n_rows // TILE)
+
+
+def test_threshold():
+    assert not use_threads(MIN_PARALLEL_WORK - 1)
+    assert use_threads(MIN_PARALLEL_WORK)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
+def test_forward_parallel_equals_serial(rng, dtype, activation, n_batch, n_l, n_prev):
+    W, A_prev, bias = _layer(rng, dtype, n_batch, n_l, n_prev)
+    code = ACTIVATIONS[activation]
+    Z, A = np.empty((2, n_batch, n_l), dtype=dtype)
+    _forward_rows(W, bias, A_prev, code, Z, A, 0, n_batch)
+    Z_par, A_par = np.empty((2, n_batch, n_l), dtype=dtype)
+    _forward_layer_parallel(W, bias, A_prev, code, Z_par, A_par)
+    np.testing.assert_array_equal(Z_par, Z)
+    np.testing.assert_array_equal(A_par, A)
+    Z_ref, _ = reference.forward_layer(W, A_prev, bias, activation)
+    np.testing.assert_allclose(Z, Z_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("n_batch, n_l, n_next", SHAPES)
+def test_hidden_error_parallel_equals_serial(
+    rng, dtype, activation, n_batch, n_l, n_next
+):
+    delta_next = rng.standard_normal((n_batch, n_next)).astype(dtype)
+    W_next = (rng.standard_normal((n_next, n_l)) / np.sqrt(n_next)).astype(dtype)
+    Z = rng.standard_normal((n_batch, n_l)).astype(dtype)
+    code = ACTIVATIONS[activation]
+    W_next_T = np.ascontiguousarray(W_next.T)
+    serial = np.empty((n_batch, n_l), dtype=dtype)
+    _hidden_error_rows(delta_next, W_next, W_next_T, Z, False, code, serial, 0, n_batch)
+    parallel = np.empty_like(serial)
+    _hidden_error_parallel(delta_next, W_next, W_next_T, Z, False, code, parallel)
+    np.testing.assert_array_equal(parallel, serial)
+    dispatched = np.empty_like(serial)
+    _hidden_error(delta_next, W_next, Z, code, dispatched)
+    np.testing.assert_array_equal(dispatched, serial)
+    ref = reference.hidden_error(delta_next, W_next, Z, activation)
+    np.testing.assert_allclose(serial, ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("n_next", [3, 40])
+def test_hidden_error_from_outputs_equals_from_inputs(rng, dtype, activation, n_next):
+    """sigma'(z) from a = sigma(z) (no exp) gives the same bits, inf and NaN too."""
+    n_batch, n_l = 9, 7
+    delta_next = rng.standard_normal((n_batch, n_next)).astype(dtype)
+    W_next = rng.standard_normal((n_next, n_l)).astype(dtype)
+    Z = (30 * rng.standard_normal((n_batch, n_l))).astype(dtype)
+    Z[0, :4] = [np.inf, -np.inf, np.nan, 0.0]
+    code = ACTIVATIONS[activation]
+    A = np.empty_like(Z)
+    for b in range(n_batch):  # as the forward pass writes them
+        activate_example(code, Z[b], A[b])
+    from_inputs, from_outputs = np.empty((2, n_batch, n_l), dtype=dtype)
+    _hidden_error(delta_next, W_next, Z, code, from_inputs)
+    _hidden_error_from_outputs(delta_next, W_next, A, code, from_outputs)
+    np.testing.assert_array_equal(from_outputs, from_inputs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_l, n_prev, n_batch", SHAPES)
+def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch):
+    delta = (rng.standard_normal((n_batch, n_l)) / np.sqrt(n_batch)).astype(dtype)
+    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
+    delta_T, A_prev_T = np.ascontiguousarray(delta.T), np.ascontiguousarray(A_prev.T)
+    serial = np.empty((n_l, n_prev), dtype=dtype)
+    _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, serial, 0, n_l)
+    parallel = np.empty_like(serial)
+    _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, parallel)
+    np.testing.assert_array_equal(parallel, serial)
+    dispatched = np.empty_like(serial)
+    _weight_gradient(delta, A_prev, dispatched)
+    np.testing.assert_array_equal(dispatched, serial)
+    np.testing.assert_allclose(serial, delta.T @ A_prev, **TOL[dtype])
+
+
+def test_shapes_cover_both_sum_forms():
+    n_sums = [n_p for _, _, n_p in SHAPES]
+    assert min(n_sums) < MIN_DOT_LENGTH <= max(n_sums)
+
+
+@needs_two_threads
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_same_bits_on_one_and_two_threads(rng, threads, dtype):
+    """Layers above MIN_PARALLEL_WORK take the parallel path: thread count is moot."""
+    n_batch, n_l, n_prev = 70, 61, 200  # 854 000 multiply-adds per product
+    assert n_batch * n_l * n_prev >= MIN_PARALLEL_WORK
+    W, A_prev, bias = _layer(rng, dtype, n_batch, n_l, n_prev)
+    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
+    results = []
+    for n_threads in (1, 2, 1, 2):
+        threads(n_threads)
+        Z, A = np.empty((2, n_batch, n_l), dtype=dtype)
+        _forward_layer(W, bias, A_prev, ACTIVATIONS["tanh"], Z, A)
+        dW = np.empty((n_l, n_prev), dtype=dtype)
+        _weight_gradient(delta, A_prev, dW)
+        back = np.empty((n_batch, n_prev), dtype=dtype)
+        _hidden_error(delta, W, A_prev, ACTIVATIONS["sigmoid"], back)
+        results.append((Z, A, dW, back))
+    for other in results[1:]:
+        for first, again in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(again, first)
+
+
+@needs_two_threads
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_network_gradient_same_bits_on_one_and_two_threads(
+    rng, threads, dtype, reduction
+):
+    net = ln.Network([300, 70, 37, 5], "tanh", "softmax", "log_likelihood", dtype=dtype)
+    X = rng.random((45, 300)).astype(dtype)
+    Y = np.eye(5, dtype=dtype)[rng.integers(0, 5, 45)]
+    gradients, outputs = [], []
+    for n_threads in (1, 2, 2, 1):
+        threads(n_threads)
+        gradients.append(net.gradient(X, Y, reduction, l2=0.01).flat)
+        outputs.append(net.forward(X))
+    for g, a in zip(gradients[1:], outputs[1:], strict=True):
+        np.testing.assert_array_equal(g, gradients[0])
+        np.testing.assert_array_equal(a, outputs[0])
+    matrix = net.gradient(X, Y, reduction, l2=0.01, method="matrix").flat
+    np.testing.assert_allclose(gradients[0], matrix, **TOL[dtype])
