@@ -276,7 +276,7 @@ def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
     Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
     delta = np.empty_like(Z)
     _output_error(Z, A, Y, output_code, cost_code, delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "Z, A and Y")
 
 
 def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
@@ -299,7 +299,20 @@ def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
     Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
     delta = np.empty_like(Z)
     _output_error_general(Z, A, Y, output_code, cost_code, delta)
-    return delta
+    return check.check_finite_result(
+        delta, "delta", "Z, A and Y", _general_form_reason(cost)
+    )
+
+
+def _general_form_reason(cost):
+    """Why the general form's delta can fail to be finite, for ``cost``."""
+    if cost == "quadratic":
+        return None  # grad_a C = a - y: only an overflow of Z, A or Y
+    return (
+        f"A has outputs of exactly 0 or 1, where {cost}'s gradient grad_a C divides"
+        " by zero (output_error's closed forms cancel the division), or Z, A and"
+        " Y overflow"
+    )
 
 
 def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
@@ -315,7 +328,7 @@ def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
     z, a, y, output_code, cost_code = _output_arguments(z, a, y, output, cost, 1)
     delta = np.empty_like(z)
     _output_error_example(z, a, y, output_code, cost_code, np.empty_like(z), delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "z, a and y")
 
 
 def _hidden_arguments(delta_next, W_next, Z, activation, ndim, names):
@@ -374,7 +387,7 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
     )
     delta = np.empty_like(Z)
     _hidden_error(delta_next, W_next, Z, code, delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "delta_next, W_next and Z")
 
 
 def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
@@ -392,4 +405,4 @@ def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
     )
     delta = np.empty_like(z)
     _hidden_error_example(delta_next, W_next, z, code, delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "delta_next, W_next and z")

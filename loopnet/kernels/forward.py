@@ -112,6 +112,12 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     Z, A : ndarray, shape (n_batch, n_l)
         Weighted inputs and activations, in the dtype of ``W``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For bad arguments, naming them; ValueError also when ``Z`` would
+        overflow the dtype.
+
     Examples
     --------
     >>> import numpy as np
@@ -126,6 +132,7 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     Z = np.empty((A_prev.shape[0], W.shape[0]), dtype=W.dtype)
     A = np.empty_like(Z)
     _forward_layer(W, bias, A_prev, code, Z, A)
+    check.check_finite_result(Z, "Z", "W, A_prev and bias")
     return Z, A
 
 
@@ -159,4 +166,5 @@ def forward_layer_example(W, a_prev, bias=None, activation="sigmoid"):
     z = np.empty(W.shape[0], dtype=W.dtype)
     a = np.empty_like(z)
     _forward_layer_example(W, bias, a_prev, code, z, a)
+    check.check_finite_result(z, "z", "W, a_prev and bias")
     return z, a

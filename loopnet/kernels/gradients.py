@@ -129,7 +129,7 @@ def weight_gradient(delta, A_prev):
     )
     dW = np.empty((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)
     _weight_gradient(delta, A_prev, dW)
-    return dW
+    return check.check_finite_result(dW, "dW", "delta and A_prev")
 
 
 def bias_gradient(delta):
@@ -154,7 +154,7 @@ def bias_gradient(delta):
     delta = check.kernel_array(delta, "delta", 2)
     dbias = np.empty(delta.shape[1], dtype=delta.dtype)
     _bias_gradient(delta, dbias)
-    return dbias
+    return check.check_finite_result(dbias, "dbias", "delta")
 
 
 def weight_gradient_example(delta, a_prev):
@@ -184,4 +184,4 @@ def weight_gradient_example(delta, a_prev):
     a_prev = check.kernel_array(a_prev, "a_prev", 1, delta.dtype)
     dW = np.zeros((delta.shape[0], a_prev.shape[0]), dtype=delta.dtype)
     _accumulate_gradient_example(delta, a_prev, dW, np.empty(0, dtype=delta.dtype))
-    return dW
+    return check.check_finite_result(dW, "dW", "delta and a_prev")
