@@ -136,15 +136,16 @@ def data_array(x, name, dtype, n_columns):
     return array
 
 
-def kernel_array(x, name, ndim, dtype=None):
+def kernel_array(x, name, ndim, dtype=None, dtype_of=None):
     """Return ``x`` as a C-contiguous float array for a public kernel wrapper.
 
     The kernels compute in their inputs' own precision, so ``x`` must already be
     float32 or float64 (TypeError otherwise) and, when ``dtype`` is given, of that
-    dtype: mixing precisions would compile a second specialization and silently
-    upcast. A float32 or float64 array in the other byte order is converted to
-    the native one (compiled code reads native numbers only). ``x`` keeps its
-    number of dimensions, 0-D included.
+    dtype, the dtype of the argument named ``dtype_of``: mixing precisions would
+    compile a second specialization and silently upcast. A float32 or float64
+    array in the other byte order is converted to the native one (compiled code
+    reads native numbers only). ``x`` keeps its number of dimensions, 0-D
+    included.
     """
     array = as_array(x, name)
     _check_numeric(array, name)
@@ -154,8 +155,8 @@ def kernel_array(x, name, ndim, dtype=None):
         raise TypeError(f"{name} must be a float32 or float64 array, got {array.dtype}")
     if dtype is not None and array.dtype != dtype:
         raise TypeError(
-            f"{name} is {array.dtype} but the other arrays are {dtype}:"
-            " pass one float dtype"
+            f"{name} is {array.dtype} but {dtype_of} is {dtype}: pass arrays of one"
+            " float dtype"
         )
     if array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")

@@ -20,6 +20,10 @@ REDUCTIONS = ("mean", "sum")
 def _check_sizes(sizes):
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence | np.ndarray):
         raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}")
+    if isinstance(sizes, np.ndarray) and sizes.ndim != 1:
+        raise TypeError(
+            f"sizes must be a 1-D sequence of layer sizes, got shape {sizes.shape}"
+        )
     sizes = tuple(check.check_count(n, f"sizes[{i}]") for i, n in enumerate(sizes))
     if len(sizes) < 2:
         raise ValueError(

@@ -142,6 +142,7 @@ def fit(net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progr
     show = _show_progress(progress)
 
     n_examples = X.shape[0]
+    batch_size = min(batch_size, n_examples)  # larger is the same full batch
     n_batches = math.ceil(n_examples / batch_size)
     chunk = chunk_batches(net.n_params, batch_size, n_batches)
     m = min(batch_size, n_examples)

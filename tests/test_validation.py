@@ -117,9 +117,7 @@ def test_kernel_wrappers_check_shapes_and_dtypes():
     W = np.ones((3, 2))
     with pytest.raises(ValueError, match="A_prev has 3 columns; W expects n_prev=2"):
         kernels.forward_layer(W, np.ones((4, 3)))
-    with pytest.raises(
-        TypeError, match="A_prev is float32 but the other arrays are float64"
-    ):
+    with pytest.raises(TypeError, match="A_prev is float32 but W is float64"):
         kernels.forward_layer(W, np.ones((4, 2), dtype=np.float32))
     with pytest.raises(TypeError, match="W must be a float32 or float64 array"):
         kernels.forward_layer(np.ones((3, 2), dtype=int), np.ones((4, 2)))

@@ -226,14 +226,15 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
 
 
 def _output_arguments(Z, A, Y, output, cost, ndim):
-    Z = check.kernel_array(Z, "Z", ndim)
-    A = check.kernel_array(A, "A", ndim, Z.dtype)
-    Y = check.kernel_array(Y, "Y", ndim, Z.dtype)
-    for name, array in (("A", A), ("Y", Y)):
+    z_name, a_name, y_name = ("Z", "A", "Y") if ndim == 2 else ("z", "a", "y")
+    Z = check.kernel_array(Z, z_name, ndim)
+    A = check.kernel_array(A, a_name, ndim, Z.dtype, z_name)
+    Y = check.kernel_array(Y, y_name, ndim, Z.dtype, z_name)
+    for name, array in ((a_name, A), (y_name, Y)):
         check.check_length(
             array.shape,
             Z.shape,
-            f"{name} has shape {array.shape}; Z has shape {Z.shape}",
+            f"{name} has shape {array.shape}; {z_name} has shape {Z.shape}",
         )
     check.check_choice(output, "output", tuple(ACTIVATIONS))
     check.check_choice(cost, "cost", tuple(COSTS))
@@ -334,8 +335,10 @@ def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
 def _hidden_arguments(delta_next, W_next, Z, activation, ndim, names):
     delta_name, z_name = names
     W_next = check.kernel_array(W_next, "W_next", 2)
-    delta_next = check.kernel_array(delta_next, delta_name, ndim, W_next.dtype)
-    Z = check.kernel_array(Z, z_name, ndim, W_next.dtype)
+    delta_next = check.kernel_array(
+        delta_next, delta_name, ndim, W_next.dtype, "W_next"
+    )
+    Z = check.kernel_array(Z, z_name, ndim, W_next.dtype, "W_next")
     n_next, n_l = W_next.shape
     check.check_length(
         delta_next.shape[-1],

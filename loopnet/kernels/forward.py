@@ -72,7 +72,7 @@ def _forward_layer(W, bias, A_prev, activation, Z, A):
 
 def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
     W = check.kernel_array(W, "W", 2)
-    a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype)
+    a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype, "W")
     n_l, n_prev = W.shape
     check.check_length(
         a_prev.shape[-1],
@@ -82,7 +82,7 @@ def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
     if bias is None:
         bias = np.zeros(n_l, dtype=W.dtype)
     else:
-        bias = check.kernel_array(bias, "bias", 1, W.dtype)
+        bias = check.kernel_array(bias, "bias", 1, W.dtype, "W")
         check.check_length(
             bias.shape[0],
             n_l,

@@ -120,7 +120,7 @@ def weight_gradient(delta, A_prev):
     array([[3., 2.]])
     """
     delta = check.kernel_array(delta, "delta", 2)
-    A_prev = check.kernel_array(A_prev, "A_prev", 2, delta.dtype)
+    A_prev = check.kernel_array(A_prev, "A_prev", 2, delta.dtype, "delta")
     check.check_length(
         A_prev.shape[0],
         delta.shape[0],
@@ -181,7 +181,7 @@ def weight_gradient_example(delta, a_prev):
            [6.]])
     """
     delta = check.kernel_array(delta, "delta", 1)
-    a_prev = check.kernel_array(a_prev, "a_prev", 1, delta.dtype)
+    a_prev = check.kernel_array(a_prev, "a_prev", 1, delta.dtype, "delta")
     dW = np.zeros((delta.shape[0], a_prev.shape[0]), dtype=delta.dtype)
     _accumulate_gradient_example(delta, a_prev, dW, np.empty(0, dtype=delta.dtype))
     return check.check_finite_result(dW, "dW", "delta and a_prev")

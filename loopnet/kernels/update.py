@@ -148,7 +148,7 @@ def sgd_step(W, dW, lr, decay=0.0, momentum=0.0, velocity=None):
     """
     W = check.as_array(W, "W")
     W = check.kernel_array(W, "W", W.ndim)
-    dW = check.kernel_array(dW, "dW", W.ndim, W.dtype)
+    dW = check.kernel_array(dW, "dW", W.ndim, W.dtype, "W")
     check.check_length(
         dW.shape, W.shape, f"dW has shape {dW.shape}; W has shape {W.shape}"
     )
@@ -158,7 +158,8 @@ def sgd_step(W, dW, lr, decay=0.0, momentum=0.0, velocity=None):
     if velocity is None:
         velocity = np.zeros_like(W)
     else:
-        velocity = check.kernel_array(velocity, "velocity", W.ndim, W.dtype).copy()
+        velocity = check.kernel_array(velocity, "velocity", W.ndim, W.dtype, "W")
+        velocity = velocity.copy()
         check.check_length(
             velocity.shape,
             W.shape,
