@@ -130,7 +130,7 @@ def main():
     """Print the three pairs of code, then agreement and timing at two sizes."""
     for step, loop, matrix, note in PAIRS:
         print(f"\n=== {step} ===")
-        kernel = loop.py_func
+        kernel = getattr(loop, "py_func", loop)  # a plain function without the JIT
         side_by_side(
             code_without_docstring(loop),
             code_without_docstring(matrix),

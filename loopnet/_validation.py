@@ -12,6 +12,24 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+_CHUNK = 1 << 22
+"""Bytes per read of an untrusted file (``read_at_most``)."""
+
+
+def as_array(x, name):
+    """Return ``np.asarray(x)``; a ragged or unconvertible ``x`` raises naming ``name``.
+
+    NumPy's own message for a ragged nested list ("setting an array element with
+    a sequence") does not say which argument was ragged.
+    """
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"{name} must be an array of numbers (rectangular, one value per"
+            f" entry); NumPy could not convert it: {error}"
+        ) from error
+
 
 def resolve_dtype(dtype):
     """Return ``np.dtype(float32)`` or ``np.dtype(float64)`` for ``dtype``."""
@@ -34,9 +52,20 @@ def check_choice(value, name, choices):
     return value
 
 
-def check_l2(l2):
-    """Return ``l2`` as a finite float >= 0."""
-    return check_real(l2, "l2", 0.0)
+def check_l2(l2, dtype=None):
+    """Return ``l2`` as a finite float >= 0 (representable in ``dtype`` if given)."""
+    return check_real(l2, "l2", 0.0, dtype=dtype)
+
+
+def check_seed(seed, name="seed"):
+    """Return ``numpy.random.default_rng(seed)``, naming ``name`` if it is refused."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"{name} must be None, a non-negative int or a numpy Generator;"
+            f" got {seed!r}"
+        ) from error
 
 
 def check_count(value, name, minimum=1):
@@ -72,11 +101,11 @@ def _check_finite(array, name):
 def data_array(x, name, dtype, n_columns):
     """Return data ``x`` as a C-contiguous ``(n_rows, n_columns)`` array of ``dtype``.
 
-    Booleans and integers are converted; complex, string and object arrays raise
-    TypeError. Values that do not fit ``dtype`` (1e308 into float32) show up as
-    infinities after the conversion and raise ValueError like any non-finite value.
+    Booleans, integers, float16 and other memory orders or byte orders are
+    converted; complex, string and object arrays raise TypeError. NaN, infinities
+    and values that do not fit ``dtype`` (1e308 into float32) raise ValueError.
     """
-    array = np.asarray(x)
+    array = as_array(x, name)
     _check_numeric(array, name)
     if array.ndim != 2:
         hint = " (one example per row; reshape a single example with .reshape(1, -1))"
@@ -93,36 +122,114 @@ def data_array(x, name, dtype, n_columns):
         raise ValueError(
             f"{name} has {array.shape[1]} columns; the network expects {n_columns}"
         )
+    original = array
     with np.errstate(over="ignore", invalid="ignore"):
         array = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(array, name)
+    if not np.all(np.isfinite(array)):
+        if original.dtype.kind == "f" and np.all(np.isfinite(original)):
+            raise ValueError(
+                f"{name} holds values beyond the range of {dtype} (largest"
+                f" {np.finfo(dtype).max:.4g}), which overflow to infinity when"
+                f" converted to {dtype}"
+            )
+        _check_finite(array, name)
     return array
 
 
-def kernel_array(x, name, ndim, dtype=None):
+def kernel_array(x, name, ndim, dtype=None, dtype_of=None):
     """Return ``x`` as a C-contiguous float array for a public kernel wrapper.
 
     The kernels compute in their inputs' own precision, so ``x`` must already be
     float32 or float64 (TypeError otherwise) and, when ``dtype`` is given, of that
-    dtype: mixing precisions would compile a second specialization and silently
-    upcast.
+    dtype, the dtype of the argument named ``dtype_of``: mixing precisions would
+    compile a second specialization and silently upcast. A float32 or float64
+    array in the other byte order is converted to the native one (compiled code
+    reads native numbers only). ``x`` keeps its number of dimensions, 0-D
+    included.
     """
-    array = np.asarray(x)
+    array = as_array(x, name)
     _check_numeric(array, name)
+    if array.dtype.kind == "f" and not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be a float32 or float64 array, got {array.dtype}")
     if dtype is not None and array.dtype != dtype:
         raise TypeError(
-            f"{name} is {array.dtype} but the other arrays are {dtype}:"
-            " pass one float dtype"
+            f"{name} is {array.dtype} but {dtype_of} is {dtype}: pass arrays of one"
+            " float dtype"
         )
     if array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
     if 0 in array.shape:
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")  # unlike ascontiguousarray, keeps 0-D
     _check_finite(array, name)
     return array
+
+
+def check_finite_result(result, what, arguments, reason=None):
+    """Raise ValueError unless every entry of ``result`` is finite.
+
+    Finite inputs give a non-finite result only when a value overflows the
+    dtype somewhere in the computation (or, in the general output error, a log
+    cost divides by an output of exactly 0 or 1). Checking the result names the
+    arguments that decide it, so that no call hands back infinities or NaN.
+
+    Parameters
+    ----------
+    result : ndarray or numpy scalar
+        The computed value.
+    what : str
+        Its name in the message (``"the gradient"``).
+    arguments : str
+        The arguments whose magnitudes decide it (``"X, Y and l2"``).
+    reason : str, optional
+        Replaces the default explanation (overflow); must name the arguments.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        ``result`` itself.
+    """
+    if not np.all(np.isfinite(result)):
+        dtype = np.asarray(result).dtype
+        if reason is None:
+            reason = (
+                f"it overflows {dtype}: the magnitudes of {arguments} are too large"
+                " for this computation in that dtype"
+            )
+        raise ValueError(f"{what} is not finite: {reason}")
+    return result
+
+
+def read_at_most(stream, n_bytes):
+    """Read up to ``n_bytes`` from ``stream``, stopping early at end of file.
+
+    Parameters
+    ----------
+    stream : binary file object
+        Plain, gzip or zip-member stream, positioned where reading starts.
+    n_bytes : int
+        Most bytes to read.
+
+    Returns
+    -------
+    bytearray
+        The bytes read; shorter than ``n_bytes`` only at end of file.
+
+    Notes
+    -----
+    Reads in chunks of at most 4 MiB: ``read(n)`` allocates ``n`` bytes up
+    front, so a single read sized from an untrusted header could exhaust memory
+    before finding out that the data is not there.
+    """
+    buf = bytearray()
+    while len(buf) < n_bytes:
+        chunk = stream.read(min(_CHUNK, n_bytes - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
 
 
 def check_length(actual, expected, message):
@@ -131,11 +238,14 @@ def check_length(actual, expected, message):
         raise ValueError(message)
 
 
-def check_real(value, name, low, high=None, *, low_open=False):
+def check_real(value, name, low, high=None, *, low_open=False, dtype=None):
     """Return ``value`` as a finite float in [low, high), or (low, high) if low_open.
 
     ``high=None`` means no upper bound. Bools and non-real numbers raise TypeError,
-    values outside the interval (or not finite) ValueError naming ``name``.
+    values outside the interval (or not finite) ValueError naming ``name``. With
+    ``dtype``, the value must also stay finite when rounded to it (1e300 is not a
+    float32), and with ``low_open`` stay above ``low`` (1e-50 rounds to 0 in
+    float32), since the kernels compute with it in that dtype.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
@@ -146,4 +256,17 @@ def check_real(value, name, low, high=None, *, low_open=False):
             f"{'(' if low_open else '['}{low}, {'inf' if high is None else high})"
         )
         raise ValueError(f"{name} must be finite and in {interval}, got {value!r}")
+    if dtype is not None:
+        with np.errstate(over="ignore", under="ignore"):
+            rounded = np.dtype(dtype).type(value)
+        if not np.isfinite(rounded):
+            raise ValueError(
+                f"{name}={value!r} overflows {np.dtype(dtype)}, whose largest value"
+                f" is {np.finfo(dtype).max:.4g}"
+            )
+        if low_open and not rounded > low:
+            raise ValueError(
+                f"{name}={value!r} rounds to {rounded} in {np.dtype(dtype)}; it must"
+                f" stay above {low}"
+            )
     return value

@@ -185,10 +185,27 @@ def _example_network(args, default_example):
 
 
 def _check_folder(path, option):
-    """Fail before the work if the folder that will hold ``path`` is missing."""
+    """Fail before the work if ``path`` cannot name a new file.
+
+    It must not be empty or a folder, and its folder must exist.
+    """
+    if not path:
+        raise ValueError(f"{option} needs a file name, got an empty one")
+    if os.path.isdir(path):
+        raise OSError(f"{option} {path}: is a folder; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OSError(f"{option} {path}: the folder {folder} does not exist")
+
+
+def _save_figure(figure, path, dpi):
+    """Write ``figure`` at exactly ``path``; PNG when the name has no extension.
+
+    Without an explicit format matplotlib appends ``.png`` to a name without
+    an extension, writing a file other than the one named.
+    """
+    extension = os.path.splitext(path)[1][1:]
+    figure.savefig(path, dpi=dpi, format=extension or "png")
 
 
 def _check_writable(path, option):
@@ -219,7 +236,7 @@ def _progress(items, description):
 
 
 def _run_bench(args):
-    if args.plot:
+    if args.plot is not None:
         _check_writable(args.plot, "--plot")
     cells = [(width, n_batch) for width in args.widths for n_batch in args.batches]
     points = [
@@ -227,8 +244,8 @@ def _run_bench(args):
         for width, n_batch in _progress(cells, "loopnet bench")
     ]
     print(format_bench(points))
-    if args.plot:
-        bench_figure(points).savefig(args.plot, dpi=args.dpi)
+    if args.plot is not None:
+        _save_figure(bench_figure(points), args.plot, args.dpi)
         print(f"wrote {args.plot}")
     return 0
 
@@ -238,7 +255,7 @@ def _run_train(args):
 
     data = digits(seed=args.seed)
     net = _network(args, (64, args.hidden, 10))
-    if args.save:
+    if args.save is not None:
         _check_folder(args.save, "--save")
     print(
         f"{network_line(net)}: {data.X_train.shape[0]} training and"
@@ -269,7 +286,7 @@ def _run_train(args):
         f" ({seconds * 1e3:.1f} ms per epoch; compile or cache load"
         f" {history.compile_seconds:.2f} s)"
     )
-    if args.save:
+    if args.save is not None:
         net.save(args.save)
         print(f"saved {args.save}")
     return 0
@@ -298,7 +315,7 @@ def _run_diagram(args):
         title = "seed 001's worked example: W1 = ones(2, 3), W2 = ones(3, 1)"
     elif X is not None:
         title = f"network {list(net.sizes)}, a random example (seed {args.seed})"
-    network_figure(net, X, Y, title).savefig(args.out, dpi=args.dpi)
+    _save_figure(network_figure(net, X, Y, title), args.out, args.dpi)
     print(f"wrote {args.out}")
     return 0
 
@@ -523,7 +540,8 @@ def main(argv=None):
     -------
     int
         Exit status: 0 on success; 1 if a file cannot be written, matplotlib is
-        missing, or ``compare`` finds the forms disagreeing; 2 for a bad argument.
+        missing, memory runs out, or ``compare`` finds the forms disagreeing; 2
+        for a bad argument.
     """
     parser = build_parser()
     try:
@@ -534,7 +552,7 @@ def main(argv=None):
         return args.run(args)
     except ValueError as error:
         status, message = 2, error
-    except (OSError, ImportError) as error:
+    except (OSError, ImportError, MemoryError) as error:
         status, message = 1, error
     text = " ".join(str(message).split())
     print(f"loopnet {args.command}: error: {text}", file=sys.stderr)

@@ -84,6 +84,12 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
         biases), both of the reduced, regularized cost. All in the network's
         dtype.
 
+    Raises
+    ------
+    ValueError
+        For bad arguments, or when a quantity would not be finite (``X``, ``Y``
+        or ``l2`` too large for the dtype), naming the quantity and layer.
+
     Examples
     --------
     >>> import loopnet as ln
@@ -96,9 +102,24 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     _check_net(net)
     X, Y = net._check_XY(X, Y)
     check.check_choice(reduction, "reduction", REDUCTIONS)
-    l2 = check.check_l2(l2)
+    l2 = check.check_l2(l2, net.dtype)
     check.check_choice(method, "method", ("loop", "matrix"))
-    if method == "matrix":
+    values = (_matrix_values if method == "matrix" else _loop_values)(
+        net, X, Y, reduction, l2
+    )
+    for name, layers in values.items():
+        for layer, value in enumerate(layers):
+            if value is not None:
+                check.check_finite_result(
+                    value, f"{name} of layer {layer + 1}", "X, Y and l2 (or params)"
+                )
+    return values
+
+
+def _matrix_values(net, X, Y, reduction, l2):
+    """``layer_values`` by ``loopnet.reference``, on checked arguments."""
+    # An overflow is reported once, as layer_values' ValueError.
+    with np.errstate(over="ignore", invalid="ignore"):
         Zs, As = reference.forward(net.weights, net._bias_list(), X, net.activations)
         deltas = reference.backward(
             net.weights, Zs, As, Y, net.activations, net.cost_name
@@ -113,7 +134,11 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
             reduction,
             l2,
         )
-        return {"z": Zs, "a": As, "delta": deltas, "dW": dWs, "dbias": dbiases}
+    return {"z": Zs, "a": As, "delta": deltas, "dW": dWs, "dbias": dbiases}
+
+
+def _loop_values(net, X, Y, reduction, l2):
+    """``layer_values`` from the compiled kernels' buffers, on checked arguments."""
     n_batch = X.shape[0]
     offsets = _unit_offsets(net._sizes, n_batch)
     Z, A, D = (np.empty(offsets[-1], dtype=net.dtype) for _ in range(3))
@@ -443,7 +468,7 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
     X, Y = net._check_XY(X, Y)
     repeat = check.check_count(repeat, "repeat")
     check.check_choice(reduction, "reduction", REDUCTIONS)
-    l2 = check.check_l2(l2)
+    l2 = check.check_l2(l2, net.dtype)
     loop = layer_values(net, X, Y, reduction, l2, "loop")
     matrix = layer_values(net, X, Y, reduction, l2, "matrix")
     layers = []

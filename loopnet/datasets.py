@@ -10,7 +10,6 @@ example per row, shape ``(n_examples, n_features)``, as everywhere in loopnet.
 import gzip
 import math
 import numbers
-import operator
 import os
 import stat
 import struct
@@ -18,6 +17,8 @@ import zlib
 from typing import NamedTuple
 
 import numpy as np
+
+from loopnet._validation import as_array, check_count, read_at_most
 
 __all__ = ["Split", "digits", "load_idx", "one_hot"]
 
@@ -31,38 +32,6 @@ _IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
-# Reads are capped so that a header claiming terabytes costs at most one chunk.
-_CHUNK = 1 << 22
-
-
-def _read_at_most(stream, n_bytes):
-    """Read up to ``n_bytes`` from ``stream``, stopping early at end of file.
-
-    Parameters
-    ----------
-    stream : binary file object
-        Plain or gzip stream, positioned where reading starts.
-    n_bytes : int
-        Most bytes to read.
-
-    Returns
-    -------
-    bytearray
-        The bytes read; shorter than ``n_bytes`` only at end of file.
-
-    Notes
-    -----
-    Reads in chunks of at most ``_CHUNK`` bytes: ``read(n)`` allocates ``n``
-    bytes up front, so a single read sized from an untrusted header could
-    exhaust memory before finding out that the data is not there.
-    """
-    buf = bytearray()
-    while len(buf) < n_bytes:
-        chunk = stream.read(min(_CHUNK, n_bytes - len(buf)))
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def _parse_idx(stream, name, file_size):
@@ -84,7 +53,7 @@ def _parse_idx(stream, name, file_size):
         Shape and dtype from the header, native byte order, writable.
     """
     where = f"IDX file {name!r}"
-    header = _read_at_most(stream, 4)
+    header = read_at_most(stream, 4)
     if len(header) < 4:
         raise ValueError(
             f"{where}: truncated header: expected 4 bytes (magic number), "
@@ -103,7 +72,7 @@ def _parse_idx(stream, name, file_size):
         )
     if ndim == 0:
         raise ValueError(f"{where}: ndim is 0; expected at least 1 dimension")
-    raw_sizes = _read_at_most(stream, 4 * ndim)
+    raw_sizes = read_at_most(stream, 4 * ndim)
     if len(raw_sizes) < 4 * ndim:
         raise ValueError(
             f"{where}: truncated header: ndim={ndim} needs {4 * ndim} bytes of "
@@ -120,7 +89,7 @@ def _parse_idx(stream, name, file_size):
             kind = "truncated data" if found < expected else "trailing bytes"
             raise ValueError(f"{where}: {kind}: {need}, found {found}")
     # One byte past the end tells trailing data apart without reading all of it.
-    data = _read_at_most(stream, expected + 1)
+    data = read_at_most(stream, expected + 1)
     if len(data) < expected:
         raise ValueError(f"{where}: truncated data: {need}, found {len(data)}")
     if len(data) > expected:
@@ -225,11 +194,13 @@ def one_hot(labels, n_classes=None, dtype="float64"):
     Raises
     ------
     TypeError
-        If ``labels`` is not numeric.
+        If ``labels`` is not numeric, ``n_classes`` not an integer, or ``dtype``
+        not a real numeric dtype.
     ValueError
         If ``labels`` is not 1-D or not of an integer dtype, a label is
-        negative or not below ``n_classes``, ``n_classes`` is below 1, or
-        ``labels`` is empty and ``n_classes`` is not given.
+        negative or not below ``n_classes``, ``n_classes`` is below 1, the
+        result would be too large to address, or ``labels`` is empty and
+        ``n_classes`` is not given.
 
     Examples
     --------
@@ -240,7 +211,17 @@ def one_hot(labels, n_classes=None, dtype="float64"):
     >>> one_hot([1], n_classes=4, dtype="float32").argmax(axis=1)
     array([1])
     """
-    labels = np.asarray(labels)
+    labels = as_array(labels, "labels")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(
+            f"dtype must be a numeric NumPy dtype, got {dtype!r}"
+        ) from error
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"dtype must be a real numeric dtype (bool, int or float), got {dtype}"
+        )
     if labels.dtype.kind not in "biufc":
         raise TypeError(
             f"labels must be numeric class indices, got dtype {labels.dtype}"
@@ -256,7 +237,7 @@ def one_hot(labels, n_classes=None, dtype="float64"):
             raise ValueError("labels is empty; pass n_classes to set the columns")
         n_classes = int(labels.max()) + 1
     else:
-        n_classes = operator.index(n_classes)
+        n_classes = check_count(n_classes, "n_classes", minimum=0)
     if n_classes < 1:
         raise ValueError(f"n_classes must be at least 1, got {n_classes}")
     if labels.size:
@@ -272,6 +253,13 @@ def one_hot(labels, n_classes=None, dtype="float64"):
             raise ValueError(
                 f"labels must be < n_classes={n_classes}; found {highest} at index {at}"
             )
+    # Python ints: the product cannot overflow before it is compared.
+    if labels.size * n_classes * dtype.itemsize > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"one_hot of {labels.size} labels with n_classes={n_classes} would hold"
+            f" {labels.size * n_classes} entries, more than an array can address"
+            " (is a label or n_classes far too large?)"
+        )
     Y = np.zeros((labels.size, n_classes), dtype=dtype)
     Y[np.arange(labels.size), labels.astype(np.intp)] = 1
     return Y

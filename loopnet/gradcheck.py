@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loopnet import _validation as check
-from loopnet.network import METHODS, REDUCTIONS
+from loopnet.network import METHODS, REDUCTIONS, Network
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def gradcheck(
         Which form of ``net.gradient`` is checked.
     max_params : int
         Check every parameter up to this many, else a random subset of this size.
-    seed : int
+    seed : None, int or numpy.random.Generator
         Seed of the subset.
     tol : float, optional
         Threshold on ``max_rel_error`` for ``ok``: 1e-6 by default for float64. For a
@@ -82,6 +82,12 @@ def gradcheck(
     -------
     GradcheckResult
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument, naming it; ``net``'s parameters are left as they
+        were.
+
     Examples
     --------
     >>> import numpy as np
@@ -90,13 +96,15 @@ def gradcheck(
     >>> ln.gradcheck(net, [[0.3, 1.0], [0.5, 0.2]], [[0.75], [0.82]]).ok
     True
     """
-    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating):
-        raise TypeError(f"eps must be a positive float, got {eps!r}")
-    if not np.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps must be finite and > 0, got {eps!r}")
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a loopnet.Network, got {type(net).__name__}")
+    eps = check.check_real(eps, "eps", 0.0, low_open=True)
     max_params = check.check_count(max_params, "max_params")
     check.check_choice(method, "method", METHODS)
     check.check_choice(reduction, "reduction", REDUCTIONS)
+    if tol is not None:
+        tol = check.check_real(tol, "tol", 0.0, low_open=True)
+    rng = check.check_seed(seed)
     analytic = net.gradient(X, Y, reduction=reduction, l2=l2, method=method).flat
     probe = net if net.dtype == np.float64 else _float64_copy(net)
     if tol is None:
@@ -105,9 +113,7 @@ def gradcheck(
     if n_params <= max_params:
         indexes = np.arange(n_params)
     else:
-        indexes = np.sort(
-            np.random.default_rng(seed).choice(n_params, max_params, replace=False)
-        )
+        indexes = np.sort(rng.choice(n_params, max_params, replace=False))
     numeric = np.empty(indexes.shape[0])
     params = probe.params
     for position, i in enumerate(indexes):
@@ -117,9 +123,20 @@ def gradcheck(
             c_plus = float(probe.cost(X, Y, reduction=reduction, l2=l2))
             params[i] = original - eps
             c_minus = float(probe.cost(X, Y, reduction=reduction, l2=l2))
+        except ValueError as error:  # X, Y and l2 passed above: the step did it
+            raise ValueError(
+                f"eps={eps!r} is too large: the cost at params[{i}] +- eps is not"
+                f" finite ({error})"
+            ) from error
         finally:
             params[i] = original
-        numeric[position] = (c_plus - c_minus) / (2 * eps)
+        difference = (c_plus - c_minus) / (2 * eps)
+        if not np.isfinite(difference):
+            raise ValueError(
+                f"eps={eps!r} is too small: (C(p + eps) - C(p - eps)) / (2 eps)"
+                f" overflows at params[{i}]"
+            )
+        numeric[position] = difference
     g = analytic[indexes].astype(np.float64)
     errors = np.abs(g - numeric) / np.maximum(1.0, np.abs(g) + np.abs(numeric))
     worst = int(np.argmax(errors))

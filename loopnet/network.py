@@ -20,11 +20,22 @@ REDUCTIONS = ("mean", "sum")
 def _check_sizes(sizes):
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence | np.ndarray):
         raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}")
+    if isinstance(sizes, np.ndarray) and sizes.ndim != 1:
+        raise TypeError(
+            f"sizes must be a 1-D sequence of layer sizes, got shape {sizes.shape}"
+        )
     sizes = tuple(check.check_count(n, f"sizes[{i}]") for i, n in enumerate(sizes))
     if len(sizes) < 2:
         raise ValueError(
             "sizes must list at least two layers (inputs and outputs),"
             f" got {list(sizes)}"
+        )
+    # Python ints: the count cannot overflow before the comparison.
+    n_weights = sum(n_l * n_prev for n_prev, n_l in itertools.pairwise(sizes))
+    if n_weights * 8 > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"sizes {list(sizes)} need {n_weights} weights, more than an array can"
+            " address"
         )
     return sizes
 
@@ -109,8 +120,9 @@ class Network:
         ``params`` holds weights only.
     dtype : {"float64", "float32"}
         Precision of the parameters and of every computation.
-    seed : int or None
-        Seed of the initialization. Weights are drawn from N(0, 1/n_prev) (standard
+    seed : None, int or numpy.random.Generator
+        Seed of the initialization (a negative or non-integer seed raises,
+        naming ``seed``). Weights are drawn from N(0, 1/n_prev) (standard
         deviation 1/sqrt(n_prev)) and biases from N(0, 1), as in the seeds; the
         draws are made in float64 and rounded to ``dtype``, so the float32 and
         float64 networks of one seed hold the same values up to rounding.
@@ -184,13 +196,12 @@ class Network:
         self._w_offsets, self._b_offsets, n_params = _parameter_layout(sizes, self.bias)
         self._params = np.empty(n_params, dtype=self.dtype)
         self.weights, self.biases = self._views(self._params)
-        self._initialize(seed)
+        self._initialize(check.check_seed(seed))
 
     def _views(self, flat):
         return _parameter_views(flat, self.sizes, self._w_offsets, self._b_offsets)
 
-    def _initialize(self, seed):
-        rng = np.random.default_rng(seed)
+    def _initialize(self, rng):
         for W, bias in zip(self.weights, self.biases, strict=True):
             n_prev = W.shape[1]
             W[...] = rng.standard_normal(W.shape) / math.sqrt(n_prev)
@@ -269,6 +280,12 @@ class Network:
     def _output_block(self, buffer, offsets, n_batch):
         return buffer[offsets[-2] :].reshape(n_batch, self.sizes[-1])
 
+    def _outputs(self, X):
+        """Output activations a^L of checked ``X``, checked to be finite."""
+        _, A, offsets = self._forward_buffers(X)
+        outputs = self._output_block(A, offsets, X.shape[0])
+        return check.check_finite_result(outputs, "the output", "X (or params)")
+
     # --- public computations ---------------------------------------------------
 
     def forward(self, X):
@@ -284,6 +301,12 @@ class Network:
         ndarray, shape (n_examples, sizes[-1])
             In the network's dtype.
 
+        Raises
+        ------
+        ValueError
+            For bad ``X`` (shape, NaN, infinity), or when an output would not be
+            finite (``X`` or the parameters too large for the dtype).
+
         Examples
         --------
         >>> import loopnet as ln
@@ -291,8 +314,7 @@ class Network:
         (1, 1)
         """
         X = self._check_X(X)
-        _, A, offsets = self._forward_buffers(X)
-        return self._output_block(A, offsets, X.shape[0]).copy()
+        return self._outputs(X).copy()
 
     def cost(self, X, Y, reduction="mean", l2=0.0):
         """The cost C of the batch, with optional L2 on the weights.
@@ -315,6 +337,12 @@ class Network:
         -------
         numpy scalar of the network's dtype
 
+        Raises
+        ------
+        ValueError
+            For bad arguments, or when the cost would not be finite (``X``,
+            ``Y`` or ``l2`` too large for the dtype).
+
         Examples
         --------
         >>> import numpy as np
@@ -327,22 +355,28 @@ class Network:
         """
         X, Y = self._check_XY(X, Y)
         check.check_choice(reduction, "reduction", REDUCTIONS)
-        l2 = check.check_l2(l2)
+        l2 = check.check_l2(l2, self.dtype)
         Z, A, offsets = self._forward_buffers(X)
         n_batch = X.shape[0]
-        costs = example_costs(
-            self._output_block(Z, offsets, n_batch),
-            self._output_block(A, offsets, n_batch),
-            Y,
-            self.output,
-            self.cost_name,
+        # An overflow is reported once, as the ValueError below, not as warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            costs = example_costs(
+                self._output_block(Z, offsets, n_batch),
+                self._output_block(A, offsets, n_batch),
+                Y,
+                self.output,
+                self.cost_name,
+            )
+            total = costs.sum()
+            if l2:
+                total += self.dtype.type(l2 / 2) * sum(
+                    np.sum(W * W) for W in self.weights
+                )
+            if reduction == "mean":
+                total /= n_batch
+        return check.check_finite_result(
+            self.dtype.type(total), "the cost", "X, Y and l2 (or params)"
         )
-        total = costs.sum()
-        if l2:
-            total += self.dtype.type(l2 / 2) * sum(np.sum(W * W) for W in self.weights)
-        if reduction == "mean":
-            total /= n_batch
-        return self.dtype.type(total)
 
     def gradient(self, X, Y, reduction="mean", l2=0.0, method="loop"):
         """Gradient of ``cost(X, Y, reduction, l2)`` with respect to every parameter.
@@ -368,6 +402,12 @@ class Network:
             ``.flat`` in the layout of ``params``; ``.weights`` and ``.biases``
             views shaped like the network's, all in the network's dtype.
 
+        Raises
+        ------
+        ValueError
+            For bad arguments, or when an entry would not be finite (``X``,
+            ``Y`` or ``l2`` too large for the dtype).
+
         Examples
         --------
         >>> import loopnet as ln
@@ -383,7 +423,7 @@ class Network:
             return gradient(self, X, Y, reduction, l2)
         X, Y = self._check_XY(X, Y)
         check.check_choice(reduction, "reduction", REDUCTIONS)
-        l2 = check.check_l2(l2)
+        l2 = check.check_l2(l2, self.dtype)
         flat = np.empty_like(self._params)
         scale = 1 / X.shape[0] if reduction == "mean" else 1
         if method == "loop":
@@ -403,19 +443,22 @@ class Network:
             weights, biases = self._views(flat)
         else:
             weights, biases = self._views(flat)
-            dWs, dbiases = reference.gradient(
-                self.weights,
-                self._bias_list(),
-                X,
-                Y,
-                self.activations,
-                self.cost_name,
-                reduction,
-                l2,
-            )
+            # An overflow is reported once, as the ValueError below.
+            with np.errstate(over="ignore", invalid="ignore"):
+                dWs, dbiases = reference.gradient(
+                    self.weights,
+                    self._bias_list(),
+                    X,
+                    Y,
+                    self.activations,
+                    self.cost_name,
+                    reduction,
+                    l2,
+                )
             for out, value in zip(weights + biases, dWs + dbiases, strict=True):
                 if value is not None:
                     out[...] = value
+        check.check_finite_result(flat, "the gradient", "X, Y and l2 (or params)")
         return Gradient(flat, weights, biases)
 
     def _bias_list(self):
@@ -558,8 +601,7 @@ class Network:
         (2,)
         """
         X = self._check_X(X)
-        _, A, offsets = self._forward_buffers(X)
-        return self._classes(self._output_block(A, offsets, X.shape[0]))
+        return self._classes(self._outputs(X))
 
     def _classes(self, outputs):
         """Class of each row of outputs or targets: argmax, or > 0.5 for one column."""
@@ -569,7 +611,7 @@ class Network:
 
     def _check_labels(self, labels, n_examples):
         """Class indexes from 1-D labels or 2-D targets (see ``score``)."""
-        array = np.asarray(labels)
+        array = check.as_array(labels, "labels")
         if array.dtype.kind not in "biuf":
             raise TypeError(f"labels must be numeric, got dtype {array.dtype}")
         n_classes = max(2, self.sizes[-1])
@@ -632,14 +674,21 @@ class Network:
         return float(np.mean(self.predict(X) == classes))
 
     def _evaluate(self, X, Y):
-        """Mean cost (no L2 term) and accuracy of checked ``X``, ``Y``: one forward."""
+        """Mean cost (no L2 term) and accuracy of checked ``X``, ``Y``: one forward.
+
+        Used by ``fit`` after each epoch, when the parameters have already moved:
+        a diverged network's cost comes back as inf or NaN (``fit`` warns), never
+        as an exception or NumPy warnings.
+        """
         Z, A, offsets = self._forward_buffers(X)
         n_batch = X.shape[0]
         outputs = self._output_block(A, offsets, n_batch)
         Z_out = self._output_block(Z, offsets, n_batch)
-        costs = example_costs(Z_out, outputs, Y, self.output, self.cost_name)
+        with np.errstate(all="ignore"):
+            costs = example_costs(Z_out, outputs, Y, self.output, self.cost_name)
+            cost = np.mean(costs)
         accuracy = np.mean(self._classes(outputs) == self._classes(Y))
-        return float(np.mean(costs)), float(accuracy)
+        return float(cost), float(accuracy)
 
     def save(self, path):
         """Write the network to ``path`` as an ``.npz``, atomically.

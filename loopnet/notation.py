@@ -58,7 +58,7 @@ def _matrices(matrices, name):
         raise ValueError(f"{name} must hold at least one matrix, got an empty list")
     arrays = []
     for i, matrix in enumerate(matrices):
-        array = np.asarray(matrix)
+        array = check.as_array(matrix, f"{name}[{i}]")
         check._check_numeric(array, f"{name}[{i}]")
         if array.ndim != 2 or 0 in array.shape:
             raise ValueError(
@@ -334,7 +334,7 @@ def reshape(flat, sizes, order="F"):
     """
     check.check_choice(order, "order", ORDERS)
     sizes = _check_sizes(sizes)
-    array = np.asarray(flat)
+    array = check.as_array(flat, "flat")
     check._check_numeric(array, "flat")
     if array.ndim != 1:
         raise ValueError(f"flat must be a 1-D vector, got shape {array.shape}")

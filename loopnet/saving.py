@@ -15,12 +15,15 @@ fixed-width unicode, so nothing needs pickle to be read back):
 """
 
 import contextlib
+import math
 import os
 import tempfile
 import zipfile
 import zlib
 
 import numpy as np
+
+from loopnet._validation import read_at_most
 
 FORMAT = "loopnet"
 FORMAT_VERSION = 1
@@ -30,7 +33,12 @@ _STRINGS = ("activation", "output", "cost", "dtype")
 def _check_path(path):
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    return os.fspath(path)
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"path must name a file as a str, got {type(path).__name__}")
+    if not path:
+        raise ValueError("path must not be empty")
+    return path
 
 
 def _fsync_directory(folder):
@@ -98,6 +106,54 @@ def _corrupt(path, problem):
     return ValueError(f"{path!r} is not a valid loopnet model file: {problem}")
 
 
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _read_member(archive, info):
+    """The array in one ``.npy`` member of a zip archive, its size checked first.
+
+    ``np.load`` allocates the shape a ``.npy`` header claims before reading the
+    data, so a few hostile bytes claiming a shape of 10^13 entries would raise
+    MemoryError (or allocate that much). Here the claimed size is compared with
+    the member's size in the archive first, the data is read in bounded chunks,
+    and object arrays (pickles) are refused.
+    """
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version not in _NPY_HEADERS:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, fortran_order, dtype = _NPY_HEADERS[version](stream)
+        if dtype.hasobject:
+            raise ValueError("it holds an object array (a pickle), never loaded")
+        # Python ints: a hostile shape cannot overflow the product.
+        n_bytes = math.prod(shape) * dtype.itemsize
+        available = info.file_size - stream.tell()
+        if n_bytes > available:
+            raise ValueError(
+                f"its header claims {n_bytes} bytes of data; the archive holds"
+                f" {available}"
+            )
+        # One byte past the end also makes zipfile check the member's CRC.
+        data = read_at_most(stream, n_bytes + 1)
+    if len(data) != n_bytes:
+        raise ValueError(f"it holds {len(data)} bytes of data, not {n_bytes}")
+    order = "F" if fortran_order else "C"
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order=order)
+
+
+def _read_archive(path):
+    """Every ``.npy`` member of the ``.npz`` at ``path``, by name without ``.npy``."""
+    with zipfile.ZipFile(path) as archive:
+        return {
+            info.filename[: -len(".npy")]: _read_member(archive, info)
+            for info in archive.infolist()
+            if info.filename.endswith(".npy")
+        }
+
+
 def _string(value, key, path):
     if value.dtype.kind != "U" or value.ndim != 0:
         raise _corrupt(
@@ -134,19 +190,26 @@ def read_model(path):
     path = _check_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
-    fields = None
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a folder, not a model file")
+    with open(path, "rb") as f:  # the system's errors (permissions) propagate
+        magic = f.read(len(np.lib.format.MAGIC_PREFIX))
+    if magic == np.lib.format.MAGIC_PREFIX:
+        raise _corrupt(path, "it holds one .npy array, not an .npz archive")
     try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                fields = {key: data[key] for key in data.files}
-    except (EOFError, ValueError, OSError, zipfile.BadZipFile, zlib.error) as error:
-        # A file that cannot be read at all is the system's error, not a format one.
-        if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError):
+        fields = _read_archive(path)
+    except (
+        EOFError,
+        ValueError,
+        OSError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,  # a compression method zipfile does not know
+        RuntimeError,  # an encrypted member
+    ) as error:
+        if isinstance(error, PermissionError):
             raise
         raise _corrupt(path, f"{type(error).__name__}: {error}") from error
-    if fields is None:
-        raise _corrupt(path, "it holds one .npy array, not an .npz archive")
     missing = [key for key in ("format", "format_version") if key not in fields]
     if missing or fields["format"].dtype.kind != "U" or str(fields["format"]) != FORMAT:
         raise _corrupt(

@@ -87,16 +87,6 @@ class History:
         return columns
 
 
-def _check_seed(seed):
-    """Return a ``numpy.random.Generator`` for ``seed``, naming ``seed`` on failure."""
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"seed must be None, a non-negative int or a numpy Generator; got {seed!r}"
-        ) from error
-
-
 def _check_validation(net, validation):
     """Return ``validation`` as a checked ``(X_val, Y_val)`` pair, or None."""
     if validation is None:
@@ -211,15 +201,16 @@ def fit(
     X, Y = net._check_XY(X, Y)
     epochs = check.check_count(epochs, "epochs")
     batch_size = check.check_count(batch_size, "batch_size")
-    lr = check.check_real(lr, "lr", 0.0, low_open=True)
-    l2 = check.check_l2(l2)
+    lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=net.dtype)
+    l2 = check.check_l2(l2, net.dtype)
     momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
-    rng = _check_seed(seed)
+    rng = check.check_seed(seed)
     validation = _check_validation(net, validation)
     show = _show_progress(progress)
     check.check_choice(device, "device", DEVICES)
 
     n_examples = X.shape[0]
+    batch_size = min(batch_size, n_examples)  # larger is the same full batch
     n_batches = math.ceil(n_examples / batch_size)
     chunk = chunk_batches(net.n_params, batch_size, n_batches)
     if device == "cpu":
@@ -255,7 +246,7 @@ def fit(
                     bar.set_postfix(cost=f"{cost_sum / done:.4g}", refresh=False)
             history.seconds.append(time.perf_counter() - started)
             if running_cost:
-                history.cost.append(cost_sum / n_examples)
+                history.cost.append(float(cost_sum / n_examples))
             else:
                 history.cost.append(net._evaluate(X, Y)[0])
             if validation is not None:
@@ -265,12 +256,25 @@ def fit(
                 bar.set_postfix(
                     cost=f"{history.cost[-1]:.4g}", val_accuracy=f"{val_accuracy:.4f}"
                 )
-            if not warned and not math.isfinite(history.cost[-1]):
+            if not warned and not _finite_epoch(history, net, epoch == epochs - 1):
                 warned = True
                 warnings.warn(
-                    f"the training cost is {history.cost[-1]} in epoch {epoch + 1}:"
-                    f" training diverged; try a smaller lr (lr={lr})",
+                    f"the training cost is {history.cost[-1]} in epoch {epoch + 1}"
+                    f" (parameters finite: {bool(np.all(np.isfinite(net.params)))}):"
+                    f" training diverged; try a smaller lr (lr={lr}) or rescale the"
+                    f" data (max |X| = {np.abs(X).max():.3g})",
                     RuntimeWarning,
                     stacklevel=3,
                 )
     return history
+
+
+def _finite_epoch(history, net, last):
+    """Whether the epoch's costs are finite and, after the last epoch, the params.
+
+    An epoch's cost is taken before each mini-batch's step, so the step of the
+    last mini-batch shows only in the parameters themselves.
+    """
+    costs = history.cost[-1:] + history.val_cost[-1:]
+    finite = all(math.isfinite(cost) for cost in costs)
+    return finite and (not last or bool(np.all(np.isfinite(net.params))))

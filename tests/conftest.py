@@ -1,11 +1,60 @@
-"""Shared tolerances and fixtures.
+"""Shared tolerances, fixtures, the hypothesis profile and the no-JIT switches.
 
 TOL is the one table of loop-vs-matrix tolerances: the loop kernels sum in index
 order, NumPy/BLAS in blocked or pairwise order, so results differ by rounding only.
+
+Under ``NUMBA_DISABLE_JIT=1`` (CI's coverage run) the kernels run as plain Python,
+about 100 times slower: ``NO_JIT`` is then true, the large layer shapes shrink,
+hypothesis runs a tenth of the examples (``examples``), and tests marked
+``heavy`` are skipped (they run in the compiled runs).
 """
 
+import os
+
+import numba
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+NO_JIT = bool(numba.config.DISABLE_JIT)
+
+# Deterministic: the same examples on every run and machine (derandomize), no
+# deadline (the first call of a kernel compiles it), no example database.
+settings.register_profile(
+    "loopnet",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    max_examples=50,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+# The fuzz sample run in a subprocess (test_fuzz.py): other examples, from the
+# seed given on its command line, and fewer of them.
+settings.register_profile(
+    "sample", parent=settings.get_profile("loopnet"), derandomize=False
+)
+PROFILE = os.environ.get("LOOPNET_HYPOTHESIS_PROFILE", "loopnet")
+settings.load_profile(PROFILE)
+
+
+def examples(n):
+    """Hypothesis examples for a test of ``n``: fewer without the JIT and in samples.
+
+    A tenth (at least 3) under NUMBA_DISABLE_JIT, a fifth in the fuzz sample.
+    """
+    if NO_JIT:
+        return max(3, n // 10)
+    return max(3, n // 5) if PROFILE == "sample" else n
+
+
+def pytest_collection_modifyitems(config, items):
+    if NO_JIT:
+        skip = pytest.mark.skip(reason="heavy: runs in the compiled test runs")
+        for item in items:
+            if "heavy" in item.keywords:
+                item.add_marker(skip)
+
 
 TOL = {
     np.float64: {"rtol": 1e-12, "atol": 1e-12},
@@ -16,6 +65,8 @@ DTYPES = [np.float32, np.float64]
 
 # One layer: (n_batch, n_l, n_prev); batch 1, a layer of 1, odd and real sizes.
 LAYER_SHAPES = [(1, 1, 1), (1, 3, 2), (3, 5, 7), (17, 2, 9), (64, 30, 784)]
+if NO_JIT:  # a real size is 1.5M multiply-adds: seconds in Python
+    LAYER_SHAPES[-1] = (16, 10, 50)
 
 # Every (output activation, cost) pairing the library accepts.
 PAIRINGS = [

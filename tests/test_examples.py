@@ -44,6 +44,7 @@ def test_worked_example(tmp_path):
     assert gap < 1e-15
 
 
+@pytest.mark.heavy
 def test_digits_reaches_95_percent(tmp_path):
     """The full 30-epoch run takes a few seconds, so the test runs all of it."""
     result = run("digits.py", "--plot", "curves.png", "--save", "net.npz", cwd=tmp_path)

@@ -96,7 +96,7 @@ def test_data_errors_name_the_argument_and_leave_params(net, bad, error, match, 
 
 def test_values_that_overflow_float32_are_rejected():
     net = ln.Network([3, 2], dtype="float32")
-    with pytest.raises(ValueError, match="X must be finite"):
+    with pytest.raises(ValueError, match="X holds values beyond the range of float32"):
         net.forward([[1e308, 0.0, 0.0]])
 
 
@@ -117,9 +117,7 @@ def test_kernel_wrappers_check_shapes_and_dtypes():
     W = np.ones((3, 2))
     with pytest.raises(ValueError, match="A_prev has 3 columns; W expects n_prev=2"):
         kernels.forward_layer(W, np.ones((4, 3)))
-    with pytest.raises(
-        TypeError, match="A_prev is float32 but the other arrays are float64"
-    ):
+    with pytest.raises(TypeError, match="A_prev is float32 but W is float64"):
         kernels.forward_layer(W, np.ones((4, 2), dtype=np.float32))
     with pytest.raises(TypeError, match="W must be a float32 or float64 array"):
         kernels.forward_layer(np.ones((3, 2), dtype=int), np.ones((4, 2)))

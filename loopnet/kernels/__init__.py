@@ -1,7 +1,9 @@
 """The compiled loop kernels, importable one by one.
 
 Each public function validates its arguments, allocates its outputs and calls a
-compiled ``_`` kernel that writes into preallocated arrays; validated callers
+compiled ``_`` kernel that writes into preallocated arrays, then checks that the
+result is finite (a ValueError names the arguments whose magnitudes overflowed
+the dtype, instead of handing back infinities or NaN); validated callers
 (``Network``, the training loop) call the ``_`` kernels directly. Every kernel has
 a NumPy twin of the same name in ``loopnet.reference``.
 """

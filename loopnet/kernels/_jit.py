@@ -1,7 +1,10 @@
 """Numba options shared by every kernel: one place, so a change is one decision.
 
 ``cache=True`` keeps compiled machine code on disk between processes (the first
-call of a process then costs milliseconds, not seconds). ``error_model="numpy"``
+call of a process then costs milliseconds, not seconds); ``loopnet._cache``
+decides it before any kernel is decorated, moving the cache to a private
+temporary folder (or turning it off) with one warning when Numba has no
+writable place for it, as in a read-only install. ``error_model="numpy"``
 makes division follow IEEE rules (``x / 0`` is inf, never a Python exception), as
 NumPy does. ``fastmath`` stays off: it would let LLVM reorder sums and drop NaN
 checks.
@@ -25,8 +28,10 @@ with ``prange``; ``use_threads`` decides when that is worth it.
 
 from numba import njit
 
+from loopnet._cache import CACHE
+
 FASTMATH = False
-JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+JIT = {"cache": CACHE, "fastmath": FASTMATH, "error_model": "numpy"}
 DOT_FASTMATH = {"reassoc", "contract"}
 JIT_DOT = {**JIT, "fastmath": DOT_FASTMATH}
 PARALLEL = {**JIT, "parallel": True}

@@ -329,14 +329,15 @@ def _hidden_error_from_outputs(delta_next, W_next, A, activation, delta):
 
 
 def _output_arguments(Z, A, Y, output, cost, ndim):
-    Z = check.kernel_array(Z, "Z", ndim)
-    A = check.kernel_array(A, "A", ndim, Z.dtype)
-    Y = check.kernel_array(Y, "Y", ndim, Z.dtype)
-    for name, array in (("A", A), ("Y", Y)):
+    z_name, a_name, y_name = ("Z", "A", "Y") if ndim == 2 else ("z", "a", "y")
+    Z = check.kernel_array(Z, z_name, ndim)
+    A = check.kernel_array(A, a_name, ndim, Z.dtype, z_name)
+    Y = check.kernel_array(Y, y_name, ndim, Z.dtype, z_name)
+    for name, array in ((a_name, A), (y_name, Y)):
         check.check_length(
             array.shape,
             Z.shape,
-            f"{name} has shape {array.shape}; Z has shape {Z.shape}",
+            f"{name} has shape {array.shape}; {z_name} has shape {Z.shape}",
         )
     check.check_choice(output, "output", tuple(ACTIVATIONS))
     check.check_choice(cost, "cost", tuple(COSTS))
@@ -379,7 +380,7 @@ def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
     Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
     delta = np.empty_like(Z)
     _output_error(Z, A, Y, output_code, cost_code, delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "Z, A and Y")
 
 
 def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
@@ -402,7 +403,20 @@ def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
     Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
     delta = np.empty_like(Z)
     _output_error_general(Z, A, Y, output_code, cost_code, delta)
-    return delta
+    return check.check_finite_result(
+        delta, "delta", "Z, A and Y", _general_form_reason(cost)
+    )
+
+
+def _general_form_reason(cost):
+    """Why the general form's delta can fail to be finite, for ``cost``."""
+    if cost == "quadratic":
+        return None  # grad_a C = a - y: only an overflow of Z, A or Y
+    return (
+        f"A has outputs of exactly 0 or 1, where {cost}'s gradient grad_a C divides"
+        " by zero (output_error's closed forms cancel the division), or Z, A and"
+        " Y overflow"
+    )
 
 
 def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
@@ -418,14 +432,16 @@ def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
     z, a, y, output_code, cost_code = _output_arguments(z, a, y, output, cost, 1)
     delta = np.empty_like(z)
     _output_error_example(z, a, y, output_code, cost_code, np.empty_like(z), delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "z, a and y")
 
 
 def _hidden_arguments(delta_next, W_next, Z, activation, ndim, names):
     delta_name, z_name = names
     W_next = check.kernel_array(W_next, "W_next", 2)
-    delta_next = check.kernel_array(delta_next, delta_name, ndim, W_next.dtype)
-    Z = check.kernel_array(Z, z_name, ndim, W_next.dtype)
+    delta_next = check.kernel_array(
+        delta_next, delta_name, ndim, W_next.dtype, "W_next"
+    )
+    Z = check.kernel_array(Z, z_name, ndim, W_next.dtype, "W_next")
     n_next, n_l = W_next.shape
     check.check_length(
         delta_next.shape[-1],
@@ -477,7 +493,7 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
     )
     delta = np.empty_like(Z)
     _hidden_error(delta_next, W_next, Z, code, delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "delta_next, W_next and Z")
 
 
 def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
@@ -495,4 +511,4 @@ def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
     )
     delta = np.empty_like(z)
     _hidden_error_example(delta_next, W_next, z, code, delta)
-    return delta
+    return check.check_finite_result(delta, "delta", "delta_next, W_next and z")

@@ -117,7 +117,7 @@ def _forward_layer(W, bias, A_prev, activation, Z, A):
 
 def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
     W = check.kernel_array(W, "W", 2)
-    a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype)
+    a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype, "W")
     n_l, n_prev = W.shape
     check.check_length(
         a_prev.shape[-1],
@@ -127,7 +127,7 @@ def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
     if bias is None:
         bias = np.zeros(n_l, dtype=W.dtype)
     else:
-        bias = check.kernel_array(bias, "bias", 1, W.dtype)
+        bias = check.kernel_array(bias, "bias", 1, W.dtype, "W")
         check.check_length(
             bias.shape[0],
             n_l,
@@ -157,6 +157,12 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     Z, A : ndarray, shape (n_batch, n_l)
         Weighted inputs and activations, in the dtype of ``W``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For bad arguments, naming them; ValueError also when ``Z`` would
+        overflow the dtype.
+
     Examples
     --------
     >>> import numpy as np
@@ -171,6 +177,7 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     Z = np.empty((A_prev.shape[0], W.shape[0]), dtype=W.dtype)
     A = np.empty_like(Z)
     _forward_layer(W, bias, A_prev, code, Z, A)
+    check.check_finite_result(Z, "Z", "W, A_prev and bias")
     return Z, A
 
 
@@ -204,4 +211,5 @@ def forward_layer_example(W, a_prev, bias=None, activation="sigmoid"):
     z = np.empty(W.shape[0], dtype=W.dtype)
     a = np.empty_like(z)
     _forward_layer_example(W, bias, a_prev, code, z, a)
+    check.check_finite_result(z, "z", "W, a_prev and bias")
     return z, a

@@ -179,7 +179,7 @@ def weight_gradient(delta, A_prev):
     array([[3., 2.]])
     """
     delta = check.kernel_array(delta, "delta", 2)
-    A_prev = check.kernel_array(A_prev, "A_prev", 2, delta.dtype)
+    A_prev = check.kernel_array(A_prev, "A_prev", 2, delta.dtype, "delta")
     check.check_length(
         A_prev.shape[0],
         delta.shape[0],
@@ -188,7 +188,7 @@ def weight_gradient(delta, A_prev):
     )
     dW = np.empty((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)
     _weight_gradient(delta, A_prev, dW)
-    return dW
+    return check.check_finite_result(dW, "dW", "delta and A_prev")
 
 
 def bias_gradient(delta):
@@ -213,7 +213,7 @@ def bias_gradient(delta):
     delta = check.kernel_array(delta, "delta", 2)
     dbias = np.empty(delta.shape[1], dtype=delta.dtype)
     _bias_gradient(delta, dbias)
-    return dbias
+    return check.check_finite_result(dbias, "dbias", "delta")
 
 
 def weight_gradient_example(delta, a_prev):
@@ -240,7 +240,7 @@ def weight_gradient_example(delta, a_prev):
            [6.]])
     """
     delta = check.kernel_array(delta, "delta", 1)
-    a_prev = check.kernel_array(a_prev, "a_prev", 1, delta.dtype)
+    a_prev = check.kernel_array(a_prev, "a_prev", 1, delta.dtype, "delta")
     dW = np.zeros((delta.shape[0], a_prev.shape[0]), dtype=delta.dtype)
     _accumulate_gradient_example(delta, a_prev, dW, np.empty(0, dtype=delta.dtype))
-    return dW
+    return check.check_finite_result(dW, "dW", "delta and a_prev")

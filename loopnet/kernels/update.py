@@ -146,18 +146,20 @@ def sgd_step(W, dW, lr, decay=0.0, momentum=0.0, velocity=None):
     >>> W_new, v
     (array([1.85, 2.05]), array([0.85, 0.05]))
     """
-    W = check.kernel_array(W, "W", np.ndim(W))
-    dW = check.kernel_array(dW, "dW", W.ndim, W.dtype)
+    W = check.as_array(W, "W")
+    W = check.kernel_array(W, "W", W.ndim)
+    dW = check.kernel_array(dW, "dW", W.ndim, W.dtype, "W")
     check.check_length(
         dW.shape, W.shape, f"dW has shape {dW.shape}; W has shape {W.shape}"
     )
-    lr = check.check_real(lr, "lr", 0.0, low_open=True)
-    decay = check.check_real(decay, "decay", 0.0)
+    lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=W.dtype)
+    decay = check.check_real(decay, "decay", 0.0, dtype=W.dtype)
     momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
     if velocity is None:
         velocity = np.zeros_like(W)
     else:
-        velocity = check.kernel_array(velocity, "velocity", W.ndim, W.dtype).copy()
+        velocity = check.kernel_array(velocity, "velocity", W.ndim, W.dtype, "W")
+        velocity = velocity.copy()
         check.check_length(
             velocity.shape,
             W.shape,
@@ -174,4 +176,6 @@ def sgd_step(W, dW, lr, decay=0.0, momentum=0.0, velocity=None):
         to(decay),
         to(momentum),
     )
-    return W_new, velocity
+    arguments = "W, dW, lr, decay and velocity"
+    check.check_finite_result(W_new, "W_new", arguments)
+    return W_new, check.check_finite_result(velocity, "velocity_new", arguments)

@@ -1,0 +1,147 @@
+"""The same seed gives the same bits, in any process, with any thread count.
+
+Run to run, process to process, and with 1 Numba thread or all of them. Every
+reduction in the kernels keeps one summation order whatever the thread count
+(STYLE: parallel loops only over an index whose writes are disjoint), so these
+tests compare with ``np.array_equal``, not a tolerance. They hold for the serial
+kernels of today and for any parallel variant: each runs at sizes large enough
+for a kernel that goes parallel only above a threshold.
+"""
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+from conftest import DTYPES, NO_JIT, PAIRINGS, targets
+
+import loopnet as ln
+from loopnet import kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_THREADS = numba.config.NUMBA_NUM_THREADS
+WIDTH, BATCH = (12, 16) if NO_JIT else (160, 256)
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Run the block with ``n`` Numba threads, restoring the count after."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def problem(dtype, output="sigmoid", cost="quadratic", seed=0):
+    net = ln.Network([WIDTH, WIDTH, 10], "tanh", output, cost, dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((BATCH, WIDTH)).astype(dtype)
+    return net, X, targets(rng, output, cost, BATCH, 10, dtype)
+
+
+def trained(dtype, seed=0, momentum=0.9):
+    """Params and History of a seeded fit, from a fresh network."""
+    net, X, Y = problem(dtype)
+    history = net.fit(
+        X, Y, epochs=3, batch_size=32, lr=0.5, l2=0.1, momentum=momentum, seed=seed
+    )
+    return net.params.copy(), history
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_is_bitwise_reproducible(dtype):
+    params, history = trained(dtype)
+    again, history_again = trained(dtype)
+    assert np.array_equal(params, again)
+    assert history.cost == history_again.cost
+    other, _ = trained(dtype, seed=1)
+    assert not np.array_equal(params, other)  # the seed does matter
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_is_bitwise_equal_with_one_thread_and_all(dtype):
+    with threads(1):
+        one, history_one = trained(dtype)
+    with threads(MAX_THREADS):
+        everyone, history_all = trained(dtype)
+    assert np.array_equal(one, everyone)
+    assert history_one.cost == history_all.cost
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+def test_gradient_is_bitwise_equal_with_one_thread_and_all(dtype, output, cost):
+    net, X, Y = problem(dtype, output, cost)
+    with threads(1):
+        one = net.gradient(X, Y, l2=0.1).flat
+        cost_one = net.cost(X, Y, l2=0.1)
+    with threads(MAX_THREADS):
+        everyone = net.gradient(X, Y, l2=0.1).flat
+        cost_all = net.cost(X, Y, l2=0.1)
+    assert np.array_equal(one, everyone)
+    assert cost_one == cost_all
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_are_bitwise_equal_with_one_thread_and_all(dtype):
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((WIDTH, WIDTH)).astype(dtype)
+    A_prev = rng.random((BATCH, WIDTH)).astype(dtype)
+    delta = rng.standard_normal((BATCH, WIDTH)).astype(dtype)
+    Y = rng.random((BATCH, WIDTH)).astype(dtype)
+    calls = [
+        lambda: kernels.forward_layer(W, A_prev, W[0], "softmax"),
+        lambda: kernels.output_error(A_prev, A_prev, Y, "softmax", "cross_entropy"),
+        lambda: kernels.output_error_general(A_prev, Y, Y, "sigmoid", "quadratic"),
+        lambda: kernels.hidden_error(delta, W, A_prev, "sigmoid"),
+        lambda: kernels.weight_gradient(delta, A_prev),
+        lambda: kernels.bias_gradient(delta),
+        lambda: kernels.sgd_step(W, W, 0.1, 0.01, 0.9, W),
+    ]
+    for kernel in calls:
+        with threads(1):
+            one = kernel()
+        with threads(MAX_THREADS):
+            everyone = kernel()
+        for a, b in zip(np.atleast_1d(one), np.atleast_1d(everyone), strict=True):
+            assert np.array_equal(a, b)
+
+
+def fit_digest():
+    """SHA-256 of the parameters after a seeded fit, and the thread count used."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 20)), rng.random((64, 3))
+    net = ln.Network([20, 16, 3], "relu", "sigmoid", "cross_entropy", seed=0)
+    net.fit(X, Y, epochs=3, batch_size=8, lr=0.5, momentum=0.5, seed=0)
+    return numba.get_num_threads(), hashlib.sha256(net.params.tobytes()).hexdigest()
+
+
+@pytest.mark.skipif(NO_JIT, reason="compares compiled runs in fresh processes")
+def test_fit_is_bitwise_equal_across_processes_and_thread_counts():
+    """Fresh processes, started with 1 thread and with all, agree with this one."""
+    script = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r});"
+        " from test_determinism import fit_digest; print(*fit_digest())"
+    )
+    digests = {fit_digest()[1]}
+    for n_threads in (1, MAX_THREADS):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS=str(n_threads))
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        threads_used, digest = result.stdout.split()
+        assert int(threads_used) == n_threads
+        digests.add(digest)
+    assert len(digests) == 1
