@@ -23,9 +23,13 @@ the order is fixed by the compiled code and the tile layout, not by timing or
 thread count.
 
 ``PARALLEL`` adds ``parallel=True`` for the kernels that split rows over threads
-with ``prange``; ``use_threads`` decides when that is worth it.
+with ``prange``; ``use_threads`` decides when that is worth it, and
+``start_threads`` makes sure the thread pool exists before they run.
 """
 
+import functools
+
+import numba
 from numba import njit
 
 from loopnet._cache import CACHE
@@ -46,6 +50,24 @@ multiply-adds per nanosecond. Measured on the project's 2-core machine
 multiply-adds per layer; 2**18 (262 144, a [784, 30] layer on 11 examples) keeps
 the small layers serial, where a loaded machine would make threads a loss.
 """
+
+
+@functools.cache
+def start_threads():
+    """Start Numba's thread pool, once per process, before a kernel is called.
+
+    Numba starts the pool when it loads a kernel holding a ``prange`` loop from
+    its cache, but a cached *caller* of such a kernel remembers that only if the
+    parallel kernel was compiled, not loaded from the cache, in the process that
+    compiled the caller (numba#8578). Loaded later, that caller ran its first
+    ``prange`` loop without a pool and the process died of a segmentation fault
+    (``fit`` in one process, then ``gradient`` in two more, each reproduced it).
+    Every Python entry point into a kernel that may reach a ``prange`` loop calls
+    this first. It runs at the first kernel call, where Numba would have started
+    the pool anyway, not at import: a process that forks before it computes
+    anything keeps a child free to use the OpenMP threading layer.
+    """
+    numba.get_num_threads()  # starts the pool, as numba.set_num_threads does
 
 
 @njit(**JIT)
