@@ -14,9 +14,10 @@ One benchmarked exception, ``JIT_DOT``: the dot-product tile kernels of
 ``{"reassoc", "contract"}``. A dot product sum_k x_k y_k is a reduction; LLVM
 vectorizes it only when it may reassociate the sum (``reassoc``), and fuses
 multiply and add into one FMA only with ``contract``. Without them the forward
-pass of the [784, 100, 10] network ran at 0.1 of OpenBLAS's speed, with them at
-1.3 (float32 and float64, one thread, on the project's 2-core AMD EPYC machine;
-``benchmarks/README.md`` has the figures). The two flags change rounding only:
+products of the [784, 100, 10] network at batch 64 ran at 0.14 (float32) and 0.26
+(float64) of OpenBLAS's speed, with them at 1.34 and 1.20 (one thread, on the
+project's 2-core AMD EPYC machine; ``benchmarks/thresholds.py fastmath``, figures
+in ``benchmarks/README.md``). The two flags change rounding only:
 ``nnan``, ``ninf`` and ``afn`` stay off, so NaN and infinity propagate and are
 tested as before, and float32 stays float32. The sums are still deterministic:
 the order is fixed by the compiled code and the tile layout, not by timing or
@@ -43,12 +44,14 @@ PARALLEL = {**JIT, "parallel": True}
 MIN_PARALLEL_WORK = 2**18
 """Multiply-adds below which a kernel runs serially, whatever the thread count.
 
-Starting the threads of one ``prange`` loop costs ~3 us with the OpenMP layer on
-an idle machine and up to ~200 us on a loaded one; the tiled kernels do ~10-40
-multiply-adds per nanosecond. Measured on the project's 2-core machine
-(``benchmarks/README.md``), two threads overtook one between 80 000 and 240 000
-multiply-adds per layer; 2**18 (262 144, a [784, 30] layer on 11 examples) keeps
-the small layers serial, where a loaded machine would make threads a loss.
+Starting the threads of one ``prange`` loop costs 3-9 us with the OpenMP layer
+when the second core is free, and milliseconds when another process holds it;
+the tiled kernels do ~15-35 multiply-adds per nanosecond. 2**18 (262 144, a
+[784, 30] layer on 11 examples) keeps the small layers serial, where threads
+cannot pay for their start. On the project's shared 2-core machine two threads
+showed no stable crossover (``benchmarks/thresholds.py crossover``, figures in
+``benchmarks/README.md``): they won at some sizes above ~130 000 multiply-adds
+with the other core mostly free, and lost at every size with it busy.
 """
 
 
