@@ -13,10 +13,12 @@ pixels, random one-hot targets). Three ways to run the same epoch:
 Compilation is excluded from the epoch times and reported on its own (a Numba
 cache hit shows as a fraction of a second). Each time is the best of
 ``--repeat`` epochs. OpenBLAS is pinned to one thread unless
-``OPENBLAS_NUM_THREADS`` is set: unpinned, it made the small products of this
-loop many times slower on the project's 2-core machines.
+``OPENBLAS_NUM_THREADS`` is set, and PyTorch to ``--torch-threads`` (1): unpinned,
+both made the small products of this loop many times slower on the project's
+shared 2-core machines. ``fit`` runs these layers on one thread whatever Numba's
+thread count (they are below ``MIN_PARALLEL_WORK``).
 
-    python benchmarks/fit_epoch.py [--examples 50000] [--repeat 3]
+    python benchmarks/fit_epoch.py [--examples 50000] [--repeat 3] [--torch-threads 1]
 """
 
 import os
@@ -34,6 +36,9 @@ from loopnet import reference
 
 SIZES, BATCH, LR = (784, 30, 10), 10, 3.0
 
+# asv imports every module of benchmarks/ and runs any function named time_*,
+# track_*, peakmem_*, mem_* or timeraw_* as a benchmark: none of these is one.
+
 
 def data(n_examples, dtype):
     """Return synthetic inputs in [0, 1) and one-hot targets, seeded."""
@@ -43,7 +48,7 @@ def data(n_examples, dtype):
     return X, Y
 
 
-def time_fit(X, Y, dtype, repeat):
+def fit_seconds(X, Y, dtype, repeat):
     """Return (best epoch seconds, first-call seconds) of ``Network.fit``."""
     net = ln.Network(SIZES, dtype=dtype, seed=0)
     first = net.fit(X[:BATCH], Y[:BATCH], batch_size=BATCH, lr=LR, progress=False)
@@ -67,7 +72,7 @@ def numpy_epoch(weights, biases, X, Y, seed):
             param -= lr * grad
 
 
-def time_numpy(X, Y, dtype, repeat):
+def numpy_seconds(X, Y, dtype, repeat):
     """Return the best epoch seconds of the NumPy loop."""
     net = ln.Network(SIZES, dtype=dtype, seed=0)
     times = []
@@ -80,12 +85,13 @@ def time_numpy(X, Y, dtype, repeat):
     return min(times)
 
 
-def time_torch(X, Y, dtype, repeat):
+def torch_seconds(X, Y, dtype, repeat, threads):
     """Return the best epoch seconds of PyTorch on the CPU, or None without torch."""
     try:
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(threads)
     torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     X_t, Y_t = torch.from_numpy(X), torch.from_numpy(Y)
     times = []
@@ -116,23 +122,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=50_000, help="default 50000")
     parser.add_argument("--repeat", type=int, default=3, help="epochs timed (best)")
+    parser.add_argument(
+        "--torch-threads", type=int, default=1, help="PyTorch's threads (default 1)"
+    )
     args = parser.parse_args()
     print(
         f"[784, 30, 10] sigmoid, quadratic, batch {BATCH}, lr {LR}: one epoch over"
         f" {args.examples} examples; {platform.processor() or platform.machine()},"
         f" {os.cpu_count()} cores, OPENBLAS_NUM_THREADS="
-        f"{os.environ['OPENBLAS_NUM_THREADS']}"
+        f"{os.environ['OPENBLAS_NUM_THREADS']}, PyTorch threads {args.torch_threads},"
+        f" load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'dtype':8s} {'fit':>8s} {'NumPy':>8s} {'PyTorch':>8s} {'NumPy/fit':>10s}")
+    print(
+        f"{'dtype':8s} {'fit':>8s} {'NumPy':>8s} {'PyTorch':>8s} {'NumPy/fit':>10s}"
+        f" {'PyTorch/fit':>11s}"
+    )
     for dtype in ("float64", "float32"):
         X, Y = data(args.examples, dtype)
-        fit_s, first_s = time_fit(X, Y, dtype, args.repeat)
-        numpy_s = time_numpy(X, Y, dtype, args.repeat)
-        torch_s = time_torch(X, Y, dtype, args.repeat)
+        fit_s, first_s = fit_seconds(X, Y, dtype, args.repeat)
+        numpy_s = numpy_seconds(X, Y, dtype, args.repeat)
+        torch_s = torch_seconds(X, Y, dtype, args.repeat, args.torch_threads)
         torch_text = "n/a" if torch_s is None else f"{torch_s:.2f} s"
+        torch_ratio = "n/a" if torch_s is None else f"{torch_s / fit_s:.2f}x"
         print(
             f"{dtype:8s} {fit_s:6.2f} s {numpy_s:6.2f} s {torch_text:>8s}"
-            f" {numpy_s / fit_s:9.2f}x   (fit's first call: {first_s:.2f} s)"
+            f" {numpy_s / fit_s:9.2f}x {torch_ratio:>11s}"
+            f"   (fit's first call: {first_s:.2f} s)"
         )
 
 

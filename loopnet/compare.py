@@ -27,6 +27,7 @@ import numpy as np
 
 from loopnet import _validation as check
 from loopnet import reference
+from loopnet.kernels._jit import start_threads
 from loopnet.kernels.backprop import (
     _backward_pass,
     _forward_pass,
@@ -144,6 +145,7 @@ def _loop_values(net, X, Y, reduction, l2):
     Z, A, D = (np.empty(offsets[-1], dtype=net.dtype) for _ in range(3))
     grad = np.empty_like(net.params)
     layout = (net.params, net._sizes, net._w_offsets, net._b_offsets)
+    start_threads()
     _forward_pass(*layout, net._codes, X, Z, A)
     _backward_pass(*layout, net._codes, net._cost_code, X, Y, Z, A, D, grad)
     scale = 1 / n_batch if reduction == "mean" else 1

@@ -11,6 +11,7 @@ from loopnet import _validation as check
 from loopnet import reference, saving, training
 from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from loopnet.costs import COSTS, PROBABILITY_TARGETS, VALID_OUTPUTS, example_costs
+from loopnet.kernels._jit import start_threads
 from loopnet.kernels.backprop import _forward_pass, _network_gradient, _unit_offsets
 
 METHODS = ("loop", "matrix", "cuda")
@@ -265,6 +266,7 @@ class Network:
         offsets = _unit_offsets(self._sizes, X.shape[0])
         Z = np.empty(offsets[-1], dtype=self.dtype)
         A = np.empty(offsets[-1], dtype=self.dtype)
+        start_threads()
         _forward_pass(
             self._params,
             self._sizes,
@@ -427,6 +429,7 @@ class Network:
         flat = np.empty_like(self._params)
         scale = 1 / X.shape[0] if reduction == "mean" else 1
         if method == "loop":
+            start_threads()
             _network_gradient(
                 self._params,
                 self._sizes,

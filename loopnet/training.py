@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from loopnet import _validation as check
+from loopnet.kernels._jit import start_threads
 from loopnet.kernels.training import _train_batches
 
 CHUNK_WORK = 1 << 28
@@ -149,6 +150,8 @@ def _cpu_runner(net, X, Y, batch_size, lr, l2, momentum):
     layout = (net.params, net._sizes, net._w_offsets, net._b_offsets, net._codes)
     # l2 / N in float64, then rounded once to the network's dtype.
     rates = (dtype.type(lr), dtype.type(l2 / n_examples), dtype.type(momentum))
+
+    start_threads()
 
     def run(order, first, stop, cost_sum):
         return _train_batches(

@@ -266,6 +266,46 @@ def test_two_processes_compile_into_one_fresh_cache_at_once(tmp_path):
     assert result["hits"] >= 1 and result["misses"] == 0
 
 
+FIT_THEN_GRADIENT = """
+import sys
+import numpy as np
+import loopnet as ln
+net = ln.Network([784, 30, 10], seed=0)
+X = np.random.default_rng(1).random((20, 784))
+Y = np.eye(10)[np.arange(20) % 10]
+if sys.argv[1] == "fit":
+    net.fit(X, Y, batch_size=10, progress=False)
+else:
+    net.gradient(X[:10], Y[:10])
+print("done")
+"""
+
+
+@needs_jit
+@pytest.mark.heavy
+def test_gradient_loads_from_a_cache_that_fit_filled_first(tmp_path):
+    """fit, then a gradient, then a gradient again, each in a fresh process.
+
+    The second process compiles ``_network_gradient`` around layer kernels that
+    ``fit`` left in the cache; the third loads it. Numba forgets, for a cached
+    caller of cached parallel kernels, that it needs the thread pool
+    (numba#8578): before loopnet started the pool itself, the third process
+    crashed with a segmentation fault.
+    """
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(tmp_path / "c"))
+    for step in ("fit", "gradient", "gradient"):
+        done = subprocess.run(
+            [sys.executable, "-c", FIT_THEN_GRADIENT, step],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, (step, done.returncode, done.stderr[-2000:])
+        assert done.stdout.strip() == "done"
+
+
 # --- Ctrl-C --------------------------------------------------------------------------
 
 

@@ -14,18 +14,23 @@ One benchmarked exception, ``JIT_DOT``: the dot-product tile kernels of
 ``{"reassoc", "contract"}``. A dot product sum_k x_k y_k is a reduction; LLVM
 vectorizes it only when it may reassociate the sum (``reassoc``), and fuses
 multiply and add into one FMA only with ``contract``. Without them the forward
-pass of the [784, 100, 10] network ran at 0.1 of OpenBLAS's speed, with them at
-1.3 (float32 and float64, one thread, on the project's 2-core AMD EPYC machine;
-``benchmarks/README.md`` has the figures). The two flags change rounding only:
+products of the [784, 100, 10] network at batch 64 ran at 0.14 (float32) and 0.26
+(float64) of OpenBLAS's speed, with them at 1.34 and 1.20 (one thread, on the
+project's 2-core AMD EPYC machine; ``benchmarks/thresholds.py fastmath``, figures
+in ``benchmarks/README.md``). The two flags change rounding only:
 ``nnan``, ``ninf`` and ``afn`` stay off, so NaN and infinity propagate and are
 tested as before, and float32 stays float32. The sums are still deterministic:
 the order is fixed by the compiled code and the tile layout, not by timing or
 thread count.
 
 ``PARALLEL`` adds ``parallel=True`` for the kernels that split rows over threads
-with ``prange``; ``use_threads`` decides when that is worth it.
+with ``prange``; ``use_threads`` decides when that is worth it, and
+``start_threads`` makes sure the thread pool exists before they run.
 """
 
+import functools
+
+import numba
 from numba import njit
 
 from loopnet._cache import CACHE
@@ -39,13 +44,33 @@ PARALLEL = {**JIT, "parallel": True}
 MIN_PARALLEL_WORK = 2**18
 """Multiply-adds below which a kernel runs serially, whatever the thread count.
 
-Starting the threads of one ``prange`` loop costs ~3 us with the OpenMP layer on
-an idle machine and up to ~200 us on a loaded one; the tiled kernels do ~10-40
-multiply-adds per nanosecond. Measured on the project's 2-core machine
-(``benchmarks/README.md``), two threads overtook one between 80 000 and 240 000
-multiply-adds per layer; 2**18 (262 144, a [784, 30] layer on 11 examples) keeps
-the small layers serial, where a loaded machine would make threads a loss.
+Starting the threads of one ``prange`` loop costs 3-9 us with the OpenMP layer
+when the second core is free, and milliseconds when another process holds it;
+the tiled kernels do ~15-35 multiply-adds per nanosecond. 2**18 (262 144, a
+[784, 30] layer on 11 examples) keeps the small layers serial, where threads
+cannot pay for their start. On the project's shared 2-core machine two threads
+showed no stable crossover (``benchmarks/thresholds.py crossover``, figures in
+``benchmarks/README.md``): they won at some sizes above ~130 000 multiply-adds
+with the other core mostly free, and lost at every size with it busy.
 """
+
+
+@functools.cache
+def start_threads():
+    """Start Numba's thread pool, once per process, before a kernel is called.
+
+    Numba starts the pool when it loads a kernel holding a ``prange`` loop from
+    its cache, but a cached *caller* of such a kernel remembers that only if the
+    parallel kernel was compiled, not loaded from the cache, in the process that
+    compiled the caller (numba#8578). Loaded later, that caller ran its first
+    ``prange`` loop without a pool and the process died of a segmentation fault
+    (``fit`` in one process, then ``gradient`` in two more, each reproduced it).
+    Every Python entry point into a kernel that may reach a ``prange`` loop calls
+    this first. It runs at the first kernel call, where Numba would have started
+    the pool anyway, not at import: a process that forks before it computes
+    anything keeps a child free to use the OpenMP threading layer.
+    """
+    numba.get_num_threads()  # starts the pool, as numba.set_num_threads does
 
 
 @njit(**JIT)

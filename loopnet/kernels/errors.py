@@ -29,7 +29,7 @@ from loopnet.activations import (
     multiply_by_derivative_of_output_example,
 )
 from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
-from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._jit import JIT, PARALLEL, start_threads, use_threads
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
     _block_rows,
@@ -492,6 +492,7 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
         delta_next, W_next, Z, activation, 2, ("delta_next", "Z")
     )
     delta = np.empty_like(Z)
+    start_threads()
     _hidden_error(delta_next, W_next, Z, code, delta)
     return check.check_finite_result(delta, "delta", "delta_next, W_next and Z")
 

@@ -8,7 +8,7 @@ from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet.activations import ACTIVATIONS, activate_example
-from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._jit import JIT, PARALLEL, start_threads, use_threads
 from loopnet.kernels._tiles import _block_rows, _dot_rows
 
 
@@ -176,6 +176,7 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     W, A_prev, bias, code = _layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
     Z = np.empty((A_prev.shape[0], W.shape[0]), dtype=W.dtype)
     A = np.empty_like(Z)
+    start_threads()
     _forward_layer(W, bias, A_prev, code, Z, A)
     check.check_finite_result(Z, "Z", "W, A_prev and bias")
     return Z, A

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet.kernels._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._jit import JIT, PARALLEL, start_threads, use_threads
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
     _block_rows,
@@ -187,6 +187,7 @@ def weight_gradient(delta, A_prev):
         " (one per example)",
     )
     dW = np.empty((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)
+    start_threads()
     _weight_gradient(delta, A_prev, dW)
     return check.check_finite_result(dW, "dW", "delta and A_prev")
 
