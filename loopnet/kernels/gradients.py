@@ -47,10 +47,10 @@ def _accumulate_gradient_example(delta, a_prev, dW, dbias):
 MIN_TILED_BATCH = 128
 """Shortest batch whose sums over b go through the register tiles of ``_tiles``.
 
-Shorter batches use ``_outer_product_rows``. Measured on one thread, both dtypes,
-against the tiles: 2-2.5x faster at [100, 784] with 32 and 64 examples, about
-even at [256, 784] with 128, 1.7x slower at [1024, 1024] with 256
-(``benchmarks/README.md``).
+Shorter batches use ``_outer_product_rows``. Measured on one thread against the
+tiles: 1.7-2.5x faster for a [100, 784] layer at 32 and 64 examples, within 20%
+either way for [256, 784] at 128, and 1.05x (float32) to 1.7x (float64) slower
+for [1024, 1024] at 256 (``benchmarks/README.md``).
 """
 
 
