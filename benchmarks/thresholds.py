@@ -41,7 +41,11 @@ from loopnet.kernels._jit import JIT, MIN_PARALLEL_WORK
 from loopnet.kernels._tiles import MIN_DOT_LENGTH, _transposed
 from loopnet.kernels.errors import _hidden_error_parallel, _hidden_error_rows
 from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows
-from loopnet.kernels.gradients import _weight_gradient_parallel, _weight_gradient_rows
+from loopnet.kernels.gradients import (
+    MIN_TILED_BATCH,
+    _weight_gradient_parallel,
+    _weight_gradient_rows,
+)
 
 SIGMOID = ACTIVATIONS["sigmoid"]
 
@@ -122,7 +126,7 @@ def layer_calls(kernel, n_batch, n_l, n_prev, dtype):
             lambda: _hidden_error_parallel(*args),
         )
     delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    long_sums = n_batch >= MIN_DOT_LENGTH
+    long_sums = n_batch >= MIN_TILED_BATCH
     delta_T = _transposed(delta) if long_sums else delta
     A_prev_T = _transposed(A_prev) if long_sums else A_prev
     dW = np.empty((n_l, n_prev), dtype=dtype)

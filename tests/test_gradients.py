@@ -32,7 +32,7 @@ def test_bias_gradient_matches_reference(rng, dtype, n_batch, n_l, n_prev):
 def test_example_gradients_sum_to_batched_bit_for_bit(rng, dtype):
     """The seeds' accumulator, Delta += delta a^T, adds terms in the batched order.
 
-    That holds for batches below ``MIN_DOT_LENGTH`` (here 9 examples); longer ones
+    That holds for batches below ``MIN_TILED_BATCH`` (here 9 examples); longer ones
     are summed in register tiles and checked against the twin to ``TOL``.
     """
     delta = rng.standard_normal((9, 4)).astype(dtype)

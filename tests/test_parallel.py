@@ -37,6 +37,7 @@ from loopnet.kernels.forward import (
     _forward_rows,
 )
 from loopnet.kernels.gradients import (
+    MIN_TILED_BATCH,
     _weight_gradient,
     _weight_gradient_parallel,
     _weight_gradient_rows,
@@ -48,8 +49,17 @@ needs_two_threads = pytest.mark.skipif(
 )
 
 # (n_rows, n_columns, n_sum): rows and columns on and off the 4 x 4 tile grid,
-# sums shorter and longer than MIN_DOT_LENGTH, one row, one column.
-SHAPES = [(1, 1, 1), (3, 5, 2), (9, 7, 33), (17, 13, 70), (64, 30, 784), (6, 41, 31)]
+# sums shorter and longer than MIN_DOT_LENGTH and MIN_TILED_BATCH, one row, one
+# column.
+SHAPES = [
+    (1, 1, 1),
+    (3, 5, 2),
+    (9, 7, 33),
+    (17, 13, 70),
+    (64, 30, 784),
+    (6, 41, 31),
+    (11, 6, 130),
+]
 
 
 @pytest.fixture
@@ -180,11 +190,17 @@ def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch
     _weight_gradient(delta, A_prev, dispatched)
     np.testing.assert_array_equal(dispatched, serial)
     np.testing.assert_allclose(serial, delta.T @ A_prev, **TOL[dtype])
+    if n_batch < MIN_TILED_BATCH:  # the seeds' accumulator, Delta += delta a^T
+        Delta = np.zeros_like(serial)
+        for b in range(n_batch):
+            Delta += np.outer(delta[b], A_prev[b])
+        np.testing.assert_array_equal(serial, Delta)
 
 
 def test_shapes_cover_both_sum_forms():
     n_sums = [n_p for _, _, n_p in SHAPES]
     assert min(n_sums) < MIN_DOT_LENGTH <= max(n_sums)
+    assert min(n_sums) < MIN_TILED_BATCH <= max(n_sums)
 
 
 @needs_two_threads
