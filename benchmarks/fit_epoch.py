@@ -34,6 +34,9 @@ from loopnet import reference
 
 SIZES, BATCH, LR = (784, 30, 10), 10, 3.0
 
+# asv imports every module of benchmarks/ and runs any function named time_*,
+# track_*, peakmem_*, mem_* or timeraw_* as a benchmark: none of these is one.
+
 
 def data(n_examples, dtype):
     """Return synthetic inputs in [0, 1) and one-hot targets, seeded."""
@@ -43,7 +46,7 @@ def data(n_examples, dtype):
     return X, Y
 
 
-def time_fit(X, Y, dtype, repeat):
+def fit_seconds(X, Y, dtype, repeat):
     """Return (best epoch seconds, first-call seconds) of ``Network.fit``."""
     net = ln.Network(SIZES, dtype=dtype, seed=0)
     first = net.fit(X[:BATCH], Y[:BATCH], batch_size=BATCH, lr=LR, progress=False)
@@ -67,7 +70,7 @@ def numpy_epoch(weights, biases, X, Y, seed):
             param -= lr * grad
 
 
-def time_numpy(X, Y, dtype, repeat):
+def numpy_seconds(X, Y, dtype, repeat):
     """Return the best epoch seconds of the NumPy loop."""
     net = ln.Network(SIZES, dtype=dtype, seed=0)
     times = []
@@ -80,7 +83,7 @@ def time_numpy(X, Y, dtype, repeat):
     return min(times)
 
 
-def time_torch(X, Y, dtype, repeat):
+def torch_seconds(X, Y, dtype, repeat):
     """Return the best epoch seconds of PyTorch on the CPU, or None without torch."""
     try:
         import torch
@@ -126,9 +129,9 @@ def main():
     print(f"{'dtype':8s} {'fit':>8s} {'NumPy':>8s} {'PyTorch':>8s} {'NumPy/fit':>10s}")
     for dtype in ("float64", "float32"):
         X, Y = data(args.examples, dtype)
-        fit_s, first_s = time_fit(X, Y, dtype, args.repeat)
-        numpy_s = time_numpy(X, Y, dtype, args.repeat)
-        torch_s = time_torch(X, Y, dtype, args.repeat)
+        fit_s, first_s = fit_seconds(X, Y, dtype, args.repeat)
+        numpy_s = numpy_seconds(X, Y, dtype, args.repeat)
+        torch_s = torch_seconds(X, Y, dtype, args.repeat)
         torch_text = "n/a" if torch_s is None else f"{torch_s:.2f} s"
         print(
             f"{dtype:8s} {fit_s:6.2f} s {numpy_s:6.2f} s {torch_text:>8s}"
