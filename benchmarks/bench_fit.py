@@ -72,10 +72,11 @@ class FitEpochMemory:
     param_names = ["workload", "dtype"]
 
     def setup(self, workload, dtype):
-        FitEpoch.setup(self, workload, dtype)
+        self.epoch = FitEpoch()
+        self.epoch.setup(workload, dtype)
 
     def peakmem_fit_epoch(self, workload, dtype):
-        FitEpoch.time_loop(self, workload, dtype)
+        self.epoch.time_loop(workload, dtype)
 
     def peakmem_reference(self, workload, dtype):
         """The same process, setup included, without the epoch: the baseline."""
