@@ -10,7 +10,7 @@ threads, and repeated runs.
 import numba
 import numpy as np
 import pytest
-from conftest import DTYPES, TOL
+from conftest import DTYPES, NO_JIT, TOL
 
 import loopnet as ln
 from loopnet import reference
@@ -50,6 +50,8 @@ needs_two_threads = pytest.mark.skipif(
 # (n_rows, n_columns, n_sum): rows and columns on and off the 4 x 4 tile grid,
 # sums shorter and longer than MIN_DOT_LENGTH, one row, one column.
 SHAPES = [(1, 1, 1), (3, 5, 2), (9, 7, 33), (17, 13, 70), (64, 30, 784), (6, 41, 31)]
+if NO_JIT:  # the real size is 1.5M multiply-adds: seconds in Python
+    SHAPES[4] = (16, 10, 50)
 
 
 @pytest.fixture
