@@ -188,6 +188,7 @@ def test_bench_point_and_table():
         bench_point(0, 1)
 
 
+@pytest.mark.heavy  # times the kernels at [784, 256, 10], batch 128: a minute as Python
 def test_loop_vs_matrix_example_runs(capsys):
     runpy.run_path(str(EXAMPLE), run_name="__main__")
     out = capsys.readouterr().out

@@ -10,7 +10,7 @@ threads, and repeated runs.
 import numba
 import numpy as np
 import pytest
-from conftest import DTYPES, TOL
+from conftest import DTYPES, NO_JIT, TOL
 
 import loopnet as ln
 from loopnet import reference
@@ -60,6 +60,8 @@ SHAPES = [
     (6, 41, 31),
     (11, 6, 130),
 ]
+if NO_JIT:  # the real size is 1.5M multiply-adds: seconds in Python
+    SHAPES[4] = (16, 10, 50)
 
 
 @pytest.fixture
