@@ -31,7 +31,7 @@ import pytest
 from conftest import NO_JIT
 
 import loopnet as ln
-from loopnet import _cache, saving, training
+from loopnet import _cache, _cache_stamp, saving, training
 from loopnet.kernels.training import _train_batches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -568,3 +568,100 @@ def test_train_batches_is_the_compiled_loop():
     """The memory test above measures the loop fit really runs."""
     assert training._train_batches is _train_batches
     assert saving.write_model.__module__ == "loopnet.saving"
+
+
+# --- a callee's file changes -------------------------------------------------------
+
+CALL_WEIGHT_GRADIENT = """
+import json
+import numpy as np
+import loopnet as ln
+from loopnet.kernels.gradients import _weight_gradient
+dW = ln.kernels.weight_gradient(np.ones((2, 3)), np.ones((2, 4)))
+print(json.dumps({
+    "dW": dW.tolist(),
+    "hits": sum(_weight_gradient.stats.cache_hits.values()),
+    "misses": sum(_weight_gradient.stats.cache_misses.values()),
+}))
+"""
+
+
+@needs_jit
+def test_cached_caller_compiles_again_when_a_callee_file_changes(tmp_path):
+    """``_weight_gradient`` (gradients.py) calls ``_dot_rows`` (_tiles.py).
+
+    Numba alone would load the caller's old machine code after _tiles.py changed
+    (numba#4908); ``loopnet._cache_stamp`` makes it compile again. A module
+    without compiled code (network.py) changing costs no compile.
+    """
+    site = tmp_path / "site"
+    shutil.copytree(
+        ROOT / "loopnet",
+        site / "loopnet",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (tmp_path / "tmp").mkdir()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(site),
+        NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+        TMPDIR=str(tmp_path / "tmp"),
+    )
+
+    def run():
+        result = run_json(CALL_WEIGHT_GRADIENT, env)
+        assert result["dW"] == [[2.0] * 4] * 3
+        return result["hits"], result["misses"]
+
+    assert run() == (0, 1)  # compiled
+    assert run() == (1, 0)  # loaded
+    with open(site / "loopnet" / "kernels" / "_tiles.py", "a") as file:
+        file.write("\n# an edit to the callee's module\n")
+    assert run() == (0, 1)  # compiled again, not the old callee loaded
+    assert run() == (1, 0)
+    with open(site / "loopnet" / "network.py", "a") as file:
+        file.write("\n# an edit to a module without compiled code\n")
+    assert run() == (1, 0)
+
+
+def test_stamp_covers_the_compiled_modules_only():
+    kernel_folder = ROOT / "loopnet" / "kernels"
+    names = {
+        os.path.relpath(path, ROOT / "loopnet")
+        for path in _cache_stamp.compiled_sources()
+    }
+    kernels = {f"kernels/{path.name}" for path in kernel_folder.glob("*.py")}
+    assert kernels - {"kernels/__init__.py"} <= names
+    assert {"activations.py", "costs.py"} <= names
+    assert not names & {"network.py", "cli.py", "training.py", "kernels/__init__.py"}
+
+
+def test_stamp_changes_with_any_source(tmp_path):
+    paths = [tmp_path / "a.py", tmp_path / "b.py"]
+    for path in paths:
+        path.write_text("x = 1\n")
+    before = _cache_stamp.sources_digest(paths)
+    assert _cache_stamp.sources_digest(paths) == before
+    paths[1].write_text("x = 2\n")
+    assert _cache_stamp.sources_digest(paths) != before
+
+
+def test_stamp_locator_is_first_and_only_for_loopnet():
+    from numba.core import caching
+
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    assert _cache_stamp.install()  # idempotent: already installed at import
+    assert impl._locator_classes.count(_cache_stamp.LoopnetCacheLocator) == 1
+    assert impl._locator_classes[0] is _cache_stamp.LoopnetCacheLocator
+
+    def elsewhere():
+        return 1
+
+    locator = _cache_stamp.LoopnetCacheLocator
+    assert locator.from_function(elsewhere, __file__) is None
+    from loopnet.kernels.gradients import _weight_gradient
+
+    source = ln.kernels.gradients.__file__
+    mine = locator.from_function(_weight_gradient.py_func, source)
+    assert mine is not None
+    assert mine.get_source_stamp()[1] == _cache_stamp.LoopnetCacheLocator.digest

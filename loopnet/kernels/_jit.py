@@ -4,7 +4,9 @@
 call of a process then costs milliseconds, not seconds); ``loopnet._cache``
 decides it before any kernel is decorated, moving the cache to a private
 temporary folder (or turning it off) with one warning when Numba has no
-writable place for it, as in a read-only install. ``error_model="numpy"``
+writable place for it, as in a read-only install; ``loopnet._cache_stamp`` makes
+every cached kernel stale when any of loopnet's compiled modules changes (Numba
+alone watches only the file of the function it loads). ``error_model="numpy"``
 makes division follow IEEE rules (``x / 0`` is inf, never a Python exception), as
 NumPy does. ``fastmath`` stays off: it would let LLVM reorder sums and drop NaN
 checks.
@@ -33,7 +35,10 @@ import functools
 import numba
 from numba import njit
 
+from loopnet import _cache_stamp
 from loopnet._cache import CACHE
+
+_cache_stamp.install()  # before any kernel is decorated: each reads its stamp then
 
 FASTMATH = False
 JIT = {"cache": CACHE, "fastmath": FASTMATH, "error_model": "numpy"}
