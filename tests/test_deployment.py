@@ -646,6 +646,7 @@ def test_stamp_changes_with_any_source(tmp_path):
     assert _cache_stamp.sources_digest(paths) != before
 
 
+@needs_jit
 def test_stamp_locator_is_first_and_only_for_loopnet():
     from numba.core import caching
 
