@@ -42,10 +42,10 @@ MIN_DOT_LENGTH = 32
 """Shortest sum (n_p terms) worth a register tile.
 
 Below it the 16 final horizontal additions of a tile cost more than its
-vectorized loop saves, and ``errors._hidden_error`` and
-``gradients._weight_gradient`` sum by rows instead. Measured (one thread, both
-dtypes) on a [100, 784] weight gradient and a [64, 100] hidden error: the tiles
-won from 24-64 terms on, the rows below.
+vectorized loop saves, and ``errors._hidden_error`` sums by rows instead.
+Measured (one thread, both dtypes) on a [64, 100] hidden error: the tiles won
+from 24-64 terms on, the rows below. The weight gradient has its own, higher
+threshold, ``gradients.MIN_TILED_BATCH``.
 """
 
 TRANSPOSE_BLOCK = 16
