@@ -7,6 +7,11 @@ down: serial and parallel kernels agree bit for bit, and so do one and two
 threads, and repeated runs.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
@@ -247,3 +252,22 @@ def test_network_gradient_same_bits_on_one_and_two_threads(
         np.testing.assert_array_equal(a, outputs[0])
     matrix = net.gradient(X, Y, reduction, l2=0.01, method="matrix").flat
     np.testing.assert_allclose(gradients[0], matrix, **TOL[dtype])
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("active", "active")])
+def test_import_makes_idle_openmp_threads_sleep_unless_told(given, expected):
+    """Spinning OpenMP threads starved OpenBLAS's (and back) on two cores."""
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    script = "import os, loopnet; print(os.environ['OMP_WAIT_POLICY'])"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == expected

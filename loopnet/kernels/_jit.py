@@ -28,9 +28,20 @@ thread count.
 ``PARALLEL`` adds ``parallel=True`` for the kernels that split rows over threads
 with ``prange``; ``use_threads`` decides when that is worth it, and
 ``start_threads`` makes sure the thread pool exists before they run.
+
+Unless the environment already says otherwise, importing loopnet sets
+``OMP_WAIT_POLICY=PASSIVE``, read when the OpenMP runtime of Numba's default
+threading layer starts: its idle threads then sleep instead of spinning. On the
+project's 2-core machine, spinning OpenMP threads and OpenBLAS's own threads took
+the cores from each other whenever loop and matrix forms alternated:
+``loopnet compare``'s default [784, 100, 10] gradient took 14 ms by the loops
+instead of 0.65 ms (``benchmarks/README.md``).
 """
 
 import functools
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba starts OpenMP
 
 import numba
 from numba import njit
