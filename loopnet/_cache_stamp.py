@@ -28,31 +28,30 @@ _PACKAGE = KERNEL_FOLDERS[0]
 
 
 def compiled_sources(folders=KERNEL_FOLDERS):
-    """Paths of the modules in ``folders`` that define compiled functions, sorted.
+    """The modules in ``folders`` that define compiled functions: path -> bytes.
 
     A module counts when its text mentions ``njit``: the kernels, and the
     activations and costs they call, whose constants are compiled in with them.
+    Each file is read once; the paths come sorted.
     """
-    paths = []
+    sources = {}
     for folder in folders:
         for name in sorted(os.listdir(folder)):
+            if not name.endswith(".py"):
+                continue
             path = os.path.join(folder, name)
-            if name.endswith(".py") and b"njit" in _read(path):
-                paths.append(path)
-    return paths
+            with open(path, "rb") as file:
+                content = file.read()
+            if b"njit" in content:
+                sources[path] = content
+    return sources
 
 
-def _read(path):
-    with open(path, "rb") as file:
-        return file.read()
-
-
-def sources_digest(paths):
-    """SHA-256 (hex) of the files ``paths``, their names (relative) and contents."""
+def sources_digest(sources):
+    """SHA-256 (hex) of ``sources`` (path -> bytes): names (relative) and contents."""
     digest = hashlib.sha256()
-    for path in paths:
+    for path, content in sources.items():
         digest.update(os.path.relpath(path, _PACKAGE).encode("utf-8") + b"\0")
-        content = _read(path)
         digest.update(len(content).to_bytes(8, "little") + content)
     return digest.hexdigest()
 
