@@ -36,7 +36,6 @@ from loopnet.cuda.kernels.errors import (
 from loopnet.cuda.kernels.forward import weighted_input_at
 from loopnet.cuda.kernels.gradients import bias_gradient_at, weight_gradient_at
 from loopnet.cuda.kernels.update import (
-    check_rate,
     launch_sgd_step,
     launch_sgd_step_bias,
     sgd_update,
@@ -296,9 +295,9 @@ class Trainer:
         self.n_examples = X.shape[0]
         self.batch_size = check.check_count(batch_size, "batch_size")
         self._real = real = net.dtype.type
-        self.lr = real(check_rate(lr, "lr"))
+        self.lr = real(check.check_real(lr, "lr", 0.0))
         self.decay = real(check.check_l2(l2) / self.n_examples)
-        self.momentum = real(check_rate(momentum, "momentum", upper=1))
+        self.momentum = real(check.check_real(momentum, "momentum", 0.0, 1.0))
         if fused is None:
             n_weights = sum(a * b for a, b in itertools.pairwise(net.sizes))
             fused = self.batch_size * n_weights <= FUSED_MAX_WORK

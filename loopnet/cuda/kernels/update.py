@@ -11,9 +11,6 @@ For a minibatch of n_batch examples out of N, with ``scale`` = 1/n_batch and
 and the same for bias[j] with g[j] = scale * sum_b delta[b, j] (biases take no L2).
 """
 
-import math
-import numbers
-
 import numpy as np
 
 from loopnet import _validation as check
@@ -120,17 +117,6 @@ def launch_sgd_step_bias(bias, velocity, delta, n_batch, scale, lr, momentum):
 # --- public wrappers --------------------------------------------------------------
 
 
-def check_rate(value, name, upper=math.inf):
-    """Return ``value`` as a float in [0, upper); TypeError or ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not 0 <= value < upper:
-        bounds = f"in [0, {upper})" if math.isfinite(upper) else "finite and >= 0"
-        raise ValueError(f"{name} must be {bounds}, got {value!r}")
-    return value
-
-
 def _velocity(velocity, like, name):
     if velocity is None:
         return np.zeros_like(like)
@@ -149,8 +135,8 @@ def _step_arguments(delta, n_l, lr, momentum):
         n_l,
         f"delta has {delta.shape[1]} columns; the layer has n_l={n_l}",
     )
-    lr = check_rate(lr, "lr")
-    momentum = check_rate(momentum, "momentum", upper=1)
+    lr = check.check_real(lr, "lr", 0.0)
+    momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
     real = delta.dtype.type
     return real(1) / real(delta.shape[0]), real(lr), real(momentum)
 
@@ -200,7 +186,7 @@ def sgd_step(W, delta, A_prev, lr, decay=0.0, momentum=0.0, velocity=None):
         f"A_prev has shape {A_prev.shape}; expected ({delta.shape[0]}, {n_prev})",
     )
     scale, lr, momentum = _step_arguments(delta, n_l, lr, momentum)
-    decay = W.dtype.type(check_rate(decay, "decay"))
+    decay = W.dtype.type(check.check_real(decay, "decay", 0.0))
     velocity = _velocity(velocity, W, "velocity")
     require_gpu()
     W_device, velocity_device = cuda.to_device(W), cuda.to_device(velocity)
