@@ -2,26 +2,7 @@
 
 import numpy as np
 
-from loopnet.kernels.backprop import _network_gradient
-
 from . import common
-
-
-def _bare_loop(net, X, Y, out):
-    """``_network_gradient`` as ``Network.gradient`` calls it, minus the checks."""
-    _network_gradient(
-        net.params,
-        net._sizes,
-        net._w_offsets,
-        net._b_offsets,
-        net._codes,
-        net._cost_code,
-        X,
-        Y,
-        net.dtype.type(1 / X.shape[0]),
-        net.dtype.type(0),
-        out,
-    )
 
 
 class Gradient:
@@ -73,11 +54,11 @@ class BareGradient:
         common.set_threads(common.THREADS)
         self.net = common.network(workload, dtype)
         self.X, self.Y = common.batch(workload, dtype)
-        self.out = np.empty_like(self.net.params)
+        self.bare = common.bare_gradient(self.net, self.X, self.Y)
         self.time_loop(workload, dtype)  # compile (or load the cache) untimed
 
     def time_loop(self, workload, dtype):
-        _bare_loop(self.net, self.X, self.Y, self.out)
+        self.bare()
 
     def time_matrix(self, workload, dtype):
         common.reference_gradient(self.net, self.X, self.Y)
@@ -102,8 +83,8 @@ class GradientThroughput:
         common.set_threads(common.THREADS)
         self.net = common.network(workload, dtype)
         self.X, self.Y = common.batch(workload, dtype)
-        self.out = np.empty_like(self.net.params)
-        _bare_loop(self.net, self.X, self.Y, self.out)  # compile untimed
+        self.bare = common.bare_gradient(self.net, self.X, self.Y)
+        self.bare()  # compile untimed
 
     def track_gflops(self, workload, dtype):
         """Multiply-adds of the three products per layer, per second of loop time."""
@@ -112,7 +93,7 @@ class GradientThroughput:
         samples = []
         for _ in range(5):
             start = perf_counter()
-            _bare_loop(self.net, self.X, self.Y, self.out)
+            self.bare()
             samples.append(perf_counter() - start)
         flops = common.gradient_flops(self.net.sizes, self.X.shape[0])
         return flops / float(np.median(samples)) / 1e9

@@ -108,3 +108,36 @@ def median_ratio(loop, matrix, repeat=7, min_seconds=0.02):
         loops.append(sample(loop, n_loop))
         matrices.append(sample(matrix, n_matrix))
     return float(np.median(loops) / np.median(matrices))
+
+
+def bare_gradient(net, X, Y):
+    """``_network_gradient`` as ``Network.gradient`` calls it, minus the checks.
+
+    Returns a function of no arguments that writes the mean gradient of the
+    batch into a preallocated array, with a preallocated workspace. Raises
+    NotImplementedError (asv skips) at commits before the parameter layout
+    (``net.layout``) existed.
+    """
+    from loopnet.kernels import backprop
+
+    if not hasattr(net, "layout"):
+        raise NotImplementedError("no Network.layout at this commit")
+    work = backprop.Workspace.allocate(net.layout, X.shape[0], net.dtype)
+    out = np.empty_like(net.params)
+    scale, l2 = net.dtype.type(1 / X.shape[0]), net.dtype.type(0)
+    arguments = (net.layout, net.params, X, Y, scale, l2, work, out)
+    return lambda: backprop._network_gradient(*arguments)
+
+
+def bare_forward(net, X):
+    """``_forward_pass`` of ``X`` into preallocated buffers, as a function of nothing.
+
+    Raises NotImplementedError (asv skips) before ``net.layout`` existed.
+    """
+    from loopnet.kernels import backprop
+
+    if not hasattr(net, "layout"):
+        raise NotImplementedError("no Network.layout at this commit")
+    work = backprop.Workspace.allocate(net.layout, X.shape[0], net.dtype)
+    arguments = (net.layout, net.params, X, work.Z, work.A)
+    return lambda: backprop._forward_pass(*arguments)

@@ -1,4 +1,4 @@
-"""The measurements behind two settings of ``loopnet.kernels._jit``.
+"""The measurements behind two settings of ``loopnet._jit``.
 
 ``crossover``: ``MIN_PARALLEL_WORK``, the multiply-adds below which a layer kernel
 runs serially. For the forward pass, the hidden error and the weight gradient of
@@ -35,9 +35,9 @@ import numba
 import numpy as np
 from numba import njit
 
+from loopnet._jit import JIT, MIN_PARALLEL_WORK
 from loopnet.activations import ACTIVATIONS
 from loopnet.kernels import _tiles
-from loopnet.kernels._jit import JIT, MIN_PARALLEL_WORK
 from loopnet.kernels._tiles import MIN_DOT_LENGTH, _transposed
 from loopnet.kernels.errors import _hidden_error_parallel, _hidden_error_rows
 from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows

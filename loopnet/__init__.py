@@ -6,10 +6,11 @@ Every loop kernel (``loopnet.kernels``) has a NumPy matrix twin
 (``loopnet.reference``); ``Network`` computes its gradient either way.
 """
 
-from loopnet import datasets, kernels, notation, reference
+from loopnet import backends, datasets, kernels, notation, reference
 from loopnet.compare import CompareReport, compare
 from loopnet.gradcheck import GradcheckResult, gradcheck
-from loopnet.network import Gradient, Network
+from loopnet.layout import Gradient, Layout
+from loopnet.network import Network
 from loopnet.training import History
 
 __version__ = "0.1.0"
@@ -19,7 +20,9 @@ __all__ = [
     "GradcheckResult",
     "Gradient",
     "History",
+    "Layout",
     "Network",
+    "backends",
     "compare",
     "datasets",
     "gradcheck",

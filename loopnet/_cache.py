@@ -7,7 +7,7 @@ function raises "cannot cache function ...: no locator available", and importing
 loopnet would fail. A read-only install (a system site-packages, a container
 image, a read-only home) is exactly that case.
 
-``CACHE`` is decided once, when ``loopnet.kernels._jit`` is imported, before any
+``CACHE`` is decided once, when ``loopnet._jit`` is imported, before any
 kernel is decorated: if one of Numba's places works for every folder holding
 kernels, nothing changes. Otherwise ``numba.config.CACHE_DIR`` points at a
 private folder of this user in the temporary directory (this process only; the
@@ -156,4 +156,4 @@ def configure(folders=KERNEL_FOLDERS):
 
 
 CACHE = configure()
-"""The ``cache`` option of every kernel (``loopnet.kernels._jit.JIT``)."""
+"""The ``cache`` option of every kernel (``loopnet._jit.JIT``)."""

@@ -13,7 +13,7 @@ each row's maximum before exponentiating.
 import numpy as np
 from numba import njit
 
-from loopnet.kernels._jit import JIT
+from loopnet._jit import JIT
 
 SIGMOID, TANH, RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 

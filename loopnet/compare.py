@@ -7,8 +7,9 @@ reports, layer by layer, the largest difference between them in
     delta^l_j = dC/dz^l_j                               (output and hidden errors)
     dC/dW^l[j, k] = sum_b delta^l[b, j] a^{l-1}[b, k]   dC/db^l_j = sum_b delta^l[b, j]
 
-the "loop" values read from the buffers of the compiled kernels
-(``loopnet.kernels.backprop``), the "matrix" values from ``loopnet.reference``;
+the "loop" values read from the buffers of the compiled kernels (the ``"loop"``
+backend), the "matrix" values from ``loopnet.reference`` (the ``"matrix"``
+backend);
 then it times ``Network.gradient`` in both forms. ``bench_point`` times one cell
 of the ``loopnet bench`` sweep.
 
@@ -26,15 +27,8 @@ import numba
 import numpy as np
 
 from loopnet import _validation as check
-from loopnet import reference
-from loopnet.kernels._jit import start_threads
-from loopnet.kernels.backprop import (
-    _backward_pass,
-    _forward_pass,
-    _scale_and_regularize,
-    _unit_offsets,
-)
-from loopnet.network import REDUCTIONS, Network
+from loopnet import backends
+from loopnet.network import Network
 
 QUANTITIES = ("z", "a", "delta", "dW", "dbias")
 """The per-layer quantities compared, in the order of the backward pass."""
@@ -73,7 +67,8 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
         ``"loop"``: the buffers of the compiled ``_forward_pass`` and
         ``_backward_pass`` (then ``_scale_and_regularize``), the kernels
         ``Network.gradient`` runs; ``"matrix"``: ``reference.forward``,
-        ``reference.backward`` and ``reference.gradient``.
+        ``reference.backward`` and ``reference.gradient``
+        (``loopnet.backends``, ``layer_values``).
 
     Returns
     -------
@@ -101,65 +96,21 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     array([[1.3, 1.3, 1.3]])
     """
     _check_net(net)
-    X, Y = net._check_XY(X, Y)
-    check.check_choice(reduction, "reduction", REDUCTIONS)
-    l2 = check.check_l2(l2, net.dtype)
     check.check_choice(method, "method", ("loop", "matrix"))
-    values = (_matrix_values if method == "matrix" else _loop_values)(
-        net, X, Y, reduction, l2
-    )
+    layout = net.layout
+    X, Y, scale, l2 = layout.check_cost_arguments(X, Y, net.dtype, reduction, l2)
+    return _layer_values(net, X, Y, scale, l2, method)
+
+
+def _layer_values(net, X, Y, scale, l2, method):
+    """``layer_values`` of checked arguments, each checked to be finite."""
+    values = backends.get(method).layer_values(net.layout, net.params, X, Y, scale, l2)
     for name, layers in values.items():
         for layer, value in enumerate(layers):
             if value is not None:
                 check.check_finite_result(
                     value, f"{name} of layer {layer + 1}", "X, Y and l2 (or params)"
                 )
-    return values
-
-
-def _matrix_values(net, X, Y, reduction, l2):
-    """``layer_values`` by ``loopnet.reference``, on checked arguments."""
-    # An overflow is reported once, as layer_values' ValueError.
-    with np.errstate(over="ignore", invalid="ignore"):
-        Zs, As = reference.forward(net.weights, net._bias_list(), X, net.activations)
-        deltas = reference.backward(
-            net.weights, Zs, As, Y, net.activations, net.cost_name
-        )
-        dWs, dbiases = reference.gradient(
-            net.weights,
-            net._bias_list(),
-            X,
-            Y,
-            net.activations,
-            net.cost_name,
-            reduction,
-            l2,
-        )
-    return {"z": Zs, "a": As, "delta": deltas, "dW": dWs, "dbias": dbiases}
-
-
-def _loop_values(net, X, Y, reduction, l2):
-    """``layer_values`` from the compiled kernels' buffers, on checked arguments."""
-    n_batch = X.shape[0]
-    offsets = _unit_offsets(net._sizes, n_batch)
-    Z, A, D = (np.empty(offsets[-1], dtype=net.dtype) for _ in range(3))
-    grad = np.empty_like(net.params)
-    layout = (net.params, net._sizes, net._w_offsets, net._b_offsets)
-    start_threads()
-    _forward_pass(*layout, net._codes, X, Z, A)
-    _backward_pass(*layout, net._codes, net._cost_code, X, Y, Z, A, D, grad)
-    scale = 1 / n_batch if reduction == "mean" else 1
-    _scale_and_regularize(*layout, net.dtype.type(scale), net.dtype.type(l2), grad)
-    values = {
-        name: [
-            buffer[offsets[layer] : offsets[layer + 1]].reshape(n_batch, n_l)
-            for layer, n_l in enumerate(net.sizes[1:])
-        ]
-        for name, buffer in (("z", Z), ("a", A), ("delta", D))
-    }
-    dWs, dbiases = net._views(grad)
-    values["dW"] = dWs
-    values["dbias"] = dbiases if net.bias else [None] * len(dbiases)
     return values
 
 
@@ -467,12 +418,12 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
     (True, 2, True)
     """
     _check_net(net)
-    X, Y = net._check_XY(X, Y)
+    X, Y, scale, l2_value = net.layout.check_cost_arguments(
+        X, Y, net.dtype, reduction, l2
+    )
     repeat = check.check_count(repeat, "repeat")
-    check.check_choice(reduction, "reduction", REDUCTIONS)
-    l2 = check.check_l2(l2, net.dtype)
-    loop = layer_values(net, X, Y, reduction, l2, "loop")
-    matrix = layer_values(net, X, Y, reduction, l2, "matrix")
+    loop = _layer_values(net, X, Y, scale, l2_value, "loop")
+    matrix = _layer_values(net, X, Y, scale, l2_value, "matrix")
     layers = []
     for layer, activation in enumerate(net.activations):
         differences = {}
@@ -502,7 +453,7 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
         dtype=net.dtype.name,
         n_batch=X.shape[0],
         reduction=reduction,
-        l2=l2,
+        l2=float(l2),
         layers=tuple(layers),
         loop_times=loop_times,
         matrix_times=matrix_times,

@@ -19,8 +19,8 @@ values are NumPy, shared by both forms.
 import numpy as np
 from numba import njit
 
+from loopnet._jit import JIT
 from loopnet.activations import SOFTMAX
-from loopnet.kernels._jit import JIT
 
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
 
@@ -215,3 +215,23 @@ def example_costs(Z, A, Y, output, cost):
     if cost == "cross_entropy":
         terms -= np.where(Y != 1, (1 - Y) * log_1ma, 0)
     return terms.sum(axis=1)
+
+
+def target_classes(T):
+    """Class of each row of outputs or targets: argmax, or > 0.5 for one column.
+
+    Parameters
+    ----------
+    T : ndarray, shape (n_batch, n_L)
+        Output activations, or targets read the same way (one-hot rows).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_batch,)
+        The index of each row's largest entry (the first on a tie); for one
+        column, 1 where it exceeds 0.5 (a sigmoid read as the probability of
+        class 1), else 0.
+    """
+    if T.shape[1] == 1:
+        return (T[:, 0] > 0.5).astype(np.int64)
+    return T.argmax(axis=1).astype(np.int64)

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from loopnet import _validation as check
-from loopnet.network import METHODS, REDUCTIONS, Network
+from loopnet.backends import NAMES as METHODS
+from loopnet.layout import REDUCTIONS
+from loopnet.network import Network
 
 
 @dataclass(frozen=True)

@@ -1,102 +1,23 @@
 """``Network``: a fully-connected network whose parameters live in one flat array."""
 
-import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import warnings
 
 import numpy as np
 
 from loopnet import _validation as check
-from loopnet import reference, saving, training
-from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from loopnet.costs import COSTS, PROBABILITY_TARGETS, VALID_OUTPUTS, example_costs
-from loopnet.kernels._jit import start_threads
-from loopnet.kernels.backprop import _forward_pass, _network_gradient, _unit_offsets
+from loopnet import backends, saving, training
+from loopnet.backends import loop
+from loopnet.costs import example_costs, target_classes
+from loopnet.layout import Gradient, Layout, check_architecture
 
-METHODS = ("loop", "matrix", "cuda")
-REDUCTIONS = ("mean", "sum")
+__all__ = ["Gradient", "Network"]
 
+METHODS = backends.NAMES
+"""Backends ``gradient`` and ``fit`` take as ``method=`` (``loopnet.backends``)."""
 
-def _check_sizes(sizes):
-    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence | np.ndarray):
-        raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}")
-    if isinstance(sizes, np.ndarray) and sizes.ndim != 1:
-        raise TypeError(
-            f"sizes must be a 1-D sequence of layer sizes, got shape {sizes.shape}"
-        )
-    sizes = tuple(check.check_count(n, f"sizes[{i}]") for i, n in enumerate(sizes))
-    if len(sizes) < 2:
-        raise ValueError(
-            "sizes must list at least two layers (inputs and outputs),"
-            f" got {list(sizes)}"
-        )
-    # Python ints: the count cannot overflow before the comparison.
-    n_weights = sum(n_l * n_prev for n_prev, n_l in itertools.pairwise(sizes))
-    if n_weights * 8 > np.iinfo(np.int64).max:
-        raise ValueError(
-            f"sizes {list(sizes)} need {n_weights} weights, more than an array can"
-            " address"
-        )
-    return sizes
-
-
-def _parameter_layout(sizes, bias):
-    """Offsets of each layer's weight and bias blocks in the flat array, and its length.
-
-    Layer by layer: W (n_l * n_prev entries, row-major) then bias (n_l entries);
-    a bias offset of -1 means the network has no biases.
-    """
-    n_layers = len(sizes) - 1
-    w_offsets = np.empty(n_layers, dtype=np.int64)
-    b_offsets = np.full(n_layers, -1, dtype=np.int64)
-    start = 0
-    for layer in range(n_layers):
-        w_offsets[layer] = start
-        start += sizes[layer + 1] * sizes[layer]
-        if bias:
-            b_offsets[layer] = start
-            start += sizes[layer + 1]
-    return w_offsets, b_offsets, start
-
-
-def _parameter_views(flat, sizes, w_offsets, b_offsets):
-    """Lists of weight matrices and bias vectors viewing ``flat``.
-
-    Without biases each bias is a read-only vector of zeros, not a parameter.
-    """
-    weights, biases = [], []
-    for layer, (n_prev, n_l) in enumerate(itertools.pairwise(sizes)):
-        start = w_offsets[layer]
-        weights.append(flat[start : start + n_l * n_prev].reshape(n_l, n_prev))
-        start = b_offsets[layer]
-        if start >= 0:
-            biases.append(flat[start : start + n_l])
-        else:
-            zeros = np.zeros(n_l, dtype=flat.dtype)
-            zeros.flags.writeable = False
-            biases.append(zeros)
-    return weights, biases
-
-
-@dataclass(frozen=True, eq=False)
-class Gradient:
-    """A gradient in the network's parameter layout.
-
-    Attributes
-    ----------
-    flat : ndarray, shape (n_params,)
-        dC/dparams, laid out like ``Network.params``.
-    weights : list of ndarray
-        ``weights[layer][j, k]`` = dC/dW^l[j, k], views into ``flat``.
-    biases : list of ndarray
-        ``biases[layer][j]`` = dC/dbias^l[j], views into ``flat`` (read-only
-        zeros for a network without biases).
-    """
-
-    flat: np.ndarray
-    weights: list
-    biases: list
+DEVICES = {"cpu": "loop", "cuda": "cuda"}
+"""``fit``'s old ``device=`` values and the ``method`` each now is."""
 
 
 class Network:
@@ -166,22 +87,7 @@ class Network:
         dtype="float64",
         seed=None,
     ):
-        sizes = _check_sizes(sizes)
-        check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
-        check.check_choice(output, "output", tuple(ACTIVATIONS))
-        check.check_choice(cost, "cost", tuple(COSTS))
-        if output not in VALID_OUTPUTS[cost]:
-            raise ValueError(
-                f"cost={cost!r} needs outputs in (0, 1): output must be one of"
-                f" {VALID_OUTPUTS[cost]}, got output={output!r}"
-            )
-        if output == "softmax" and sizes[-1] < 2:
-            raise ValueError(
-                "output='softmax' needs at least 2 output units (a softmax over one"
-                f" unit is the constant 1); sizes[-1] is {sizes[-1]}"
-            )
-        if not isinstance(bias, bool | np.bool_):
-            raise TypeError(f"bias must be True or False, got {bias!r}")
+        sizes = check_architecture(sizes, activation, output, cost, bias)
         self.sizes = sizes
         self.activation = activation
         self.output = output
@@ -189,18 +95,10 @@ class Network:
         self.bias = bool(bias)
         self.dtype = check.resolve_dtype(dtype)
         self.activations = (activation,) * (len(sizes) - 2) + (output,)
-        self._sizes = np.array(sizes, dtype=np.int64)
-        self._codes = np.array(
-            [ACTIVATIONS[a] for a in self.activations], dtype=np.int64
-        )
-        self._cost_code = COSTS[cost]
-        self._w_offsets, self._b_offsets, n_params = _parameter_layout(sizes, self.bias)
-        self._params = np.empty(n_params, dtype=self.dtype)
-        self.weights, self.biases = self._views(self._params)
+        self._layout = Layout.build(sizes, self.activations, cost, self.bias)
+        self._params = np.empty(self._layout.n_params, dtype=self.dtype)
+        self.weights, self.biases = self._layout.views(self._params)
         self._initialize(check.check_seed(seed))
-
-    def _views(self, flat):
-        return _parameter_views(flat, self.sizes, self._w_offsets, self._b_offsets)
 
     def _initialize(self, rng):
         for W, bias in zip(self.weights, self.biases, strict=True):
@@ -208,6 +106,16 @@ class Network:
             W[...] = rng.standard_normal(W.shape) / math.sqrt(n_prev)
             if self.bias:
                 bias[...] = rng.standard_normal(bias.shape)
+
+    @property
+    def layout(self):
+        """The parameter layout shared by every backend (``loopnet.layout.Layout``).
+
+        Sizes, offsets of each layer's ``W`` and ``bias`` in ``params``,
+        activation and cost codes, as read-only arrays; ``layout.views(flat)``
+        gives the per-layer views of any array laid out like ``params``.
+        """
+        return self._layout
 
     @property
     def params(self):
@@ -243,49 +151,9 @@ class Network:
 
     # --- checked inputs --------------------------------------------------------
 
-    def _check_X(self, X):
-        return check.data_array(X, "X", self.dtype, self.sizes[0])
-
-    def _check_XY(self, X, Y):
-        X = self._check_X(X)
-        Y = check.data_array(Y, "Y", self.dtype, self.sizes[-1])
-        if Y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"Y has {Y.shape[0]} rows but X has {X.shape[0]}:"
-                " one target row per example"
-            )
-        if self.cost_name in PROBABILITY_TARGETS and (Y.min() < 0 or Y.max() > 1):
-            raise ValueError(
-                f"Y must lie in [0, 1] for cost={self.cost_name!r} (targets are"
-                f" probabilities); got values in [{Y.min()}, {Y.max()}]"
-            )
-        return X, Y
-
-    def _forward_buffers(self, X):
-        """Flat Z and A buffers of the forward pass over checked ``X``, and offsets."""
-        offsets = _unit_offsets(self._sizes, X.shape[0])
-        Z = np.empty(offsets[-1], dtype=self.dtype)
-        A = np.empty(offsets[-1], dtype=self.dtype)
-        start_threads()
-        _forward_pass(
-            self._params,
-            self._sizes,
-            self._w_offsets,
-            self._b_offsets,
-            self._codes,
-            X,
-            Z,
-            A,
-        )
-        return Z, A, offsets
-
-    def _output_block(self, buffer, offsets, n_batch):
-        return buffer[offsets[-2] :].reshape(n_batch, self.sizes[-1])
-
     def _outputs(self, X):
         """Output activations a^L of checked ``X``, checked to be finite."""
-        _, A, offsets = self._forward_buffers(X)
-        outputs = self._output_block(A, offsets, X.shape[0])
+        _, outputs = loop.forward(self._layout, self._params, X)
         return check.check_finite_result(outputs, "the output", "X (or params)")
 
     # --- public computations ---------------------------------------------------
@@ -315,7 +183,7 @@ class Network:
         >>> ln.Network([2, 3, 1], seed=0).forward([[0.3, 1.0]]).shape
         (1, 1)
         """
-        X = self._check_X(X)
+        X = self._layout.check_inputs(X, self.dtype)
         return self._outputs(X).copy()
 
     def cost(self, X, Y, reduction="mean", l2=0.0):
@@ -355,27 +223,18 @@ class Network:
         >>> round(float(net.cost([[0.3, 1.0]], [[0.75]], reduction="sum")), 4)
         0.0134
         """
-        X, Y = self._check_XY(X, Y)
-        check.check_choice(reduction, "reduction", REDUCTIONS)
-        l2 = check.check_l2(l2, self.dtype)
-        Z, A, offsets = self._forward_buffers(X)
-        n_batch = X.shape[0]
+        X, Y, _, l2 = self._layout.check_cost_arguments(X, Y, self.dtype, reduction, l2)
+        Z_out, A_out = loop.forward(self._layout, self._params, X)
         # An overflow is reported once, as the ValueError below, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
-            costs = example_costs(
-                self._output_block(Z, offsets, n_batch),
-                self._output_block(A, offsets, n_batch),
-                Y,
-                self.output,
-                self.cost_name,
-            )
+            costs = example_costs(Z_out, A_out, Y, self.output, self.cost_name)
             total = costs.sum()
             if l2:
                 total += self.dtype.type(l2 / 2) * sum(
                     np.sum(W * W) for W in self.weights
                 )
             if reduction == "mean":
-                total /= n_batch
+                total /= X.shape[0]
         return check.check_finite_result(
             self.dtype.type(total), "the cost", "X, Y and l2 (or params)"
         )
@@ -418,55 +277,14 @@ class Network:
         >>> g.flat.shape, g.weights[0].shape, g.biases[1].shape
         ((13,), (3, 2), (1,))
         """
-        check.check_choice(method, "method", METHODS)
-        if method == "cuda":  # an optional extra: imported only when asked for
-            from loopnet.cuda import gradient
-
-            return gradient(self, X, Y, reduction, l2)
-        X, Y = self._check_XY(X, Y)
-        check.check_choice(reduction, "reduction", REDUCTIONS)
-        l2 = check.check_l2(l2, self.dtype)
-        flat = np.empty_like(self._params)
-        scale = 1 / X.shape[0] if reduction == "mean" else 1
-        if method == "loop":
-            start_threads()
-            _network_gradient(
-                self._params,
-                self._sizes,
-                self._w_offsets,
-                self._b_offsets,
-                self._codes,
-                self._cost_code,
-                X,
-                Y,
-                self.dtype.type(scale),
-                self.dtype.type(l2),
-                flat,
-            )
-            weights, biases = self._views(flat)
-        else:
-            weights, biases = self._views(flat)
-            # An overflow is reported once, as the ValueError below.
-            with np.errstate(over="ignore", invalid="ignore"):
-                dWs, dbiases = reference.gradient(
-                    self.weights,
-                    self._bias_list(),
-                    X,
-                    Y,
-                    self.activations,
-                    self.cost_name,
-                    reduction,
-                    l2,
-                )
-            for out, value in zip(weights + biases, dWs + dbiases, strict=True):
-                if value is not None:
-                    out[...] = value
+        backends.check_name(method)
+        X, Y, scale, l2 = self._layout.check_cost_arguments(
+            X, Y, self.dtype, reduction, l2
+        )
+        backend = backends.get(method)
+        flat = backend.gradient(self._layout, self._params, X, Y, scale, l2)
         check.check_finite_result(flat, "the gradient", "X, Y and l2 (or params)")
-        return Gradient(flat, weights, biases)
-
-    def _bias_list(self):
-        """Biases as ``reference`` takes them: ``None`` per layer without biases."""
-        return self.biases if self.bias else [None] * len(self.biases)
+        return self._layout.gradient(flat)
 
     # --- training, prediction, files --------------------------------------------
 
@@ -482,7 +300,8 @@ class Network:
         seed=None,
         validation=None,
         progress=True,
-        device="cpu",
+        method="loop",
+        device=None,
     ):
         """Train by mini-batch SGD, each epoch's loop inside compiled code.
 
@@ -525,14 +344,19 @@ class Network:
         progress : bool
             Show a tqdm progress bar (examples done, epoch, running cost) on
             standard error when it is a terminal; never when False.
-        device : {"cpu", "cuda"}
-            ``"cpu"``: the compiled loop above. ``"cuda"``: the same mini-batch
-            steps on an NVIDIA GPU (``loopnet.cuda.Trainer``; needs
-            ``loopnet[cuda]`` and a GPU), with the data and parameters resident
-            on the device and copied back after every chunk. It draws the same
-            shuffles; results agree with the CPU's up to rounding. The GPU loop
-            keeps no running cost, so ``history.cost`` then holds the mean cost
-            of the training set after each epoch.
+        method : {"loop", "matrix", "cuda"}
+            The backend, as in ``gradient``. ``"loop"``: the compiled loop
+            above. ``"matrix"``: the same steps by the NumPy matrix form, one
+            Python iteration per mini-batch (slow; for checking the loop).
+            ``"cuda"``: the same steps on an NVIDIA GPU
+            (``loopnet.cuda.Trainer``; needs ``loopnet[cuda]`` and a GPU), with
+            the data and parameters resident on the device and copied back after
+            every chunk. All draw the same shuffles and agree up to rounding. The
+            GPU loop keeps no running cost, so ``history.cost`` then holds the
+            mean cost of the training set after each epoch.
+        device : {"cpu", "cuda"}, optional
+            Deprecated name of the choice: ``"cpu"`` is ``method="loop"``,
+            ``"cuda"`` is ``method="cuda"`` (a ``DeprecationWarning``).
 
         Returns
         -------
@@ -566,6 +390,8 @@ class Network:
         >>> net.predict(X), history.cost[-1] < 0.05
         (array([0, 1, 1, 0]), True)
         """
+        if device is not None:
+            method = self._method_of_device(device, method)
         return training.fit(
             self,
             X,
@@ -578,8 +404,24 @@ class Network:
             seed,
             validation,
             progress,
-            device,
+            method,
         )
+
+    @staticmethod
+    def _method_of_device(device, method):
+        """The ``method`` an old ``fit(device=...)`` call asks for, with a warning."""
+        check.check_choice(device, "device", tuple(DEVICES))
+        if method not in ("loop", DEVICES[device]):
+            raise ValueError(
+                f"device={device!r} and method={method!r} disagree; pass method"
+                " only (device is deprecated)"
+            )
+        warnings.warn(
+            f"fit(device={device!r}) is deprecated; use method={DEVICES[device]!r}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return DEVICES[device]
 
     def predict(self, X):
         """Predict each example's class: argmax_j a^L_j, or a^L > 0.5 for one output.
@@ -603,14 +445,8 @@ class Network:
         >>> net.predict([[0.3, 1.0], [1.0, 0.4]]).shape
         (2,)
         """
-        X = self._check_X(X)
-        return self._classes(self._outputs(X))
-
-    def _classes(self, outputs):
-        """Class of each row of outputs or targets: argmax, or > 0.5 for one column."""
-        if outputs.shape[1] == 1:
-            return (outputs[:, 0] > 0.5).astype(np.int64)
-        return outputs.argmax(axis=1).astype(np.int64)
+        X = self._layout.check_inputs(X, self.dtype)
+        return target_classes(self._outputs(X))
 
     def _check_labels(self, labels, n_examples):
         """Class indexes from 1-D labels or 2-D targets (see ``score``)."""
@@ -620,7 +456,7 @@ class Network:
         n_classes = max(2, self.sizes[-1])
         if array.ndim == 2:
             array = check.data_array(array, "labels", self.dtype, self.sizes[-1])
-            classes = self._classes(array)
+            classes = target_classes(array)
         elif array.ndim == 1:
             if array.dtype.kind not in "biu":
                 raise ValueError(
@@ -672,26 +508,9 @@ class Network:
         >>> net.score(X, net.predict(X)), net.score(X, [[1, 0], [1, 0]]) in (0, 0.5, 1)
         (1.0, True)
         """
-        X = self._check_X(X)
+        X = self._layout.check_inputs(X, self.dtype)
         classes = self._check_labels(labels, X.shape[0])
         return float(np.mean(self.predict(X) == classes))
-
-    def _evaluate(self, X, Y):
-        """Mean cost (no L2 term) and accuracy of checked ``X``, ``Y``: one forward.
-
-        Used by ``fit`` after each epoch, when the parameters have already moved:
-        a diverged network's cost comes back as inf or NaN (``fit`` warns), never
-        as an exception or NumPy warnings.
-        """
-        Z, A, offsets = self._forward_buffers(X)
-        n_batch = X.shape[0]
-        outputs = self._output_block(A, offsets, n_batch)
-        Z_out = self._output_block(Z, offsets, n_batch)
-        with np.errstate(all="ignore"):
-            costs = example_costs(Z_out, outputs, Y, self.output, self.cost_name)
-            cost = np.mean(costs)
-        accuracy = np.mean(self._classes(outputs) == self._classes(Y))
-        return float(cost), float(accuracy)
 
     def save(self, path):
         """Write the network to ``path`` as an ``.npz``, atomically.
@@ -734,7 +553,7 @@ class Network:
             {
                 "format": np.array(saving.FORMAT),
                 "format_version": np.array(saving.FORMAT_VERSION, dtype=np.int64),
-                "sizes": self._sizes.copy(),
+                "sizes": np.array(self.sizes, dtype=np.int64),
                 "activation": np.array(self.activation),
                 "output": np.array(self.output),
                 "cost": np.array(self.cost_name),

@@ -33,7 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from loopnet import _validation as check
-from loopnet.network import Gradient, Network, _check_sizes
+from loopnet.layout import Gradient, check_sizes
+from loopnet.network import Network
 
 ORDERS = ("F", "C")
 
@@ -333,7 +334,7 @@ def reshape(flat, sizes, order="F"):
     [(3, 3), (1, 4)]
     """
     check.check_choice(order, "order", ORDERS)
-    sizes = _check_sizes(sizes)
+    sizes = check_sizes(sizes)
     array = check.as_array(flat, "flat")
     check._check_numeric(array, "flat")
     if array.ndim != 1:

@@ -366,7 +366,7 @@ def trace(net, X, Y, header=(), footer=()):
             f"trace follows small networks, at most {MAX_UNITS} units per layer;"
             f" got sizes {list(net.sizes)}"
         )
-    X, Y = net._check_XY(X, Y)
+    X, Y = net.layout.check_examples(X, Y, net.dtype)
     if X.shape[0] > MAX_BATCH:
         raise ValueError(
             f"trace follows at most {MAX_BATCH} examples; X has {X.shape[0]} rows"

@@ -1,9 +1,10 @@
 """``Network.fit``'s Python side: checks, shuffling, chunks, progress bar, history.
 
-The mini-batches themselves run in ``kernels.training._train_batches``; this module
-calls it once per chunk of mini-batches, so that the progress bar advances within
-an epoch and Ctrl-C (which Python handles only between compiled calls) stops
-training after a completed step, never in the middle of one.
+The mini-batches themselves run in the backend ``method`` names
+(``loopnet.backends``; for ``"loop"``, the compiled ``kernels.training``); this
+module calls it once per chunk of mini-batches, so that the progress bar advances
+within an epoch and Ctrl-C (which Python handles only between compiled calls)
+stops training after a completed step, never in the middle of one.
 """
 
 import math
@@ -16,8 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from loopnet import _validation as check
-from loopnet.kernels._jit import start_threads
-from loopnet.kernels.training import _train_batches
+from loopnet import backends
+from loopnet.backends import loop
 
 CHUNK_WORK = 1 << 28
 """Work per compiled call, in multiply-adds (about 0.1 s on the project's machines).
@@ -88,7 +89,7 @@ class History:
         return columns
 
 
-def _check_validation(net, validation):
+def _check_validation(layout, dtype, validation):
     """Return ``validation`` as a checked ``(X_val, Y_val)`` pair, or None."""
     if validation is None:
         return None
@@ -102,7 +103,7 @@ def _check_validation(net, validation):
             f"validation must be a pair (X_val, Y_val); got {len(validation)} items"
         )
     try:
-        return net._check_XY(*validation)
+        return layout.check_examples(*validation, dtype)
     except (TypeError, ValueError) as error:
         raise type(error)(f"validation (X_val, Y_val): {error}") from error
 
@@ -126,101 +127,36 @@ def chunk_batches(n_params, batch_size, n_batches):
     return max(1, min(n_batches, CHUNK_WORK // per_batch))
 
 
-def _cpu_runner(net, X, Y, batch_size, lr, l2, momentum):
-    """``run(order, first, stop, cost_sum)``: mini-batches in the compiled CPU loop.
-
-    Returns the running cost sum: C_b of every example trained on, each taken in
-    its mini-batch's forward pass.
-    """
-    n_examples = X.shape[0]
-    m = min(batch_size, n_examples)
-    n_units = m * sum(net.sizes[1:])
-    dtype = net.dtype
-    # One allocation per fit: velocity (zeros: every fit starts at rest), the
-    # summed gradient, the gathered mini-batch and the z, a, delta buffers.
-    buffers = (
-        np.zeros(net.n_params, dtype=dtype),
-        np.empty(net.n_params, dtype=dtype),
-        np.empty((m, net.sizes[0]), dtype=dtype),
-        np.empty((m, net.sizes[-1]), dtype=dtype),
-        np.empty(n_units, dtype=dtype),
-        np.empty(n_units, dtype=dtype),
-        np.empty(n_units, dtype=dtype),
-    )
-    layout = (net.params, net._sizes, net._w_offsets, net._b_offsets, net._codes)
-    # l2 / N in float64, then rounded once to the network's dtype.
-    rates = (dtype.type(lr), dtype.type(l2 / n_examples), dtype.type(momentum))
-
-    start_threads()
-
-    def run(order, first, stop, cost_sum):
-        return _train_batches(
-            *layout,
-            net._cost_code,
-            X,
-            Y,
-            order,
-            first,
-            stop,
-            batch_size,
-            *rates,
-            cost_sum,
-            *buffers,
-        )
-
-    return run
-
-
-def _cuda_runner(net, X, Y, batch_size, lr, l2, momentum):
-    """``run(order, first, stop, cost_sum)``: mini-batches on the GPU.
-
-    The parameters stay on the device between calls and are copied into
-    ``net.params`` after each call, so Ctrl-C leaves the last completed chunk's
-    parameters. The GPU loop keeps no running cost: ``run`` returns ``None`` and
-    ``fit`` records the end-of-epoch cost instead.
-    """
-    from loopnet.cuda import Trainer
-
-    trainer = Trainer(net, X, Y, batch_size, lr, l2, momentum)
-
-    def run(order, first, stop, cost_sum):
-        trainer.run(order, first, stop)
-        trainer.pull()
-
-    return run
-
-
-DEVICES = ("cpu", "cuda")
-
-
 def fit(
-    net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progress, device
+    net, X, Y, epochs, batch_size, lr, l2, momentum, seed, validation, progress, method
 ):
     """Train ``net`` in place; ``Network.fit`` documents the arguments.
 
     Every argument is checked before the parameters are touched, so a call that
     raises on its arguments leaves the network as it was.
     """
-    X, Y = net._check_XY(X, Y)
+    backends.check_name(method)
+    layout, params = net.layout, net.params
+    X, Y = layout.check_examples(X, Y, net.dtype)
     epochs = check.check_count(epochs, "epochs")
     batch_size = check.check_count(batch_size, "batch_size")
     lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=net.dtype)
     l2 = check.check_l2(l2, net.dtype)
     momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
     rng = check.check_seed(seed)
-    validation = _check_validation(net, validation)
+    validation = _check_validation(layout, net.dtype, validation)
     show = _show_progress(progress)
-    check.check_choice(device, "device", DEVICES)
+    backend = backends.get(method)
 
     n_examples = X.shape[0]
     batch_size = min(batch_size, n_examples)  # larger is the same full batch
     n_batches = math.ceil(n_examples / batch_size)
     chunk = chunk_batches(net.n_params, batch_size, n_batches)
-    if device == "cpu":
-        run = _cpu_runner(net, X, Y, batch_size, lr, l2, momentum)
-    else:
-        run = _cuda_runner(net, X, Y, batch_size, lr, l2, momentum)
-    running_cost = device == "cpu"  # the GPU loop keeps no running cost
+    # l2 / N in float64; the backend rounds it once to the network's dtype.
+    trainer = backend.trainer(
+        layout, params, X, Y, batch_size, lr, l2 / n_examples, momentum
+    )
+    run, running_cost = trainer.run, trainer.running_cost
     history = History()
     started = time.perf_counter()
     run(np.arange(n_examples), 0, 0, 0.0)  # compiles; trains nothing
@@ -251,9 +187,9 @@ def fit(
             if running_cost:
                 history.cost.append(float(cost_sum / n_examples))
             else:
-                history.cost.append(net._evaluate(X, Y)[0])
+                history.cost.append(loop.evaluate(layout, params, X, Y)[0])
             if validation is not None:
-                val_cost, val_accuracy = net._evaluate(*validation)
+                val_cost, val_accuracy = loop.evaluate(layout, params, *validation)
                 history.val_cost.append(val_cost)
                 history.val_accuracy.append(val_accuracy)
                 bar.set_postfix(

@@ -99,3 +99,8 @@ def targets(rng, output, cost, n_batch, n_out, dtype=np.float64):
     else:
         Y = rng.uniform(0, 1, (n_batch, n_out))
     return Y.astype(dtype)
+
+
+def reference_biases(net):
+    """``net``'s biases as ``loopnet.reference`` takes them: None without biases."""
+    return list(net.biases) if net.bias else [None] * len(net.biases)

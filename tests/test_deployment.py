@@ -31,7 +31,8 @@ import pytest
 from conftest import NO_JIT
 
 import loopnet as ln
-from loopnet import _cache, _cache_stamp, saving, training
+from loopnet import _cache, _cache_stamp, saving
+from loopnet.backends import loop
 from loopnet.kernels.training import _train_batches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,7 +337,7 @@ def test_interrupt_while_compiling_changes_nothing(monkeypatch, tmp_path):
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "_train_batches", interrupted)
+    monkeypatch.setattr(loop, "_train_batches", interrupted)
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, Y, epochs=2)
     monkeypatch.undo()
@@ -348,15 +349,15 @@ def test_interrupt_during_validation_keeps_the_epoch(monkeypatch, tmp_path):
     """Ctrl-C while the validation set is evaluated: the epoch's steps stay."""
     net, X, Y = _problem()
     after_epochs = []
-    evaluate = net._evaluate
+    evaluate = loop.evaluate
 
-    def interrupted(*validation):
+    def interrupted(*arguments):
         after_epochs.append(net.params.copy())
         if len(after_epochs) == 2:
             raise KeyboardInterrupt
-        return evaluate(*validation)
+        return evaluate(*arguments)
 
-    monkeypatch.setattr(net, "_evaluate", interrupted)
+    monkeypatch.setattr(loop, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, Y, epochs=5, batch_size=8, validation=(X, Y))
     monkeypatch.undo()
@@ -566,7 +567,7 @@ def test_compiled_memory_stays_flat_over_many_epochs():
 
 def test_train_batches_is_the_compiled_loop():
     """The memory test above measures the loop fit really runs."""
-    assert training._train_batches is _train_batches
+    assert loop._train_batches is _train_batches
     assert saving.write_model.__module__ == "loopnet.saving"
 
 

@@ -24,7 +24,7 @@ from conftest import DTYPES, NO_JIT, PAIRINGS, targets
 
 import loopnet as ln
 from loopnet import kernels
-from loopnet.kernels._jit import use_threads
+from loopnet._jit import use_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NO_JIT, PAIRINGS, TOL, examples, targets
+from conftest import NO_JIT, PAIRINGS, TOL, examples, reference_biases, targets
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -401,7 +401,9 @@ def test_forward_and_predict(problem, data):
     assert outputs.tobytes() == net.forward(clean).tobytes()
     np.testing.assert_array_equal(classes, net.predict(clean))
     if within_promise(clean):
-        _, As = reference.forward(net.weights, net._bias_list(), clean, net.activations)
+        _, As = reference.forward(
+            net.weights, reference_biases(net), clean, net.activations
+        )
         close(outputs, As[-1], net.dtype)
 
 

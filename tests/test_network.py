@@ -65,17 +65,7 @@ def test_per_example_driver_matches_batched(rng, dtype, output, cost, bias):
     batched = net.gradient(X, Y, "mean", 0.1).flat
     by_example = np.empty_like(net.params)
     _network_gradient_by_example(
-        net.params,
-        net._sizes,
-        net._w_offsets,
-        net._b_offsets,
-        net._codes,
-        net._cost_code,
-        X,
-        Y,
-        dtype(1 / 17),
-        dtype(0.1),
-        by_example,
+        net.layout, net.params, X, Y, dtype(1 / 17), dtype(0.1), by_example
     )
     np.testing.assert_allclose(by_example, batched, **TOL[dtype])
 

@@ -19,8 +19,8 @@ from conftest import DTYPES, NO_JIT, TOL
 
 import loopnet as ln
 from loopnet import reference
+from loopnet._jit import MIN_PARALLEL_WORK, use_threads
 from loopnet.activations import ACTIVATIONS, activate_example
-from loopnet.kernels._jit import MIN_PARALLEL_WORK, use_threads
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
     TILE,

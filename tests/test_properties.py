@@ -14,7 +14,16 @@ allows:
 """
 
 import numpy as np
-from conftest import DTYPES, HIDDEN, NO_JIT, PAIRINGS, TOL, examples, targets
+from conftest import (
+    DTYPES,
+    HIDDEN,
+    NO_JIT,
+    PAIRINGS,
+    TOL,
+    examples,
+    reference_biases,
+    targets,
+)
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -125,7 +134,9 @@ def test_permuting_rows_keeps_the_summed_gradient(problem, seed):
 def test_gradcheck_passes_in_float64(problem):
     net, X, Y, options = problem
     if "relu" in net.activations:  # central differences need z away from the kink
-        Zs, _ = reference.forward(net.weights, net._bias_list(), X, net.activations)
+        Zs, _ = reference.forward(
+            net.weights, reference_biases(net), X, net.activations
+        )
         margins = [
             np.abs(Z).min()
             for Z, activation in zip(Zs, net.activations, strict=True)

@@ -6,7 +6,7 @@ from conftest import DTYPES, TOL
 
 import loopnet as ln
 from loopnet import kernels, reference
-from loopnet.kernels.update import _network_sgd_step
+from loopnet.kernels.update import SGDStep, _network_sgd_step
 
 SHAPES = [(1,), (3, 2), (30, 784)]
 RATES = [(0.0, 0.0), (0.01, 0.0), (0.0, 0.9), (0.01, 0.9)]  # (decay, momentum)
@@ -57,20 +57,10 @@ def test_network_step_decays_weights_not_biases(rng, dtype):
     params = net.params.copy()
     to = np.dtype(dtype).type
     lr, scale, decay, momentum = to(0.5), to(0.25), to(0.1), to(0.5)
-    _network_sgd_step(
-        params,
-        grad,
-        velocity.copy(),
-        net._sizes,
-        net._w_offsets,
-        net._b_offsets,
-        lr,
-        scale,
-        decay,
-        momentum,
-    )
-    g = net._views(scale * grad)
-    v = net._views(velocity)
+    step = SGDStep(lr, decay, momentum)
+    _network_sgd_step(net.layout, params, grad, velocity.copy(), step, scale)
+    g = net.layout.views(scale * grad)
+    v = net.layout.views(velocity)
     for layer in range(2):
         W_ref, _ = reference.sgd_step(
             net.weights[layer], g[0][layer], lr, decay, momentum, v[0][layer]
@@ -78,7 +68,7 @@ def test_network_step_decays_weights_not_biases(rng, dtype):
         b_ref, _ = reference.sgd_step(
             net.biases[layer], g[1][layer], lr, 0.0, momentum, v[1][layer]
         )
-        got_W, got_b = (views[layer] for views in net._views(params))
+        got_W, got_b = (views[layer] for views in net.layout.views(params))
         np.testing.assert_allclose(got_W, W_ref, **TOL[dtype])
         np.testing.assert_allclose(got_b, b_ref, **TOL[dtype])
 
@@ -88,16 +78,7 @@ def test_network_step_without_biases(rng):
     grad = rng.standard_normal(net.n_params)
     params = net.params.copy()
     _network_sgd_step(
-        params,
-        grad,
-        np.zeros(0),
-        net._sizes,
-        net._w_offsets,
-        net._b_offsets,
-        1.0,
-        1.0,
-        0.0,
-        0.0,
+        net.layout, params, grad, np.zeros(0), SGDStep(1.0, 0.0, 0.0), 1.0
     )
     np.testing.assert_array_equal(params, net.params - grad)
 

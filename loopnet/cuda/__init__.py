@@ -71,15 +71,13 @@ def gradient(net, X, Y, reduction="mean", l2=0.0):
     RuntimeError
         When no GPU can be used.
     """
-    from loopnet.cuda import network
-
-    return network.gradient(net, X, Y, reduction, l2)
+    return net.gradient(X, Y, reduction, l2, method="cuda")
 
 
 def train(net, X, Y, permutations, batch_size=10, lr=0.1, l2=0.0, momentum=0.0):
     r"""Train ``net`` by mini-batch SGD on the GPU, one epoch per permutation.
 
-    The contract of ``Network.fit``'s step (issue 3): epoch e visits the examples
+    The contract of ``Network.fit``'s step: epoch e visits the examples
     in the order ``permutations[e]``, ``batch_size`` at a time, the last minibatch
     smaller when ``batch_size`` does not divide N. For a minibatch B of n_B
     examples, with N = ``len(X)``,
@@ -109,7 +107,7 @@ def train(net, X, Y, permutations, batch_size=10, lr=0.1, l2=0.0, momentum=0.0):
     batch_size : int
         Examples per minibatch, >= 1.
     lr : float
-        Learning rate eta, >= 0.
+        Learning rate eta, finite and > 0.
     l2 : float
         L2 strength, >= 0.
     momentum : float

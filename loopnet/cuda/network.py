@@ -3,20 +3,18 @@
 ``DeviceNetwork`` copies a network's ``params`` to the GPU once and views them per
 layer, like ``Network.weights`` and ``Network.biases``; its work buffers (z^l, a^l
 and delta^l of every layer, for a batch) are allocated once and reused.
-``gradient`` is ``Network.gradient(..., method="cuda")``: parameters and data go to
-the GPU, the gradient comes back, and nothing else crosses.
+``gradient_checked`` is the CUDA backend's gradient (``Network.gradient(...,
+method="cuda")``): parameters and data go to the GPU, the gradient comes back, and
+nothing else crosses.
 """
 
 import numpy as np
 
-from loopnet import _validation as check
-from loopnet.activations import ACTIVATIONS
-from loopnet.costs import COSTS
 from loopnet.cuda._backend import numba_cuda, require_gpu
 from loopnet.cuda.kernels.errors import launch_hidden_error, launch_output_error
 from loopnet.cuda.kernels.forward import launch_forward_layer
 from loopnet.cuda.kernels.gradients import launch_bias_gradient, launch_weight_gradient
-from loopnet.network import REDUCTIONS, Gradient
+from loopnet.layout import check_reduction
 
 cuda = numba_cuda()
 
@@ -40,13 +38,29 @@ class DeviceNetwork:
     """
 
     def __init__(self, net):
+        self._setup(net.layout, net.params)
+
+    @classmethod
+    def from_layout(cls, layout, params):
+        """A ``DeviceNetwork`` of flat host ``params`` laid out by ``layout``.
+
+        What a backend has instead of a ``Network``; ``pull`` writes into
+        ``params``.
+        """
+        device = cls.__new__(cls)
+        device._setup(layout, params)
+        return device
+
+    def _setup(self, layout, params):
         require_gpu()
-        self.net = net
-        self.dtype = net.dtype
-        self.codes = tuple(ACTIVATIONS[name] for name in net.activations)
-        self.cost = COSTS[net.cost_name]
-        self._zeros = cuda.to_device(np.zeros(max(net.sizes), dtype=self.dtype))
-        self.params = cuda.to_device(net.params)
+        self.layout = layout
+        self.host_params = params
+        self.dtype = params.dtype
+        self.sizes = tuple(int(n) for n in layout.sizes)
+        self.codes = tuple(int(code) for code in layout.activations)
+        self.cost = int(layout.cost)
+        self._zeros = cuda.to_device(np.zeros(max(self.sizes), dtype=self.dtype))
+        self.params = cuda.to_device(params)
         self.weights, self.biases = self.views(self.params)
         self.grad = None
         self._buffers = None
@@ -54,7 +68,7 @@ class DeviceNetwork:
     @property
     def n_layers(self):
         """Layers after the input, L."""
-        return len(self.net.sizes) - 1
+        return len(self.sizes) - 1
 
     def views(self, flat):
         """Per-layer views of a flat device array in the parameter layout.
@@ -69,25 +83,16 @@ class DeviceNetwork:
             ``weights[layer]`` of shape (n_l, n_prev), ``biases[layer]`` of shape
             (n_l,) (a view of zeros for a network without biases).
         """
-        net = self.net
-        weights, biases = [], []
-        for layer in range(self.n_layers):
-            n_prev, n_l = net.sizes[layer], net.sizes[layer + 1]
-            start = net._w_offsets[layer]
-            weights.append(flat[start : start + n_l * n_prev].reshape(n_l, n_prev))
-            start = net._b_offsets[layer]
-            biases.append(
-                flat[start : start + n_l] if start >= 0 else self._zeros[:n_l]
-            )
+        weights, biases = self.layout.views(flat, zeros=self._zeros)
         return tuple(weights), tuple(biases)
 
     def push(self):
         """Copy ``net.params`` to the device (after editing them on the host)."""
-        self.params.copy_to_device(self.net.params)
+        self.params.copy_to_device(self.host_params)
 
     def pull(self):
         """Copy the device's parameters into ``net.params``."""
-        self.params.copy_to_host(self.net.params)
+        self.params.copy_to_host(self.host_params)
 
     def buffers(self, n_batch):
         """Work buffers Z, A and delta for at least ``n_batch`` examples, reused.
@@ -101,7 +106,7 @@ class DeviceNetwork:
             self._buffers = tuple(
                 tuple(
                     cuda.device_array((n_batch, n_l), dtype=self.dtype)
-                    for n_l in self.net.sizes[1:]
+                    for n_l in self.sizes[1:]
                 )
                 for _ in range(3)
             )
@@ -125,7 +130,7 @@ class DeviceNetwork:
     def _data(self, X, Y):
         """``X``, ``Y`` on the device: host arrays are checked and copied."""
         if cuda.devicearray.is_cuda_ndarray(X) and cuda.devicearray.is_cuda_ndarray(Y):
-            sizes = self.net.sizes
+            sizes = self.sizes
             for name, array, n_columns in (("X", X, sizes[0]), ("Y", Y, sizes[-1])):
                 if (
                     array.ndim != 2
@@ -143,7 +148,7 @@ class DeviceNetwork:
                     f" {X.shape[0]} and {Y.shape[0]}"
                 )
             return X, Y
-        X, Y = self.net._check_XY(X, Y)
+        X, Y = self.layout.check_examples(X, Y, self.dtype)
         return cuda.to_device(X), cuda.to_device(Y)
 
     def gradient(self, X, Y, reduction="mean", l2=0.0):
@@ -173,11 +178,16 @@ class DeviceNetwork:
         layer over the batch: forward; output error; then for l = L, ..., 1 the
         weight and bias gradients (scaled, with L2) and the error of layer l-1.
         """
-        check.check_choice(reduction, "reduction", REDUCTIONS)
-        l2 = self.dtype.type(check.check_l2(l2))
         X, Y = self._data(X, Y)
+        scale, l2 = check_reduction(reduction, l2, self.dtype, X.shape[0])
+        return self.gradient_checked(X, Y, scale, l2)
+
+    def gradient_checked(self, X, Y, scale, l2):
+        """``gradient`` of checked device arrays, ``scale`` and ``l2`` in the dtype.
+
+        For the CUDA backend, whose caller has checked everything once.
+        """
         n_batch = X.shape[0]
-        scale = self.dtype.type(1 / n_batch if reduction == "mean" else 1)
         if self.grad is None:
             self.grad = cuda.device_array_like(self.params)
             self._grad_views = self.views(self.grad)
@@ -193,7 +203,7 @@ class DeviceNetwork:
             launch_weight_gradient(
                 Ds[layer], A_prev, self.weights[layer], scale, l2, n_batch, dWs[layer]
             )
-            if self.net.bias:
+            if self.layout.bias:
                 launch_bias_gradient(Ds[layer], scale, n_batch, dbiases[layer])
             if layer > 0:
                 launch_hidden_error(
@@ -207,38 +217,9 @@ class DeviceNetwork:
         return self.grad
 
 
-def gradient(net, X, Y, reduction="mean", l2=0.0):
-    """Gradient of ``net.cost(X, Y, reduction, l2)``, computed on the GPU.
-
-    ``Network.gradient(X, Y, reduction, l2, method="cuda")``. Arguments, checks
-    and result as ``Network.gradient``; ``params``, ``X`` and ``Y`` are copied to
-    the GPU and the gradient back.
-
-    Parameters
-    ----------
-    net : Network
-        The network.
-    X : array_like, shape (n_examples, sizes[0])
-        Inputs, one example per row.
-    Y : array_like, shape (n_examples, sizes[-1])
-        Targets.
-    reduction : {"mean", "sum"}
-        Gradient of the mean or of the summed cost.
-    l2 : float
-        L2 strength, >= 0.
-
-    Returns
-    -------
-    Gradient
-        ``.flat`` in the layout of ``params``; ``.weights`` and ``.biases``
-        views of it, in the network's dtype.
-    """
-    X, Y = net._check_XY(X, Y)
-    check.check_choice(reduction, "reduction", REDUCTIONS)
-    check.check_l2(l2)
-    device = DeviceNetwork(net)
-    flat = device.gradient(
-        cuda.to_device(X), cuda.to_device(Y), reduction, l2
+def gradient_checked(layout, params, X, Y, scale, l2):
+    """The CUDA backend's gradient: checked host arrays in, a host array out."""
+    device = DeviceNetwork.from_layout(layout, params)
+    return device.gradient_checked(
+        cuda.to_device(X), cuda.to_device(Y), scale, l2
     ).copy_to_host()
-    weights, biases = net._views(flat)
-    return Gradient(flat, weights, biases)

@@ -1,6 +1,6 @@
 """Mini-batch SGD on the GPU: data, parameters, velocities and buffers stay there.
 
-Each step is issue 3's ``fit`` step (see ``loopnet.cuda.kernels.update``): for a
+Each step is ``Network.fit``'s step (see ``loopnet.cuda.kernels.update``): for a
 minibatch of n_batch examples out of N, g = mean gradient over the minibatch +
 (l2/N) W (biases unregularized), then W <- W - lr g, or with momentum
 v <- momentum v - lr g, W <- W + v. An epoch visits the examples in the order the
@@ -265,7 +265,7 @@ class Trainer:
     batch_size : int
         Examples per minibatch, >= 1; the last minibatch of an epoch may be smaller.
     lr : float
-        Learning rate, >= 0.
+        Learning rate, finite and > 0 (as ``Network.fit``).
     l2 : float
         L2 strength, >= 0: each step adds (l2 / N) W to the weights' mean gradient.
     momentum : float
@@ -291,24 +291,42 @@ class Trainer:
     """
 
     def __init__(self, net, X, Y, batch_size, lr, l2=0.0, momentum=0.0, fused=None):
-        X, Y = net._check_XY(X, Y)
+        layout, dtype = net.layout, net.dtype
+        X, Y = layout.check_examples(X, Y, dtype)
+        batch_size = check.check_count(batch_size, "batch_size")
+        lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=dtype)
+        decay = check.check_l2(l2, dtype) / X.shape[0]
+        momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
+        self._setup(layout, net.params, X, Y, batch_size, lr, decay, momentum, fused)
+
+    @classmethod
+    def from_layout(cls, layout, params, X, Y, batch_size, lr, decay, momentum):
+        """A ``Trainer`` of flat host ``params`` on checked arguments (the backend's).
+
+        ``decay`` is l2 / N; ``pull`` writes the trained parameters into ``params``.
+        """
+        trainer = cls.__new__(cls)
+        trainer._setup(layout, params, X, Y, batch_size, lr, decay, momentum, None)
+        return trainer
+
+    def _setup(self, layout, params, X, Y, batch_size, lr, decay, momentum, fused):
         self.n_examples = X.shape[0]
-        self.batch_size = check.check_count(batch_size, "batch_size")
-        self._real = real = net.dtype.type
-        self.lr = real(check.check_real(lr, "lr", 0.0))
-        self.decay = real(check.check_l2(l2) / self.n_examples)
-        self.momentum = real(check.check_real(momentum, "momentum", 0.0, 1.0))
+        self.batch_size = batch_size
+        self._real = real = params.dtype.type
+        self.lr, self.decay, self.momentum = real(lr), real(decay), real(momentum)
         if fused is None:
-            n_weights = sum(a * b for a, b in itertools.pairwise(net.sizes))
+            sizes = [int(n) for n in layout.sizes]
+            n_weights = sum(a * b for a, b in itertools.pairwise(sizes))
             fused = self.batch_size * n_weights <= FUSED_MAX_WORK
         self.fused = bool(fused)
-        self.device = DeviceNetwork(net)
+        self.device = DeviceNetwork.from_layout(layout, params)
         self.X, self.Y = cuda.to_device(X), cuda.to_device(Y)
-        self.velocity = cuda.to_device(np.zeros_like(net.params))
+        self.velocity = cuda.to_device(np.zeros_like(params))
         self.W_velocities, self.bias_velocities = self.device.views(self.velocity)
         capacity = min(self.batch_size, self.n_examples)
-        self.X_batch = cuda.device_array((capacity, net.sizes[0]), dtype=net.dtype)
-        self.Y_batch = cuda.device_array((capacity, net.sizes[-1]), dtype=net.dtype)
+        dtype = params.dtype
+        self.X_batch = cuda.device_array((capacity, X.shape[1]), dtype=dtype)
+        self.Y_batch = cuda.device_array((capacity, Y.shape[1]), dtype=dtype)
         self.Zs, As, self.Ds = self.device.buffers(capacity)
         self.As = (self.X_batch, *As)
         self._codes = cuda.to_device(np.array(self.device.codes, dtype=np.int64))
@@ -347,7 +365,7 @@ class Trainer:
                 device.biases,
                 self.W_velocities,
                 self.bias_velocities,
-                device.net.bias,
+                device.layout.bias,
                 self._codes,
                 device.cost,
                 self.X,
@@ -410,7 +428,7 @@ class Trainer:
                 self.lr,
                 self.momentum,
             )
-            if device.net.bias:
+            if device.layout.bias:
                 launch_sgd_step_bias(
                     device.biases[layer],
                     self.bias_velocities[layer],
@@ -428,7 +446,7 @@ class Trainer:
 
 def train(net, X, Y, permutations, batch_size, lr, l2, momentum):
     """Run ``loopnet.cuda.train``: every epoch's order is checked before any step."""
-    X, Y = net._check_XY(X, Y)
+    trainer = Trainer(net, X, Y, batch_size, lr, l2, momentum)
     permutations = np.asarray(permutations)
     if permutations.ndim != 2:
         raise ValueError(
@@ -436,10 +454,9 @@ def train(net, X, Y, permutations, batch_size, lr, l2, momentum):
             f" shape {permutations.shape}"
         )
     orders = [
-        check_order(order, X.shape[0], f"permutations[{epoch}]")
+        check_order(order, trainer.n_examples, f"permutations[{epoch}]")
         for epoch, order in enumerate(permutations)
     ]
-    trainer = Trainer(net, X, Y, batch_size, lr, l2, momentum)
     for order in orders:
         trainer.run(order)
     trainer.pull()

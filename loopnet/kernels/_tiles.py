@@ -30,7 +30,7 @@ bitwise identical for any thread count.
 import numpy as np
 from numba import njit, prange
 
-from loopnet.kernels._jit import JIT, JIT_DOT, PARALLEL, use_threads
+from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
 
 TILE = 4
 """Rows and columns of C in one register tile."""

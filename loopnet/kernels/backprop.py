@@ -1,12 +1,12 @@
 """Whole-network forward pass and gradient, over the flat parameter array.
 
-The parameters of every layer live in one 1-D array ``params``: for each layer l,
-its weights ``W`` (n_l * n_prev entries, row-major, ``W[j, k]``) then, when the
-network has biases, its ``bias`` (n_l entries). The layout is described by
-``sizes`` (n_0, ..., n_L) and the start of each block, ``w_offsets[layer]`` and
-``b_offsets[layer]`` (-1 without biases); ``layer`` is 0-based in code, l = layer
-+ 1 in the maths. Activations of the batch are kept in flat buffers with one
-``(n_batch, n_l)`` block per layer (``unit_offsets``).
+The parameters of every layer live in one 1-D array ``params``, laid out as
+``loopnet.layout.Layout`` describes: for layer l (``layer = l - 1`` in code) its
+weights ``W`` (row-major, ``W[j, k]``) then, with biases, its ``bias``. Every
+driver takes the layout as one argument and reads ``layout.sizes``,
+``layout.w_offsets``, ``layout.b_offsets``, ``layout.activations`` and
+``layout.cost``. Activations of the batch are kept in the flat buffers of a
+``Workspace``, with one ``(n_batch, n_l)`` block per layer (``_unit_offsets``).
 
 Two drivers compute the same gradient:
 
@@ -17,10 +17,12 @@ Two drivers compute the same gradient:
   register tiles (``_tiles``), so the two agree to rounding, not bit for bit.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from loopnet.kernels._jit import JIT
+from loopnet._jit import JIT
 from loopnet.kernels.errors import (
     _hidden_error_example,
     _hidden_error_from_outputs,
@@ -33,6 +35,28 @@ from loopnet.kernels.gradients import (
     _bias_gradient,
     _weight_gradient,
 )
+
+
+class Workspace(NamedTuple):
+    """Flat buffers of one batch's z^l, a^l and delta^l, every layer's block in turn.
+
+    Attributes
+    ----------
+    Z, A, D : ndarray, shape (_unit_offsets(sizes, capacity)[-1],)
+        Layer l's block, at ``_unit_offsets(sizes, n_batch)[layer]``, holds the
+        ``(n_batch, n_l)`` values of z^l, a^l or delta^l; a batch smaller than the
+        capacity uses a prefix of each buffer.
+    """
+
+    Z: np.ndarray
+    A: np.ndarray
+    D: np.ndarray
+
+    @classmethod
+    def allocate(cls, layout, capacity, dtype):
+        """Buffers for batches of up to ``capacity`` examples of ``layout``."""
+        n_units = capacity * int(layout.sizes[1:].sum())
+        return cls(*(np.empty(n_units, dtype=dtype) for _ in range(3)))
 
 
 @njit(**JIT)
@@ -51,21 +75,21 @@ def _unit_offsets(sizes, n_batch):
 
 
 @njit(**JIT)
-def _weights(params, sizes, w_offsets, layer):
-    """View of layer l's weights ``W[j, k]``, shape (n_l, n_prev), into ``params``."""
-    n_l, n_prev = sizes[layer + 1], sizes[layer]
-    start = w_offsets[layer]
-    return params[start : start + n_l * n_prev].reshape((n_l, n_prev))
+def _weights(layout, flat, layer):
+    """View of layer l's ``W[j, k]``, shape (n_l, n_prev), into a flat array."""
+    n_l, n_prev = layout.sizes[layer + 1], layout.sizes[layer]
+    start = layout.w_offsets[layer]
+    return flat[start : start + n_l * n_prev].reshape((n_l, n_prev))
 
 
 @njit(**JIT)
-def _bias(params, sizes, b_offsets, layer, zeros):
-    """View of layer l's bias, shape (n_l,); a slice of ``zeros`` if it has none."""
-    n_l = sizes[layer + 1]
-    start = b_offsets[layer]
+def _bias(layout, flat, layer, zeros):
+    """View of layer l's bias, shape (n_l,), into a flat array; ``zeros`` if none."""
+    n_l = layout.sizes[layer + 1]
+    start = layout.b_offsets[layer]
     if start < 0:
         return zeros[:n_l]
-    return params[start : start + n_l]
+    return flat[start : start + n_l]
 
 
 @njit(**JIT)
@@ -75,22 +99,21 @@ def _block(buffer, offsets, layer, n_batch, n_l):
 
 
 @njit(**JIT)
-def _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A):
+def _forward_pass(layout, params, X, Z, A):
     """Write z^l and a^l of every layer for the batch ``X`` into ``Z`` and ``A``.
 
     Parameters
     ----------
+    layout : Layout
+        Sizes, offsets and activation codes of the network.
     params : ndarray, shape (n_params,)
-        Flat parameters (module docstring).
-    sizes, w_offsets, b_offsets : ndarray of int64
-        Layer sizes and parameter block offsets.
-    activations : ndarray of int64, shape (L,)
-        Activation code of each layer.
+        Flat parameters.
     X : ndarray, shape (n_batch, n_0)
         Inputs, one example per row.
-    Z, A : ndarray, shape (unit_offsets[-1],)
+    Z, A : ndarray, shape (unit_offsets[-1],) or longer
         Flat outputs, overwritten: layer l's block is z^l (a^l) of every example.
     """
+    sizes = layout.sizes
     n_batch = X.shape[0]
     offsets = _unit_offsets(sizes, n_batch)
     zeros = np.zeros(sizes.max(), dtype=params.dtype)
@@ -100,10 +123,10 @@ def _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A):
         Z_l = _block(Z, offsets, layer, n_batch, n_l)
         A_l = _block(A, offsets, layer, n_batch, n_l)
         _forward_layer(
-            _weights(params, sizes, w_offsets, layer),
-            _bias(params, sizes, b_offsets, layer, zeros),
+            _weights(layout, params, layer),
+            _bias(layout, params, layer, zeros),
             A_prev,
-            activations[layer],
+            layout.activations[layer],
             Z_l,
             A_l,
         )
@@ -111,21 +134,22 @@ def _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A):
 
 
 @njit(**JIT)
-def _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad):
+def _scale_and_regularize(layout, params, scale, l2, grad):
     """grad_W := scale * (grad_W + l2 * W); grad_bias := scale * grad_bias.
 
     ``scale`` is 1 for the summed cost and 1/n_batch for the mean; the L2 term
     l2/2 * sum W^2 (over weights only, never biases) is scaled with it. Each block
     is taken as a slice, so the loops index from 0 and vectorize.
     """
+    sizes = layout.sizes
     for layer in range(sizes.shape[0] - 1):
         n_weights = sizes[layer + 1] * sizes[layer]
-        start = w_offsets[layer]
+        start = layout.w_offsets[layer]
         grad_W = grad[start : start + n_weights]
         W = params[start : start + n_weights]
         for i in range(n_weights):
             grad_W[i] = scale * (grad_W[i] + l2 * W[i])
-        start = b_offsets[layer]
+        start = layout.b_offsets[layer]
         if start >= 0:
             grad_bias = grad[start : start + sizes[layer + 1]]
             for i in range(grad_bias.shape[0]):
@@ -133,19 +157,15 @@ def _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad):
 
 
 @njit(**JIT)
-def _backward_pass(
-    params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad
-):
+def _backward_pass(layout, params, X, Y, Z, A, D, grad):
     """Write every layer's delta^l into ``D`` and the summed gradient into ``grad``.
 
     Parameters
     ----------
-    params, sizes, w_offsets, b_offsets, activations
+    layout, params, X
         As ``_forward_pass``.
-    cost : int
-        Cost code.
-    X, Y : ndarray, shape (n_batch, n_0), (n_batch, n_L)
-        Inputs and targets.
+    Y : ndarray, shape (n_batch, n_L)
+        Targets.
     Z, A : ndarray
         The forward pass's flat buffers.
     D : ndarray, shape like ``Z``
@@ -159,6 +179,7 @@ def _backward_pass(
     dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}),
     with sigma'(z^{l-1}) taken from a^{l-1} (``_hidden_error_from_outputs``).
     """
+    sizes, activations = layout.sizes, layout.activations
     n_batch = X.shape[0]
     n_layers = sizes.shape[0] - 1
     offsets = _unit_offsets(sizes, n_batch)
@@ -169,7 +190,7 @@ def _backward_pass(
         _block(A, offsets, last, n_batch, n_out),
         Y,
         activations[last],
-        cost,
+        layout.cost,
         _block(D, offsets, last, n_batch, n_out),
     )
     for layer in range(last, -1, -1):
@@ -177,13 +198,13 @@ def _backward_pass(
         A_prev = (
             X if layer == 0 else _block(A, offsets, layer - 1, n_batch, sizes[layer])
         )
-        _weight_gradient(delta, A_prev, _weights(grad, sizes, w_offsets, layer))
-        if b_offsets[layer] >= 0:
-            _bias_gradient(delta, _bias(grad, sizes, b_offsets, layer, grad))
+        _weight_gradient(delta, A_prev, _weights(layout, grad, layer))
+        if layout.b_offsets[layer] >= 0:
+            _bias_gradient(delta, _bias(layout, grad, layer, grad))
         if layer > 0:
             _hidden_error_from_outputs(
                 delta,
-                _weights(params, sizes, w_offsets, layer),
+                _weights(layout, params, layer),
                 _block(A, offsets, layer - 1, n_batch, sizes[layer]),
                 activations[layer - 1],
                 _block(D, offsets, layer - 1, n_batch, sizes[layer]),
@@ -191,45 +212,39 @@ def _backward_pass(
 
 
 @njit(**JIT)
-def _network_gradient(
-    params, sizes, w_offsets, b_offsets, activations, cost, X, Y, scale, l2, grad
-):
+def _network_gradient(layout, params, X, Y, scale, l2, work, grad):
     """Write the gradient of the cost (scaled, with L2) into ``grad``, batch at a time.
 
     Parameters
     ----------
-    params, sizes, w_offsets, b_offsets, activations, cost, X, Y
+    layout, params, X, Y
         As ``_backward_pass``.
     scale : float
         1 for the summed cost, 1 / n_batch for the mean, in the params' dtype.
     l2 : float
         L2 strength, in the params' dtype.
+    work : Workspace
+        Buffers for at least ``X.shape[0]`` examples; on return they hold the
+        batch's z^l, a^l and delta^l (``loopnet.compare`` reads them).
     grad : ndarray, shape (n_params,)
         Output, overwritten; same layout as ``params``.
     """
-    n_total = _unit_offsets(sizes, X.shape[0])[-1]
-    Z = np.empty(n_total, dtype=params.dtype)
-    A = np.empty(n_total, dtype=params.dtype)
-    D = np.empty(n_total, dtype=params.dtype)
-    _forward_pass(params, sizes, w_offsets, b_offsets, activations, X, Z, A)
-    _backward_pass(
-        params, sizes, w_offsets, b_offsets, activations, cost, X, Y, Z, A, D, grad
-    )
-    _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad)
+    _forward_pass(layout, params, X, work.Z, work.A)
+    _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
+    _scale_and_regularize(layout, params, scale, l2, grad)
 
 
 @njit(**JIT)
-def _network_gradient_by_example(
-    params, sizes, w_offsets, b_offsets, activations, cost, X, Y, scale, l2, grad
-):
+def _network_gradient_by_example(layout, params, X, Y, scale, l2, grad):
     """The seeds' per-example backpropagation, accumulating Delta += delta a^T.
 
-    Same arguments and result as ``_network_gradient``. For each example x:
-    feedforward z^l = W^l a^{l-1} + b^l, a^l = sigma(z^l); output error delta^L;
-    backpropagate delta^l = ((W^{l+1})^T delta^{l+1}) * sigma'(z^l); accumulate
-    dC/dW^l += delta^l (a^{l-1})^T and dC/db^l += delta^l. Written with 1-D
-    vectors only, to be read beside the seeds' pseudo-code.
+    Same arguments and result as ``_network_gradient``, without a workspace. For
+    each example x: feedforward z^l = W^l a^{l-1} + b^l, a^l = sigma(z^l); output
+    error delta^L; backpropagate delta^l = ((W^{l+1})^T delta^{l+1}) * sigma'(z^l);
+    accumulate dC/dW^l += delta^l (a^{l-1})^T and dC/db^l += delta^l. Written
+    with 1-D vectors only, to be read beside the seeds' pseudo-code.
     """
+    sizes, activations = layout.sizes, layout.activations
     n_layers = sizes.shape[0] - 1
     offsets = _unit_offsets(sizes, 1)  # one example's z^l, a^l, delta^l
     z = np.empty(offsets[-1], dtype=params.dtype)
@@ -243,8 +258,8 @@ def _network_gradient_by_example(
         for layer in range(n_layers):  # feedforward
             a_prev = X[b] if layer == 0 else a[offsets[layer - 1] : offsets[layer]]
             _forward_layer_example(
-                _weights(params, sizes, w_offsets, layer),
-                _bias(params, sizes, b_offsets, layer, zeros),
+                _weights(layout, params, layer),
+                _bias(layout, params, layer, zeros),
                 a_prev,
                 activations[layer],
                 z[offsets[layer] : offsets[layer + 1]],
@@ -256,7 +271,7 @@ def _network_gradient_by_example(
             a[offsets[last] :],
             Y[b],
             activations[last],
-            cost,
+            layout.cost,
             scratch,
             delta[offsets[last] :],
         )
@@ -264,17 +279,17 @@ def _network_gradient_by_example(
             delta_l = delta[offsets[layer] : offsets[layer + 1]]
             a_prev = X[b] if layer == 0 else a[offsets[layer - 1] : offsets[layer]]
             dbias = no_bias
-            if b_offsets[layer] >= 0:
-                dbias = _bias(grad, sizes, b_offsets, layer, zeros)
+            if layout.b_offsets[layer] >= 0:
+                dbias = _bias(layout, grad, layer, zeros)
             _accumulate_gradient_example(
-                delta_l, a_prev, _weights(grad, sizes, w_offsets, layer), dbias
+                delta_l, a_prev, _weights(layout, grad, layer), dbias
             )
             if layer > 0:
                 _hidden_error_example(
                     delta_l,
-                    _weights(params, sizes, w_offsets, layer),
+                    _weights(layout, params, layer),
                     z[offsets[layer - 1] : offsets[layer]],
                     activations[layer - 1],
                     delta[offsets[layer - 1] : offsets[layer]],
                 )
-    _scale_and_regularize(params, sizes, w_offsets, b_offsets, scale, l2, grad)
+    _scale_and_regularize(layout, params, scale, l2, grad)

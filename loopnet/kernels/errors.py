@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
+from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
 from loopnet.activations import (
     ACTIVATIONS,
     HIDDEN_ACTIVATIONS,
@@ -29,7 +30,6 @@ from loopnet.activations import (
     multiply_by_derivative_of_output_example,
 )
 from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
-from loopnet.kernels._jit import JIT, PARALLEL, start_threads, use_threads
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
     _block_rows,

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet.kernels._jit import JIT, PARALLEL, start_threads, use_threads
+from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
 from loopnet.kernels._tiles import _block_rows, _dot_rows, _transposed
 
 

@@ -14,10 +14,13 @@ allocates every buffer once per ``fit``; only the layer kernels' few small
 scratch arrays (offsets, a row of zeros) are made per mini-batch.
 """
 
+from typing import NamedTuple
+
+import numpy as np
 from numba import njit
 
+from loopnet._jit import JIT
 from loopnet.costs import cost_example
-from loopnet.kernels._jit import JIT
 from loopnet.kernels.backprop import (
     _backward_pass,
     _block,
@@ -27,50 +30,64 @@ from loopnet.kernels.backprop import (
 from loopnet.kernels.update import _network_sgd_step
 
 
+class TrainingWorkspace(NamedTuple):
+    """Every buffer of ``_train_batches``, allocated once per ``fit``.
+
+    Attributes
+    ----------
+    X_batch, Y_batch : ndarray, shape (capacity, n_0), (capacity, n_L)
+        The gathered mini-batch, C-contiguous; a smaller last mini-batch uses
+        the first rows.
+    Z, A, D : ndarray, shape (_unit_offsets(sizes, capacity)[-1],)
+        z^l, a^l and delta^l of the mini-batch (``backprop.Workspace``).
+    grad : ndarray, shape (n_params,)
+        The summed mini-batch gradient.
+    velocity : ndarray, shape (n_params,)
+        The momentum buffer v, zeros at the start of a ``fit``; unused without
+        momentum.
+    """
+
+    X_batch: np.ndarray
+    Y_batch: np.ndarray
+    Z: np.ndarray
+    A: np.ndarray
+    D: np.ndarray
+    grad: np.ndarray
+    velocity: np.ndarray
+
+    @classmethod
+    def allocate(cls, layout, capacity, dtype):
+        """Buffers for mini-batches of up to ``capacity`` examples of ``layout``."""
+        sizes = [int(n) for n in layout.sizes]
+        n_units = capacity * sum(sizes[1:])
+        n_params = layout.n_params
+        return cls(
+            np.empty((capacity, sizes[0]), dtype=dtype),
+            np.empty((capacity, sizes[-1]), dtype=dtype),
+            *(np.empty(n_units, dtype=dtype) for _ in range(3)),
+            np.empty(n_params, dtype=dtype),
+            np.zeros(n_params, dtype=dtype),
+        )
+
+
 @njit(**JIT)
 def _train_batches(
-    params,
-    sizes,
-    w_offsets,
-    b_offsets,
-    activations,
-    cost,
-    X,
-    Y,
-    order,
-    first,
-    stop,
-    batch_size,
-    lr,
-    decay,
-    momentum,
-    cost_sum,
-    velocity,
-    grad,
-    X_batch,
-    Y_batch,
-    Z,
-    A,
-    D,
+    layout, params, X, Y, order, first, stop, batch_size, step, work, cost_sum
 ):
     """Run mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
 
     Mini-batch i holds the examples ``order[i * batch_size : (i + 1) *
     batch_size]`` (fewer for the last). For each: gather its rows of ``X`` and
-    ``Y`` into ``X_batch``, ``Y_batch``; forward; add its examples' costs C_b to
-    the sum; backward; and step every parameter with ``_sgd_step``, scale 1/m,
-    decay ``decay`` on weights and 0 on biases.
+    ``Y`` into the workspace; forward; add its examples' costs C_b to the sum;
+    backward; and step every parameter with ``_sgd_step``, scale 1/m, the step's
+    decay on weights and 0 on biases.
 
     Parameters
     ----------
+    layout : Layout
+        Sizes, offsets, activation and cost codes of the network.
     params : ndarray, shape (n_params,)
-        Flat parameters (``kernels.backprop``), updated in place.
-    sizes, w_offsets, b_offsets : ndarray of int64
-        Layer sizes and parameter block offsets.
-    activations : ndarray of int64, shape (L,)
-        Activation code of each layer.
-    cost : int
-        Cost code.
+        Flat parameters, updated in place.
     X, Y : ndarray, shape (N, n_0), (N, n_L)
         All training inputs and targets, C-contiguous, in the params' dtype.
     order : ndarray of int64, shape (N,)
@@ -79,19 +96,14 @@ def _train_batches(
         Range of mini-batch indexes to run.
     batch_size : int
         Examples per mini-batch (the last may have fewer); >= 1.
-    lr, decay, momentum : float
-        Learning rate, L2 decay l2 / N of the weights, momentum mu, in the
+    step : SGDStep
+        Learning rate, L2 decay l2 / N of the weights and momentum mu, in the
         params' dtype.
+    work : TrainingWorkspace
+        Buffers for mini-batches of ``min(batch_size, N)`` examples; its
+        velocity carries over from call to call.
     cost_sum : float
         Running sum of C_b over the epoch's examples so far (float64).
-    velocity : ndarray, shape (n_params,)
-        Momentum buffer, updated in place when ``momentum > 0``.
-    grad : ndarray, shape (n_params,)
-        Scratch for the summed mini-batch gradient.
-    X_batch, Y_batch : ndarray, shape (min(batch_size, N), n_0), (.., n_L)
-        Scratch for the gathered mini-batch, C-contiguous.
-    Z, A, D : ndarray, shape (unit_offsets(sizes, min(batch_size, N))[-1],)
-        Scratch for z^l, a^l and delta^l; a smaller last mini-batch uses a prefix.
 
     Returns
     -------
@@ -107,50 +119,28 @@ def _train_batches(
     ``0 .. k - 1`` then ``k .. n - 1`` gives the same bits as ``0 .. n - 1`` in one
     call, the running cost included, so chunking never changes a result.
     """
+    sizes = layout.sizes
     n_examples = X.shape[0]
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
-    output = activations[n_layers - 1]
+    output = layout.activations[n_layers - 1]
     one = params.dtype.type(1)
     for i in range(first, stop):
         start = i * batch_size
         m = min(batch_size, n_examples - start)
         for r in range(m):
-            X_batch[r] = X[order[start + r]]
-            Y_batch[r] = Y[order[start + r]]
-        X_b, Y_b = X_batch[:m], Y_batch[:m]
+            work.X_batch[r] = X[order[start + r]]
+            work.Y_batch[r] = Y[order[start + r]]
+        X_b, Y_b = work.X_batch[:m], work.Y_batch[:m]
         offsets = _unit_offsets(sizes, m)
-        Z_b, A_b, D_b = Z[: offsets[-1]], A[: offsets[-1]], D[: offsets[-1]]
-        _forward_pass(params, sizes, w_offsets, b_offsets, activations, X_b, Z_b, A_b)
+        n_units = offsets[-1]
+        Z_b, A_b, D_b = work.Z[:n_units], work.A[:n_units], work.D[:n_units]
+        _forward_pass(layout, params, X_b, Z_b, A_b)
         Z_out = _block(Z_b, offsets, n_layers - 1, m, n_out)
         A_out = _block(A_b, offsets, n_layers - 1, m, n_out)
         for b in range(m):
-            cost_sum += cost_example(cost, output, Z_out[b], A_out[b], Y_b[b])
-        _backward_pass(
-            params,
-            sizes,
-            w_offsets,
-            b_offsets,
-            activations,
-            cost,
-            X_b,
-            Y_b,
-            Z_b,
-            A_b,
-            D_b,
-            grad,
-        )
+            cost_sum += cost_example(layout.cost, output, Z_out[b], A_out[b], Y_b[b])
+        _backward_pass(layout, params, X_b, Y_b, Z_b, A_b, D_b, work.grad)
         scale = one / params.dtype.type(m)
-        _network_sgd_step(
-            params,
-            grad,
-            velocity,
-            sizes,
-            w_offsets,
-            b_offsets,
-            lr,
-            scale,
-            decay,
-            momentum,
-        )
+        _network_sgd_step(layout, params, work.grad, work.velocity, step, scale)
     return cost_sum

@@ -10,11 +10,13 @@ This is the seeds' update (Nielsen's ``update_mini_batch``: w -> (1 - lr l2 / N)
 - (lr / m) sum_b dC_b/dw), with classical momentum added.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from loopnet import _validation as check
-from loopnet.kernels._jit import JIT
+from loopnet._jit import JIT
 
 
 @njit(**JIT)
@@ -62,46 +64,65 @@ def _sgd_step(param, grad, velocity, lr, scale, decay, momentum):
             param[i] += velocity[i]
 
 
+class SGDStep(NamedTuple):
+    """The constants of one training step, in the parameters' dtype.
+
+    Attributes
+    ----------
+    lr : float
+        Learning rate.
+    decay : float
+        L2 decay of the weights, l2 / N for N training examples.
+    momentum : float
+        mu in [0, 1); 0 is plain SGD.
+    """
+
+    lr: float
+    decay: float
+    momentum: float
+
+
 @njit(**JIT)
-def _network_sgd_step(
-    params, grad, velocity, sizes, w_offsets, b_offsets, lr, scale, decay, momentum
-):
+def _network_sgd_step(layout, params, grad, velocity, step, scale):
     """Step every block of the flat ``params``: weights with L2 decay, biases without.
 
     Parameters
     ----------
+    layout : Layout
+        Sizes and parameter offsets of the network (-1: no bias).
     params, grad, velocity : ndarray, shape (n_params,)
-        Flat parameters, gradient and momentum buffer (``kernels.backprop``'s
-        layout); ``params`` and ``velocity`` are updated in place.
-    sizes, w_offsets, b_offsets : ndarray of int64
-        Layer sizes and parameter block offsets (-1: no bias).
-    lr, scale, decay, momentum : float
-        As ``_sgd_step``, in the params' dtype; ``decay`` applies to the weights.
+        Flat parameters, gradient and momentum buffer; ``params`` and
+        ``velocity`` are updated in place.
+    step : SGDStep
+        lr, decay (applied to the weights) and momentum, in the params' dtype.
+    scale : float
+        As ``_sgd_step``, in the params' dtype.
     """
+    sizes = layout.sizes
     no_decay = params.dtype.type(0)
     for layer in range(sizes.shape[0] - 1):
-        start = w_offsets[layer]
+        start = layout.w_offsets[layer]
         stop = start + sizes[layer + 1] * sizes[layer]
         _sgd_step(
             params[start:stop],
             grad[start:stop],
             velocity[start:stop],
-            lr,
+            step.lr,
             scale,
-            decay,
-            momentum,
+            step.decay,
+            step.momentum,
         )
-        start = b_offsets[layer]
+        start = layout.b_offsets[layer]
         if start >= 0:
             stop = start + sizes[layer + 1]
             _sgd_step(
                 params[start:stop],
                 grad[start:stop],
                 velocity[start:stop],
-                lr,
+                step.lr,
                 scale,
                 no_decay,
-                momentum,
+                step.momentum,
             )
 
 

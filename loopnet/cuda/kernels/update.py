@@ -1,7 +1,7 @@
 """The SGD update on the GPU, fused with the gradient it needs: no dW array is written.
 
 For a minibatch of n_batch examples out of N, with ``scale`` = 1/n_batch and
-``decay`` = l2/N, each weight and bias takes the step of issue 3's ``fit``:
+``decay`` = l2/N, each weight and bias takes the step of ``Network.fit``:
 
     g[j, k] = scale * sum_b delta[b, j] * a[b, k] + decay * W[j, k]
     momentum = 0:  W[j, k] <- W[j, k] - lr * g[j, k]
@@ -135,7 +135,7 @@ def _step_arguments(delta, n_l, lr, momentum):
         n_l,
         f"delta has {delta.shape[1]} columns; the layer has n_l={n_l}",
     )
-    lr = check.check_real(lr, "lr", 0.0)
+    lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=delta.dtype)
     momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
     real = delta.dtype.type
     return real(1) / real(delta.shape[0]), real(lr), real(momentum)
@@ -153,7 +153,7 @@ def sgd_step(W, delta, A_prev, lr, decay=0.0, momentum=0.0, velocity=None):
     A_prev : array_like, shape (n_batch, n_prev)
         Activations of layer l-1 for those examples, same dtype.
     lr : float
-        Learning rate, >= 0.
+        Learning rate, finite and > 0.
     decay : float
         l2 / N, the L2 strength over the number of training examples, >= 0.
     momentum : float

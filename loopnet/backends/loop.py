@@ -1,0 +1,147 @@
+"""The ``"loop"`` backend: the compiled per-index kernels of ``loopnet.kernels``.
+
+Every function takes checked arrays (``Layout.check_examples``) in the dtype of
+``params``, allocates what the kernels write into, and calls the compiled
+drivers of ``kernels.backprop`` and ``kernels.training``.
+"""
+
+import numpy as np
+
+from loopnet._jit import start_threads
+from loopnet.costs import example_costs, target_classes
+from loopnet.kernels.backprop import (
+    Workspace,
+    _backward_pass,
+    _forward_pass,
+    _network_gradient,
+    _scale_and_regularize,
+    _unit_offsets,
+)
+from loopnet.kernels.training import TrainingWorkspace, _train_batches
+from loopnet.kernels.update import SGDStep
+
+
+def _layer_blocks(layout, buffer, n_batch):
+    """Per-layer ``(n_batch, n_l)`` views of a flat activation buffer."""
+    offsets = _unit_offsets(layout.sizes, n_batch)
+    return [
+        buffer[offsets[layer] : offsets[layer + 1]].reshape(n_batch, int(n_l))
+        for layer, n_l in enumerate(layout.sizes[1:])
+    ]
+
+
+def forward(layout, params, X):
+    """z^L and a^L, the output layer's weighted inputs and activations, for ``X``.
+
+    Returns
+    -------
+    Z_L, A_L : ndarray, shape (n_batch, n_L)
+        Views into the forward pass's buffers (the caller may keep them).
+    """
+    n_batch = X.shape[0]
+    n_units = _unit_offsets(layout.sizes, n_batch)[-1]
+    Z, A = np.empty(n_units, dtype=params.dtype), np.empty(n_units, dtype=params.dtype)
+    start_threads()
+    _forward_pass(layout, params, X, Z, A)
+    n_out = int(layout.sizes[-1])
+    start = n_units - n_batch * n_out
+    return Z[start:].reshape(n_batch, n_out), A[start:].reshape(n_batch, n_out)
+
+
+def gradient(layout, params, X, Y, scale, l2):
+    """dC/dparams by ``_network_gradient``: scale * (sum_b dC_b/dparams + l2 W)."""
+    work = Workspace.allocate(layout, X.shape[0], params.dtype)
+    grad = np.empty_like(params)
+    start_threads()
+    _network_gradient(layout, params, X, Y, scale, l2, work, grad)
+    return grad
+
+
+def layer_values(layout, params, X, Y, scale, l2):
+    """z^l, a^l, delta^l (every example) and dW^l, dbias^l of every layer.
+
+    The buffers of the kernels ``Network.gradient`` runs: ``_forward_pass``,
+    ``_backward_pass``, then ``_scale_and_regularize``.
+
+    Returns
+    -------
+    dict of str to list
+        Keys ``"z"``, ``"a"``, ``"delta"`` (``(n_batch, n_l)`` arrays), ``"dW"``
+        and ``"dbias"`` (``None`` per layer without biases).
+    """
+    n_batch = X.shape[0]
+    work = Workspace.allocate(layout, n_batch, params.dtype)
+    grad = np.empty_like(params)
+    start_threads()
+    _forward_pass(layout, params, X, work.Z, work.A)
+    _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
+    _scale_and_regularize(layout, params, scale, l2, grad)
+    values = {
+        name: _layer_blocks(layout, buffer, n_batch)
+        for name, buffer in (("z", work.Z), ("a", work.A), ("delta", work.D))
+    }
+    values["dW"], dbiases = layout.views(grad)
+    values["dbias"] = dbiases if layout.bias else [None] * layout.n_layers
+    return values
+
+
+def evaluate(layout, params, X, Y):
+    """Mean cost C_b (no L2 term) and accuracy of checked ``X``, ``Y``: one forward.
+
+    For ``fit`` after each epoch, when the parameters have already moved: a
+    diverged network's cost comes back as inf or NaN, never as an exception or a
+    NumPy warning.
+    """
+    Z_out, A_out = forward(layout, params, X)
+    with np.errstate(all="ignore"):
+        costs = example_costs(
+            Z_out, A_out, Y, layout.activation_names[-1], layout.cost_name
+        )
+        cost = np.mean(costs)
+    accuracy = np.mean(target_classes(A_out) == target_classes(Y))
+    return float(cost), float(accuracy)
+
+
+class Trainer:
+    """Mini-batch SGD in the compiled loop ``_train_batches``; see ``trainer``."""
+
+    running_cost = True
+
+    def __init__(self, layout, params, X, Y, batch_size, step):
+        self.layout, self.params, self.X, self.Y = layout, params, X, Y
+        self.batch_size, self.step = batch_size, step
+        # One allocation per fit: velocity (zeros: every fit starts at rest), the
+        # summed gradient, the gathered mini-batch and the z, a, delta buffers.
+        capacity = min(batch_size, X.shape[0])
+        self.work = TrainingWorkspace.allocate(layout, capacity, params.dtype)
+        start_threads()
+
+    def run(self, order, first, stop, cost_sum):
+        """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
+
+        The running cost is ``cost_sum`` plus C_b of every example trained on,
+        each taken in its mini-batch's forward pass.
+        """
+        return _train_batches(
+            self.layout,
+            self.params,
+            self.X,
+            self.Y,
+            order,
+            first,
+            stop,
+            self.batch_size,
+            self.step,
+            self.work,
+            cost_sum,
+        )
+
+
+def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
+    """A ``Trainer`` of ``params`` in place: lr, decay (l2 / N) and momentum mu.
+
+    The constants are rounded once to the parameters' dtype.
+    """
+    to = params.dtype.type
+    step = SGDStep(to(lr), to(decay), to(momentum))
+    return Trainer(layout, params, X, Y, batch_size, step)

@@ -1,0 +1,35 @@
+"""The ``"cuda"`` backend: ``loopnet.cuda``'s kernels behind ``loopnet.backends``.
+
+The functions every backend has (``loopnet.backends``), on arguments its caller
+has checked: parameters and data go to the GPU, results come back.
+"""
+
+from loopnet.cuda.network import gradient_checked as gradient
+from loopnet.cuda.training import Trainer
+
+__all__ = ["gradient", "trainer"]
+
+
+class _Runner:
+    """``run`` of a ``Trainer``, copying the parameters back after every call.
+
+    Ctrl-C between calls then leaves the last completed chunk's parameters in
+    ``params``. The GPU loop keeps no running cost.
+    """
+
+    running_cost = False
+
+    def __init__(self, trainer):
+        self._trainer = trainer
+
+    def run(self, order, first, stop, cost_sum):
+        """Mini-batches ``first .. stop - 1`` of ``order`` on the GPU; returns None."""
+        self._trainer.run(order, first, stop)
+        self._trainer.pull()
+
+
+def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
+    """Mini-batch SGD of ``params`` on the GPU (``Trainer``), copied back per call."""
+    return _Runner(
+        Trainer.from_layout(layout, params, X, Y, batch_size, lr, decay, momentum)
+    )
