@@ -1,4 +1,4 @@
-"""GPU benchmarks of ``loopnet.cuda`` (issue 7), for a machine with an NVIDIA GPU.
+"""GPU benchmarks of ``loopnet.cuda``, for a machine with an NVIDIA GPU.
 
     python benchmarks/gpu_bench.py [--json PATH] [--smoke]
 

@@ -200,7 +200,8 @@ def _blas_threads():
 def _seconds(seconds):
     """Format a duration in s, ms, us or ns, with 3 significant digits."""
     for unit, factor in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= factor:
+        # compare the rounded figure: 999.6 us is "1 ms", not "1e+03 us"
+        if float(f"{seconds / factor:.3g}") >= 1:
             return f"{seconds / factor:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
 

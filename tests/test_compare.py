@@ -12,6 +12,7 @@ from conftest import TOL, targets
 import loopnet as ln
 from loopnet.compare import (
     QUANTITIES,
+    BenchPoint,
     Difference,
     bench_point,
     format_bench,
@@ -197,3 +198,13 @@ def test_loop_vs_matrix_example_runs(capsys):
     assert "def _hidden_error_example(" in out and "return delta.T @ A_prev" in out
     differences = [float(line.split()[-1]) for line in out.splitlines() if "e-" in line]
     assert len(differences) == 6 and max(differences) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(2.0, "2 s"), (0.0009996, "1 ms"), (0.0125, "12.5 ms"), (1.5e-6, "1.5 us")],
+)
+def test_durations_are_printed_in_the_unit_of_their_rounded_value(seconds, text):
+    point = BenchPoint(4, 2, (4, 4, 4), seconds, 1.0)
+    row = format_bench([point]).splitlines()[-1]
+    assert [cell.strip() for cell in row.split("  ") if cell][2] == text

@@ -455,7 +455,7 @@ def weight_mask(net, X, Y):
 
 
 def numpy_sgd(net, X, Y, permutations, batch_size, lr, l2, momentum):
-    """Run the SGD of issue 3 straightforwardly: mean minibatch gradient + (l2/N) W."""
+    """Run fit's SGD straightforwardly: mean minibatch gradient + (l2/N) W."""
     clone = net.copy()
     n_examples = X.shape[0]
     is_weight = weight_mask(net, X, Y)

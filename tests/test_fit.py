@@ -10,8 +10,8 @@ from conftest import HIDDEN, PAIRINGS, targets
 
 import loopnet as ln
 from loopnet import reference, training
-from loopnet.backends import loop
 from loopnet.activations import ACTIVATIONS
+from loopnet.backends import loop
 from loopnet.costs import COSTS, cost_example, example_costs
 from loopnet.kernels.training import _train_batches
 

@@ -18,7 +18,7 @@ from shared memory serves two outputs.
 The geometry (32 x 32 tiles, 16 x 16 threads, slices of 32 terms) was the fastest
 of seven measured on an H100 for the [1024, 1024, 1024, 10] batch-256 gradient's
 kernels: 4 x 4 sums per thread in 8 x 8 threads left too few warps per
-multiprocessor at batch 256 (README, "GPU (numba-cuda)").
+multiprocessor at batch 256 (docs/gpu.md).
 """
 
 import functools
