@@ -28,12 +28,12 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from conftest import NO_JIT
 
 import loopnet as ln
 from loopnet import _cache, _cache_stamp, saving
 from loopnet.backends import loop
 from loopnet.kernels.training import _train_batches
+from tests.helpers import NO_JIT
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_jit = pytest.mark.skipif(NO_JIT, reason="about compiled code and its cache")

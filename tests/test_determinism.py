@@ -20,11 +20,11 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from conftest import DTYPES, NO_JIT, PAIRINGS, targets
 
 import loopnet as ln
 from loopnet import kernels
 from loopnet._jit import use_threads
+from tests.helpers import DTYPES, NO_JIT, PAIRINGS, targets
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS

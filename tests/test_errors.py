@@ -5,9 +5,9 @@ Also: the closed forms of the output error against the general Jacobian product.
 
 import numpy as np
 import pytest
-from conftest import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 from loopnet import kernels, reference
+from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 BATCHES = [1, 3, 17]
 WIDTHS = [1, 2, 5]

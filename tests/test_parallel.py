@@ -15,7 +15,6 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from conftest import DTYPES, NO_JIT, TOL
 
 import loopnet as ln
 from loopnet import reference
@@ -47,6 +46,7 @@ from loopnet.kernels.gradients import (
     _weight_gradient_parallel,
     _weight_gradient_rows,
 )
+from tests.helpers import DTYPES, NO_JIT, TOL
 
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 needs_two_threads = pytest.mark.skipif(
