@@ -60,6 +60,22 @@ LAYER_SHAPES = [(1, 1, 1), (1, 3, 2), (3, 5, 7), (17, 2, 9), (64, 30, 784)]
 if NO_JIT:  # a real size is 1.5M multiply-adds: seconds in Python
     LAYER_SHAPES[-1] = (16, 10, 50)
 
+# Matrix products (n_rows, n_columns, n_sum) for the register tiles and the
+# parallel kernels: rows and columns on and off the 4 x 4 tile grid, sums shorter
+# and longer than MIN_DOT_LENGTH and MIN_TILED_BATCH, one row, one column. A kernel
+# reads them in its own names, (n_batch, n_l, n_prev) for the forward pass.
+PRODUCT_SHAPES = [
+    (1, 1, 1),
+    (3, 5, 2),
+    (9, 7, 33),
+    (17, 13, 70),
+    (64, 30, 784),
+    (6, 41, 31),
+    (11, 6, 130),
+]
+if NO_JIT:  # the real size is 1.5M multiply-adds: seconds in Python
+    PRODUCT_SHAPES[4] = (16, 10, 50)
+
 # Every (output activation, cost) pairing the library accepts.
 PAIRINGS = [
     ("sigmoid", "quadratic"),

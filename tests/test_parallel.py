@@ -2,9 +2,9 @@
 
 The batched kernels split rows (b of Z and delta, j of dW) between threads with
 ``prange`` above ``MIN_PARALLEL_WORK`` multiply-adds, and use register tiles
-(``kernels._tiles``) whose layout depends on the shapes only. These tests pin that
-down: serial and parallel kernels agree bit for bit, and so do one and two
-threads, and repeated runs.
+(``kernels._tiles``, tested in ``test_tiles.py``) whose layout depends on the
+shapes only. These tests pin that down: serial and parallel kernels agree bit for
+bit, and so do one and two threads, and repeated runs.
 """
 
 import os
@@ -19,19 +19,12 @@ import pytest
 import loopnet as ln
 from loopnet import reference
 from loopnet._jit import MIN_PARALLEL_WORK, use_threads
-from loopnet.activations import ACTIVATIONS, activate_example
+from loopnet.activations import ACTIVATIONS
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
-    TILE,
-    _block_rows,
-    _dot_rows,
-    _transpose_parallel,
-    _transpose_rows,
-    _transposed,
 )
 from loopnet.kernels.errors import (
     _hidden_error,
-    _hidden_error_from_outputs,
     _hidden_error_parallel,
     _hidden_error_rows,
 )
@@ -46,27 +39,13 @@ from loopnet.kernels.gradients import (
     _weight_gradient_parallel,
     _weight_gradient_rows,
 )
-from tests.helpers import DTYPES, NO_JIT, TOL
+from tests.helpers import DTYPES, PRODUCT_SHAPES, TOL
 
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 needs_two_threads = pytest.mark.skipif(
     MAX_THREADS < 2, reason="Numba has a single thread (NUMBA_NUM_THREADS=1)"
 )
-
-# (n_rows, n_columns, n_sum): rows and columns on and off the 4 x 4 tile grid,
-# sums shorter and longer than MIN_DOT_LENGTH and MIN_TILED_BATCH, one row, one
-# column.
-SHAPES = [
-    (1, 1, 1),
-    (3, 5, 2),
-    (9, 7, 33),
-    (17, 13, 70),
-    (64, 30, 784),
-    (6, 41, 31),
-    (11, 6, 130),
-]
-if NO_JIT:  # the real size is 1.5M multiply-adds: seconds in Python
-    SHAPES[4] = (16, 10, 50)
+SHAPES = PRODUCT_SHAPES
 
 
 @pytest.fixture
@@ -82,40 +61,6 @@ def _layer(rng, dtype, n_batch, n_l, n_prev):
     A_prev = rng.random((n_batch, n_prev)).astype(dtype)
     bias = rng.standard_normal(n_l).astype(dtype)
     return W, A_prev, bias
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_i, n_n, n_p", SHAPES)
-def test_dot_rows_matches_matrix_product_and_any_row_split(rng, dtype, n_i, n_n, n_p):
-    S = (rng.standard_normal((n_i, n_p)) / np.sqrt(n_p)).astype(dtype)
-    T = rng.standard_normal((n_n, n_p)).astype(dtype)
-    whole = np.empty((n_i, n_n), dtype=dtype)
-    _dot_rows(S, T, whole, 0, n_i)
-    np.testing.assert_allclose(whole, S @ T.T, **TOL[dtype])
-    split = np.full((n_i, n_n), np.nan, dtype=dtype)
-    for start in range(0, n_i, TILE):  # every tile-aligned split gives the same bits
-        _dot_rows(S, T, split, start, min(start + TILE, n_i))
-    np.testing.assert_array_equal(split, whole)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1, 1), (3, 40), (37, 5), (300, 1000)])
-def test_transposes_are_exact(rng, dtype, shape):
-    X = rng.standard_normal(shape).astype(dtype)
-    np.testing.assert_array_equal(_transposed(X), X.T)
-    XT = np.empty(shape[::-1], dtype=dtype)
-    _transpose_parallel(X, XT)
-    np.testing.assert_array_equal(XT, X.T)
-    XT[...] = 0
-    _transpose_rows(X, XT, 0, shape[1])
-    np.testing.assert_array_equal(XT, X.T)
-
-
-@pytest.mark.parametrize("n_rows", [1, 3, 4, 5, 63, 64, 65, 1000])
-def test_parallel_blocks_are_whole_tiles(n_rows):
-    height = _block_rows(n_rows)
-    assert height % TILE == 0 and height >= TILE
-    assert (n_rows + height - 1) // height <= max(16, n_rows // TILE)
 
 
 def test_threshold():
@@ -160,26 +105,6 @@ def test_hidden_error_parallel_equals_serial(
     np.testing.assert_array_equal(dispatched, serial)
     ref = reference.hidden_error(delta_next, W_next, Z, activation)
     np.testing.assert_allclose(serial, ref, **TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
-@pytest.mark.parametrize("n_next", [3, 40])
-def test_hidden_error_from_outputs_equals_from_inputs(rng, dtype, activation, n_next):
-    """sigma'(z) from a = sigma(z) (no exp) gives the same bits, inf and NaN too."""
-    n_batch, n_l = 9, 7
-    delta_next = rng.standard_normal((n_batch, n_next)).astype(dtype)
-    W_next = rng.standard_normal((n_next, n_l)).astype(dtype)
-    Z = (30 * rng.standard_normal((n_batch, n_l))).astype(dtype)
-    Z[0, :4] = [np.inf, -np.inf, np.nan, 0.0]
-    code = ACTIVATIONS[activation]
-    A = np.empty_like(Z)
-    for b in range(n_batch):  # as the forward pass writes them
-        activate_example(code, Z[b], A[b])
-    from_inputs, from_outputs = np.empty((2, n_batch, n_l), dtype=dtype)
-    _hidden_error(delta_next, W_next, Z, code, from_inputs)
-    _hidden_error_from_outputs(delta_next, W_next, A, code, from_outputs)
-    np.testing.assert_array_equal(from_outputs, from_inputs)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
