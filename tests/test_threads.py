@@ -162,10 +162,7 @@ def test_fit_is_bitwise_equal_across_processes_and_thread_counts():
     ``NUMBA_NUM_THREADS`` may exceed the machine's cores, so the processes run
     with 2 threads even on a single core.
     """
-    script = (
-        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r});"
-        " from test_determinism import fit_digest; print(*fit_digest())"
-    )
+    script = "from tests.test_threads import fit_digest; print(*fit_digest())"
     digests = {fit_digest()[1]}
     for n_threads in THREAD_COUNTS:
         env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS=str(n_threads))
