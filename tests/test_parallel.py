@@ -1,10 +1,11 @@
-"""Parallel kernels: the same bits for every thread count, run after run.
+"""Parallel kernels: serial and parallel forms agree bit for bit.
 
 The batched kernels split rows (b of Z and delta, j of dW) between threads with
 ``prange`` above ``MIN_PARALLEL_WORK`` multiply-adds, and use register tiles
 (``kernels._tiles``, tested in ``test_tiles.py``) whose layout depends on the
-shapes only. These tests pin that down: serial and parallel kernels agree bit for
-bit, and so do one and two threads, and repeated runs.
+shapes only. These tests pin that down: each kernel's serial and parallel forms,
+and the dispatcher choosing between them, give the same bits. The same bits for
+1, 2 and all threads are tested in ``test_threads.py``.
 """
 
 import os
@@ -12,11 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
-import loopnet as ln
 from loopnet import reference
 from loopnet._jit import MIN_PARALLEL_WORK, use_threads
 from loopnet.activations import ACTIVATIONS
@@ -29,7 +28,6 @@ from loopnet.kernels.errors import (
     _hidden_error_rows,
 )
 from loopnet.kernels.forward import (
-    _forward_layer,
     _forward_layer_parallel,
     _forward_rows,
 )
@@ -41,19 +39,7 @@ from loopnet.kernels.gradients import (
 )
 from tests.helpers import DTYPES, PRODUCT_SHAPES, TOL
 
-MAX_THREADS = numba.config.NUMBA_NUM_THREADS
-needs_two_threads = pytest.mark.skipif(
-    MAX_THREADS < 2, reason="Numba has a single thread (NUMBA_NUM_THREADS=1)"
-)
 SHAPES = PRODUCT_SHAPES
-
-
-@pytest.fixture
-def threads():
-    """Restore Numba's thread count after a test changes it."""
-    before = numba.get_num_threads()
-    yield numba.set_num_threads
-    numba.set_num_threads(before)
 
 
 def _layer(rng, dtype, n_batch, n_l, n_prev):
@@ -133,50 +119,6 @@ def test_shapes_cover_both_sum_forms():
     n_sums = [n_p for _, _, n_p in SHAPES]
     assert min(n_sums) < MIN_DOT_LENGTH <= max(n_sums)
     assert min(n_sums) < MIN_TILED_BATCH <= max(n_sums)
-
-
-@needs_two_threads
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_kernels_same_bits_on_one_and_two_threads(rng, threads, dtype):
-    """Layers above MIN_PARALLEL_WORK take the parallel path: thread count is moot."""
-    n_batch, n_l, n_prev = 70, 61, 200  # 854 000 multiply-adds per product
-    assert n_batch * n_l * n_prev >= MIN_PARALLEL_WORK
-    W, A_prev, bias = _layer(rng, dtype, n_batch, n_l, n_prev)
-    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    results = []
-    for n_threads in (1, 2, 1, 2):
-        threads(n_threads)
-        Z, A = np.empty((2, n_batch, n_l), dtype=dtype)
-        _forward_layer(W, bias, A_prev, ACTIVATIONS["tanh"], Z, A)
-        dW = np.empty((n_l, n_prev), dtype=dtype)
-        _weight_gradient(delta, A_prev, dW)
-        back = np.empty((n_batch, n_prev), dtype=dtype)
-        _hidden_error(delta, W, A_prev, ACTIVATIONS["sigmoid"], back)
-        results.append((Z, A, dW, back))
-    for other in results[1:]:
-        for first, again in zip(results[0], other, strict=True):
-            np.testing.assert_array_equal(again, first)
-
-
-@needs_two_threads
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_network_gradient_same_bits_on_one_and_two_threads(
-    rng, threads, dtype, reduction
-):
-    net = ln.Network([300, 70, 37, 5], "tanh", "softmax", "log_likelihood", dtype=dtype)
-    X = rng.random((45, 300)).astype(dtype)
-    Y = np.eye(5, dtype=dtype)[rng.integers(0, 5, 45)]
-    gradients, outputs = [], []
-    for n_threads in (1, 2, 2, 1):
-        threads(n_threads)
-        gradients.append(net.gradient(X, Y, reduction, l2=0.01).flat)
-        outputs.append(net.forward(X))
-    for g, a in zip(gradients[1:], outputs[1:], strict=True):
-        np.testing.assert_array_equal(g, gradients[0])
-        np.testing.assert_array_equal(a, outputs[0])
-    matrix = net.gradient(X, Y, reduction, l2=0.01, method="matrix").flat
-    np.testing.assert_allclose(gradients[0], matrix, **TOL[dtype])
 
 
 @pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("active", "active")])
