@@ -1,11 +1,12 @@
-"""Parallel kernels: serial and parallel forms agree bit for bit.
+"""Parallel kernels: serial and parallel forms agree bit for bit, and when each runs.
 
 The batched kernels split rows (b of Z and delta, j of dW) between threads with
-``prange`` above ``MIN_PARALLEL_WORK`` multiply-adds, and use register tiles
+``prange`` from ``MIN_PARALLEL_WORK`` multiply-adds on, and use register tiles
 (``kernels._tiles``, tested in ``test_tiles.py``) whose layout depends on the
 shapes only. These tests pin that down: each kernel's serial and parallel forms,
-and the dispatcher choosing between them, give the same bits. The same bits for
-1, 2 and all threads are tested in ``test_threads.py``.
+and the dispatcher choosing between them, give the same bits, and the dispatcher
+chooses the parallel form exactly from ``MIN_PARALLEL_WORK`` multiply-adds on. The
+same bits for 1, 2 and all threads are tested in ``test_threads.py``.
 """
 
 import os
@@ -17,20 +18,16 @@ import numpy as np
 import pytest
 
 from loopnet import reference
-from loopnet._jit import MIN_PARALLEL_WORK, use_threads
+from loopnet._jit import MIN_PARALLEL_WORK
 from loopnet.activations import ACTIVATIONS
-from loopnet.kernels._tiles import (
-    MIN_DOT_LENGTH,
-)
+from loopnet.kernels import _tiles, errors, forward, gradients
+from loopnet.kernels._tiles import MIN_DOT_LENGTH
 from loopnet.kernels.errors import (
     _hidden_error,
     _hidden_error_parallel,
     _hidden_error_rows,
 )
-from loopnet.kernels.forward import (
-    _forward_layer_parallel,
-    _forward_rows,
-)
+from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows
 from loopnet.kernels.gradients import (
     MIN_TILED_BATCH,
     _weight_gradient,
@@ -49,9 +46,98 @@ def _layer(rng, dtype, n_batch, n_l, n_prev):
     return W, A_prev, bias
 
 
-def test_threshold():
-    assert not use_threads(MIN_PARALLEL_WORK - 1)
-    assert use_threads(MIN_PARALLEL_WORK)
+# --- when the parallel form runs ------------------------------------------------
+
+
+def _python(kernel):
+    """The Python source of a compiled kernel (itself without the JIT).
+
+    Run as Python, a dispatcher looks up the kernels it calls in its module when
+    it calls them, so a test can see which one it chose; compiled, it would not.
+    """
+    return getattr(kernel, "py_func", kernel)
+
+
+def _recorder(taken, form):
+    """A stand-in for the kernel ``form`` that only notes it was called."""
+    return lambda *args: taken.append(form)
+
+
+def _forward_call(n_batch, n_l, n_prev):
+    W, A_prev, bias = np.ones((n_l, n_prev)), np.ones((n_batch, n_prev)), np.ones(n_l)
+    Z, A = np.empty((2, n_batch, n_l))
+    return forward, "_forward_layer", (W, bias, A_prev, ACTIVATIONS["tanh"], Z, A)
+
+
+def _hidden_error_call(n_batch, n_next, n_l):
+    delta_next, W_next = np.ones((n_batch, n_next)), np.ones((n_next, n_l))
+    Z, delta = np.ones((n_batch, n_l)), np.empty((n_batch, n_l))
+    code = ACTIVATIONS["sigmoid"]
+    return errors, "_hidden_error_dispatch", (delta_next, W_next, Z, False, code, delta)
+
+
+def _weight_gradient_call(n_batch, n_l, n_prev):
+    delta, A_prev = np.ones((n_batch, n_l)), np.ones((n_batch, n_prev))
+    return gradients, "_weight_gradient", (delta, A_prev, np.empty((n_l, n_prev)))
+
+
+def _transposed_call(n_rows, n_cols, _):
+    return _tiles, "_transposed", (np.ones((n_rows, n_cols)),)
+
+
+# Each dispatcher: how to call it on a batch of a layer (n_out, n_in), the number
+# of multiply-adds it weighs, and its (parallel, serial) forms.
+DISPATCHERS = {
+    "forward_layer": (
+        _forward_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out * n_in,
+        ("_forward_layer_parallel", "_forward_rows"),
+    ),
+    "hidden_error": (
+        _hidden_error_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out * n_in,
+        ("_hidden_error_parallel", "_hidden_error_rows"),
+    ),
+    "weight_gradient": (
+        _weight_gradient_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out * n_in,
+        ("_weight_gradient_parallel", "_weight_gradient_rows"),
+    ),
+    "transposed": (  # of delta (n_batch, n_out), as weight_gradient transposes it
+        _transposed_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out,
+        ("_transpose_parallel", "_transpose_rows"),
+    ),
+}
+
+# The layers (n_out, n_in) of SHAPES and of the problems of test_threads.py; with
+# (1, 1) the threshold itself is a batch size.
+THREAD_TEST_LAYERS = {(160, 160), (10, 160), (61, 200), (70, 300), (37, 70), (5, 37)}
+LAYERS = sorted({(n_out, n_in) for _, n_out, n_in in SHAPES} | THREAD_TEST_LAYERS)
+
+
+@pytest.mark.parametrize("n_out, n_in", LAYERS)
+@pytest.mark.parametrize("kernel", list(DISPATCHERS))
+def test_parallel_form_runs_from_min_parallel_work_on(monkeypatch, kernel, n_out, n_in):
+    """Just below MIN_PARALLEL_WORK the serial form runs, from it the parallel one.
+
+    For each layer, the batch sizes on either side of the threshold; the branch
+    taken is recorded by replacing both forms in the kernel's module.
+    """
+    call, work, (parallel, serial) = DISPATCHERS[kernel]
+    per_example = work(1, n_out, n_in)
+    first = -(-MIN_PARALLEL_WORK // per_example)  # smallest batch at the threshold
+    for n_batch, expected in [(first - 1, serial), (first, parallel)]:
+        module, dispatcher, args = call(n_batch, n_out, n_in)
+        taken = []
+        for form in (parallel, serial):
+            monkeypatch.setattr(module, form, _recorder(taken, form))
+        _python(getattr(module, dispatcher))(*args)
+        monkeypatch.undo()
+        assert taken == [expected], (n_batch, work(n_batch, n_out, n_in))
+
+
+# --- serial and parallel forms agree ----------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
