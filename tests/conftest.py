@@ -1,25 +1,19 @@
-"""Shared tolerances, fixtures, the hypothesis profile and the no-JIT switches.
+"""What pytest must find here: the ``rng`` fixture, the hypothesis profile, hooks.
 
-TOL is the one table of loop-vs-matrix tolerances: the loop kernels sum in index
-order, NumPy/BLAS in blocked or pairwise order, so results differ by rounding only.
-
-Under ``NUMBA_DISABLE_JIT=1`` (CI's coverage run) the kernels run as plain Python,
-about 100 times slower: ``NO_JIT`` is then true, the large layer shapes shrink,
-hypothesis runs a tenth of the examples (``examples``), and tests marked
-``heavy`` are skipped (they run in the compiled runs).
+The shared tolerances, shapes and helpers are in ``tests/helpers.py``, imported by
+name (``from tests.helpers import TOL``).
 """
 
-import os
-
-import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-NO_JIT = bool(numba.config.DISABLE_JIT)
+from tests.helpers import NO_JIT, PROFILE
 
 # Deterministic: the same examples on every run and machine (derandomize), no
-# deadline (the first call of a kernel compiles it), no example database.
+# deadline (the first call of a kernel compiles it), no example database. Loaded
+# here, before any test module is imported: a @settings(...) inherits from the
+# profile loaded when it is created.
 settings.register_profile(
     "loopnet",
     derandomize=True,
@@ -34,18 +28,7 @@ settings.register_profile(
 settings.register_profile(
     "sample", parent=settings.get_profile("loopnet"), derandomize=False
 )
-PROFILE = os.environ.get("LOOPNET_HYPOTHESIS_PROFILE", "loopnet")
 settings.load_profile(PROFILE)
-
-
-def examples(n):
-    """Hypothesis examples for a test of ``n``: fewer without the JIT and in samples.
-
-    A tenth (at least 3) under NUMBA_DISABLE_JIT, a fifth in the fuzz sample.
-    """
-    if NO_JIT:
-        return max(3, n // 10)
-    return max(3, n // 5) if PROFILE == "sample" else n
 
 
 def pytest_collection_modifyitems(config, items):
@@ -56,51 +39,6 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-TOL = {
-    np.float64: {"rtol": 1e-12, "atol": 1e-12},
-    np.float32: {"rtol": 1e-5, "atol": 1e-5},
-}
-
-DTYPES = [np.float32, np.float64]
-
-# One layer: (n_batch, n_l, n_prev); batch 1, a layer of 1, odd and real sizes.
-LAYER_SHAPES = [(1, 1, 1), (1, 3, 2), (3, 5, 7), (17, 2, 9), (64, 30, 784)]
-if NO_JIT:  # a real size is 1.5M multiply-adds: seconds in Python
-    LAYER_SHAPES[-1] = (16, 10, 50)
-
-# Every (output activation, cost) pairing the library accepts.
-PAIRINGS = [
-    ("sigmoid", "quadratic"),
-    ("tanh", "quadratic"),
-    ("relu", "quadratic"),
-    ("identity", "quadratic"),
-    ("softmax", "quadratic"),
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "cross_entropy"),
-    ("sigmoid", "log_likelihood"),
-    ("softmax", "log_likelihood"),
-]
-
-HIDDEN = ["sigmoid", "tanh", "relu", "identity"]
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261123)
-
-
-def targets(rng, output, cost, n_batch, n_out, dtype=np.float64):
-    """Targets that suit a pairing: one-hot rows for softmax, [0, 1] for log costs."""
-    if output == "softmax":
-        Y = np.zeros((n_batch, n_out))
-        Y[np.arange(n_batch), rng.integers(0, n_out, n_batch)] = 1
-    elif cost == "quadratic" and output in ("tanh", "identity"):
-        Y = rng.uniform(-1, 1, (n_batch, n_out))
-    else:
-        Y = rng.uniform(0, 1, (n_batch, n_out))
-    return Y.astype(dtype)
-
-
-def reference_biases(net):
-    """``net``'s biases as ``loopnet.reference`` takes them: None without biases."""
-    return list(net.biases) if net.bias else [None] * len(net.biases)

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, TOL
 from numba import njit
 
 from loopnet import activations as act
+from tests.helpers import DTYPES, TOL
 
 Z_VALUES = np.array([-1e4, -50.0, -3.0, -1e-3, 0.0, 1e-3, 0.7, 3.0, 50.0, 1e4])
 

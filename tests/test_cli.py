@@ -10,6 +10,7 @@ import pytest
 
 import loopnet as ln
 from loopnet.cli import main
+from tests.helpers import needs_matplotlib, needs_sklearn
 
 ROOT = Path(__file__).parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -65,6 +66,7 @@ def test_compare_json(capsys):
     assert report["l2"] == 0.1 and len(report["loop_times"]) == 1
 
 
+@needs_matplotlib  # --plot
 def test_bench_prints_a_table_and_plots(capsys, tmp_path):
     plot = tmp_path / "speed.png"
     status, out, _ = run(
@@ -135,6 +137,7 @@ def test_trace_worked_batch(capsys):
     assert status == 0 and "delta[2, 0]" in out
 
 
+@needs_matplotlib
 def test_diagram_worked_example(capsys, tmp_path):
     path = tmp_path / "net.png"
     status, out, _ = run(
@@ -144,6 +147,7 @@ def test_diagram_worked_example(capsys, tmp_path):
     assert_png(path)
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("extra", [[], ["--example", "random", "--no-bias"]])
 def test_diagram_any_network(capsys, tmp_path, extra):
     path = tmp_path / "net.png"
@@ -164,6 +168,7 @@ def test_diagram_any_network(capsys, tmp_path, extra):
     assert_png(path)
 
 
+@needs_sklearn
 def test_train_digits_prints_accuracy_and_saves(capsys, tmp_path):
     path = tmp_path / "digits.npz"
     status, out, _ = run(
@@ -190,6 +195,7 @@ def test_train_digits_prints_accuracy_and_saves(capsys, tmp_path):
     assert net.score(data.X_test, data.labels_test) == pytest.approx(final, abs=1e-4)
 
 
+@needs_sklearn  # the data loads before the folder is checked
 def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
     status, out, err = run(
         capsys, "train", "digits", "--save", str(tmp_path / "missing" / "net.npz")
@@ -233,7 +239,12 @@ def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
         (["trace", "--example", "worked", "--cost", "cross_entropy"], "drop --cost"),
         (["trace", "--example", "worked", "--sizes", "2,4,1"], "does not match"),
         (["diagram"], "the following arguments are required: -o/--out"),
-        (["diagram", "--sizes", "17,2", "-o", "x.png"], "at most 16 units"),
+        # matplotlib is asked for before the sizes are checked
+        pytest.param(
+            ["diagram", "--sizes", "17,2", "-o", "x.png"],
+            "at most 16 units",
+            marks=needs_matplotlib,
+        ),
         (["train"], "the following arguments are required: dataset"),
         (["train", "mnist"], "invalid choice: 'mnist'"),
         (
@@ -244,9 +255,10 @@ def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
         (["train", "digits", "--momentum", "1"], "argument --momentum: value must"),
         (["train", "digits", "--l2", "-0.5"], "argument --l2: value must"),
         (["train", "digits", "--epochs", "0"], "argument --epochs"),
-        (
+        pytest.param(  # the data loads before the pairing is checked
             ["train", "digits", "--output", "tanh", "--cost", "cross_entropy"],
             "needs outputs",
+            marks=needs_sklearn,
         ),
     ],
 )
@@ -257,6 +269,7 @@ def test_bad_arguments_exit_with_one_line(capsys, argv, message):
     assert message in err and "Traceback" not in err
 
 
+@needs_matplotlib  # asked for before the folder is checked
 def test_unwritable_figure_exits_with_status_1(capsys, tmp_path):
     missing = tmp_path / "missing" / "net.png"
     status, _, err = run(capsys, "diagram", "-o", str(missing))

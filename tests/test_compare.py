@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TOL, targets
 
 import loopnet as ln
 from loopnet.compare import (
@@ -19,6 +18,7 @@ from loopnet.compare import (
     layer_values,
     random_batch,
 )
+from tests.helpers import TOL, targets
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "loop_vs_matrix.py"
 

@@ -15,13 +15,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 from numba.core import config
 
 import loopnet as ln
 import loopnet.cuda as lc
 from loopnet import reference
 from loopnet.activations import ARRAY_FORMS
+from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 pytest.importorskip(
     "numba_cuda", reason='numba-cuda is not installed: pip install "loopnet[cuda]"'

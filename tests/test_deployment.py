@@ -28,12 +28,11 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from conftest import NO_JIT
 
 import loopnet as ln
-from loopnet import _cache, _cache_stamp, saving
+from loopnet import _cache, _cache_stamp
 from loopnet.backends import loop
-from loopnet.kernels.training import _train_batches
+from tests.helpers import NO_JIT
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_jit = pytest.mark.skipif(NO_JIT, reason="about compiled code and its cache")
@@ -565,10 +564,35 @@ def test_compiled_memory_stays_flat_over_many_epochs():
     assert counts["rss_growth"] < 8 * 2**20, counts
 
 
-def test_train_batches_is_the_compiled_loop():
-    """The memory test above measures the loop fit really runs."""
-    assert loop._train_batches is _train_batches
-    assert saving.write_model.__module__ == "loopnet.saving"
+FIT_RUNS_THE_COMPILED_LOOP = """
+import json, numpy as np, loopnet as ln
+from loopnet.kernels.training import _train_batches
+before = len(_train_batches.nopython_signatures)
+rng = np.random.default_rng(0)
+X, Y = rng.standard_normal((50, 10)), rng.random((50, 3))
+ln.Network([10, 8, 3], seed=0).fit(X, Y, epochs=2, batch_size=1, validation=(X, Y))
+print(json.dumps({
+    "before": before,
+    "signatures": [str(s) for s in _train_batches.nopython_signatures],
+    "loads": sum(_train_batches.stats.cache_hits.values()),
+    "compiles": sum(_train_batches.stats.cache_misses.values()),
+}))
+"""
+
+
+@needs_jit
+def test_fit_runs_the_compiled_train_batches():
+    """The memory test above measures the loop fit really runs: ``_train_batches``.
+
+    In a fresh process no signature of it exists until ``fit`` compiles it or
+    loads it from the cache, once, for float64 parameters.
+    """
+    result = python(FIT_RUNS_THE_COMPILED_LOOP)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    assert counts["before"] == 0
+    assert len(counts["signatures"]) == 1 and "float64" in counts["signatures"][0]
+    assert counts["loads"] + counts["compiles"] == 1, counts
 
 
 # --- a callee's file changes -------------------------------------------------------

@@ -1,13 +1,17 @@
 """Output and hidden error kernels against the matrix twin.
 
-Also: the closed forms of the output error against the general Jacobian product.
+Also: the closed forms of the output error against the general Jacobian product,
+and the hidden error from the layer's outputs (sigma'(z) from a = sigma(z), as the
+training loop computes it) against the one from its weighted inputs.
 """
 
 import numpy as np
 import pytest
-from conftest import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 from loopnet import kernels, reference
+from loopnet.activations import ACTIVATIONS, activate_example
+from loopnet.kernels.errors import _hidden_error, _hidden_error_from_outputs
+from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 BATCHES = [1, 3, 17]
 WIDTHS = [1, 2, 5]
@@ -109,6 +113,26 @@ def test_hidden_error_matches_reference(rng, dtype, activation, n_batch, n_l, n_
     ref = reference.hidden_error(delta_next, W_next, Z, activation)
     assert loop.dtype == ref.dtype == dtype
     np.testing.assert_allclose(loop, ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("n_next", [3, 40])
+def test_hidden_error_from_outputs_equals_from_inputs(rng, dtype, activation, n_next):
+    """sigma'(z) from a = sigma(z) (no exp) gives the same bits, inf and NaN too."""
+    n_batch, n_l = 9, 7
+    delta_next = rng.standard_normal((n_batch, n_next)).astype(dtype)
+    W_next = rng.standard_normal((n_next, n_l)).astype(dtype)
+    Z = (30 * rng.standard_normal((n_batch, n_l))).astype(dtype)
+    Z[0, :4] = [np.inf, -np.inf, np.nan, 0.0]
+    code = ACTIVATIONS[activation]
+    A = np.empty_like(Z)
+    for b in range(n_batch):  # as the forward pass writes them
+        activate_example(code, Z[b], A[b])
+    from_inputs, from_outputs = np.empty((2, n_batch, n_l), dtype=dtype)
+    _hidden_error(delta_next, W_next, Z, code, from_inputs)
+    _hidden_error_from_outputs(delta_next, W_next, A, code, from_outputs)
+    np.testing.assert_array_equal(from_outputs, from_inputs)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import loopnet as ln
+from tests.helpers import needs_matplotlib, needs_sklearn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +46,8 @@ def test_worked_example(tmp_path):
 
 
 @pytest.mark.heavy
+@needs_sklearn
+@needs_matplotlib  # --plot
 def test_digits_reaches_95_percent(tmp_path):
     """The full 30-epoch run takes a few seconds, so the test runs all of it."""
     result = run("digits.py", "--plot", "curves.png", "--save", "net.npz", cwd=tmp_path)

@@ -1,12 +1,10 @@
 """Network.fit: the fused compiled loop against gradient descent and a NumPy twin."""
 
 import io
-import os
 import sys
 
 import numpy as np
 import pytest
-from conftest import HIDDEN, PAIRINGS, targets
 
 import loopnet as ln
 from loopnet import reference, training
@@ -14,8 +12,8 @@ from loopnet.activations import ACTIVATIONS
 from loopnet.backends import loop
 from loopnet.costs import COSTS, cost_example, example_costs
 from loopnet.kernels.training import _train_batches
+from tests.helpers import HIDDEN, NO_JIT, PAIRINGS, targets
 
-JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"
 FIT_TOL = {"rtol": 1e-10, "atol": 1e-10}
 
 
@@ -149,7 +147,7 @@ def test_float32_trains_in_float32(rng):
     np.testing.assert_allclose(history.cost, costs, rtol=1e-4)
 
 
-@pytest.mark.skipif(JIT_DISABLED, reason="no compiled signatures without the JIT")
+@pytest.mark.skipif(NO_JIT, reason="no compiled signatures without the JIT")
 def test_float32_compiles_no_float64_arithmetic(rng):
     """Every float argument of the float32 loop is float32 (no silent upcast)."""
     net, X, Y = _problem(rng, dtype=np.float32)

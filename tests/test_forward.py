@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, LAYER_SHAPES, TOL
 
 from loopnet import kernels, reference
 from loopnet.activations import ACTIVATIONS
+from tests.helpers import DTYPES, LAYER_SHAPES, TOL
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -36,12 +36,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NO_JIT, PAIRINGS, TOL, examples, reference_biases, targets
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import loopnet as ln
 from loopnet import cli, datasets, kernels, notation, reference
+from tests.helpers import NO_JIT, PAIRINGS, TOL, examples, reference_biases, targets
 
 ROOT = Path(__file__).resolve().parents[1]
 RAISES = (ValueError, TypeError)

@@ -5,10 +5,10 @@ A deliberately wrong gradient fails the check.
 
 import numpy as np
 import pytest
-from conftest import HIDDEN, PAIRINGS, targets
 
 import loopnet as ln
 from loopnet.network import Gradient
+from tests.helpers import HIDDEN, PAIRINGS, targets
 
 
 def _problem(

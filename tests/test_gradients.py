@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, LAYER_SHAPES, TOL
 
 from loopnet import kernels, reference
+from tests.helpers import DTYPES, LAYER_SHAPES, TOL
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 import loopnet as ln
 from loopnet.kernels.backprop import _network_gradient_by_example
+from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 ARCHITECTURES = [
     [3, 2],

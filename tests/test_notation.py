@@ -7,10 +7,10 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import TOL
 
 import loopnet as ln
 from loopnet import notation
+from tests.helpers import TOL
 
 WELCH_X1 = np.array([[0.3, 1.0]])
 WELCH_Y1 = np.array([[0.75]])

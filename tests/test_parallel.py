@@ -1,10 +1,12 @@
-"""Parallel kernels: the same bits for every thread count, run after run.
+"""Parallel kernels: serial and parallel forms agree bit for bit, and when each runs.
 
 The batched kernels split rows (b of Z and delta, j of dW) between threads with
-``prange`` above ``MIN_PARALLEL_WORK`` multiply-adds, and use register tiles
-(``kernels._tiles``) whose layout depends on the shapes only. These tests pin that
-down: serial and parallel kernels agree bit for bit, and so do one and two
-threads, and repeated runs.
+``prange`` from ``MIN_PARALLEL_WORK`` multiply-adds on, and use register tiles
+(``kernels._tiles``, tested in ``test_tiles.py``) whose layout depends on the
+shapes only. These tests pin that down: each kernel's serial and parallel forms,
+and the dispatcher choosing between them, give the same bits, and the dispatcher
+chooses the parallel form exactly from ``MIN_PARALLEL_WORK`` multiply-adds on. The
+same bits for 1, 2 and all threads are tested in ``test_threads.py``.
 """
 
 import os
@@ -12,69 +14,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
-from conftest import DTYPES, NO_JIT, TOL
 
-import loopnet as ln
 from loopnet import reference
-from loopnet._jit import MIN_PARALLEL_WORK, use_threads
-from loopnet.activations import ACTIVATIONS, activate_example
-from loopnet.kernels._tiles import (
-    MIN_DOT_LENGTH,
-    TILE,
-    _block_rows,
-    _dot_rows,
-    _transpose_parallel,
-    _transpose_rows,
-    _transposed,
-)
+from loopnet._jit import MIN_PARALLEL_WORK
+from loopnet.activations import ACTIVATIONS
+from loopnet.kernels import _tiles, errors, forward, gradients
+from loopnet.kernels._tiles import MIN_DOT_LENGTH
 from loopnet.kernels.errors import (
     _hidden_error,
-    _hidden_error_from_outputs,
     _hidden_error_parallel,
     _hidden_error_rows,
 )
-from loopnet.kernels.forward import (
-    _forward_layer,
-    _forward_layer_parallel,
-    _forward_rows,
-)
+from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows
 from loopnet.kernels.gradients import (
     MIN_TILED_BATCH,
     _weight_gradient,
     _weight_gradient_parallel,
     _weight_gradient_rows,
 )
+from tests.helpers import DTYPES, PRODUCT_SHAPES, TOL
 
-MAX_THREADS = numba.config.NUMBA_NUM_THREADS
-needs_two_threads = pytest.mark.skipif(
-    MAX_THREADS < 2, reason="Numba has a single thread (NUMBA_NUM_THREADS=1)"
-)
-
-# (n_rows, n_columns, n_sum): rows and columns on and off the 4 x 4 tile grid,
-# sums shorter and longer than MIN_DOT_LENGTH and MIN_TILED_BATCH, one row, one
-# column.
-SHAPES = [
-    (1, 1, 1),
-    (3, 5, 2),
-    (9, 7, 33),
-    (17, 13, 70),
-    (64, 30, 784),
-    (6, 41, 31),
-    (11, 6, 130),
-]
-if NO_JIT:  # the real size is 1.5M multiply-adds: seconds in Python
-    SHAPES[4] = (16, 10, 50)
-
-
-@pytest.fixture
-def threads():
-    """Restore Numba's thread count after a test changes it."""
-    before = numba.get_num_threads()
-    yield numba.set_num_threads
-    numba.set_num_threads(before)
+SHAPES = PRODUCT_SHAPES
 
 
 def _layer(rng, dtype, n_batch, n_l, n_prev):
@@ -84,43 +46,98 @@ def _layer(rng, dtype, n_batch, n_l, n_prev):
     return W, A_prev, bias
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_i, n_n, n_p", SHAPES)
-def test_dot_rows_matches_matrix_product_and_any_row_split(rng, dtype, n_i, n_n, n_p):
-    S = (rng.standard_normal((n_i, n_p)) / np.sqrt(n_p)).astype(dtype)
-    T = rng.standard_normal((n_n, n_p)).astype(dtype)
-    whole = np.empty((n_i, n_n), dtype=dtype)
-    _dot_rows(S, T, whole, 0, n_i)
-    np.testing.assert_allclose(whole, S @ T.T, **TOL[dtype])
-    split = np.full((n_i, n_n), np.nan, dtype=dtype)
-    for start in range(0, n_i, TILE):  # every tile-aligned split gives the same bits
-        _dot_rows(S, T, split, start, min(start + TILE, n_i))
-    np.testing.assert_array_equal(split, whole)
+# --- when the parallel form runs ------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1, 1), (3, 40), (37, 5), (300, 1000)])
-def test_transposes_are_exact(rng, dtype, shape):
-    X = rng.standard_normal(shape).astype(dtype)
-    np.testing.assert_array_equal(_transposed(X), X.T)
-    XT = np.empty(shape[::-1], dtype=dtype)
-    _transpose_parallel(X, XT)
-    np.testing.assert_array_equal(XT, X.T)
-    XT[...] = 0
-    _transpose_rows(X, XT, 0, shape[1])
-    np.testing.assert_array_equal(XT, X.T)
+def _python(kernel):
+    """The Python source of a compiled kernel (itself without the JIT).
+
+    Run as Python, a dispatcher looks up the kernels it calls in its module when
+    it calls them, so a test can see which one it chose; compiled, it would not.
+    """
+    return getattr(kernel, "py_func", kernel)
 
 
-@pytest.mark.parametrize("n_rows", [1, 3, 4, 5, 63, 64, 65, 1000])
-def test_parallel_blocks_are_whole_tiles(n_rows):
-    height = _block_rows(n_rows)
-    assert height % TILE == 0 and height >= TILE
-    assert (n_rows + height - 1) // height <= max(16, n_rows // TILE)
+def _recorder(taken, form):
+    """A stand-in for the kernel ``form`` that only notes it was called."""
+    return lambda *args: taken.append(form)
 
 
-def test_threshold():
-    assert not use_threads(MIN_PARALLEL_WORK - 1)
-    assert use_threads(MIN_PARALLEL_WORK)
+def _forward_call(n_batch, n_l, n_prev):
+    W, A_prev, bias = np.ones((n_l, n_prev)), np.ones((n_batch, n_prev)), np.ones(n_l)
+    Z, A = np.empty((2, n_batch, n_l))
+    return forward, "_forward_layer", (W, bias, A_prev, ACTIVATIONS["tanh"], Z, A)
+
+
+def _hidden_error_call(n_batch, n_next, n_l):
+    delta_next, W_next = np.ones((n_batch, n_next)), np.ones((n_next, n_l))
+    Z, delta = np.ones((n_batch, n_l)), np.empty((n_batch, n_l))
+    code = ACTIVATIONS["sigmoid"]
+    return errors, "_hidden_error_dispatch", (delta_next, W_next, Z, False, code, delta)
+
+
+def _weight_gradient_call(n_batch, n_l, n_prev):
+    delta, A_prev = np.ones((n_batch, n_l)), np.ones((n_batch, n_prev))
+    return gradients, "_weight_gradient", (delta, A_prev, np.empty((n_l, n_prev)))
+
+
+def _transposed_call(n_rows, n_cols, _):
+    return _tiles, "_transposed", (np.ones((n_rows, n_cols)),)
+
+
+# Each dispatcher: how to call it on a batch of a layer (n_out, n_in), the number
+# of multiply-adds it weighs, and its (parallel, serial) forms.
+DISPATCHERS = {
+    "forward_layer": (
+        _forward_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out * n_in,
+        ("_forward_layer_parallel", "_forward_rows"),
+    ),
+    "hidden_error": (
+        _hidden_error_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out * n_in,
+        ("_hidden_error_parallel", "_hidden_error_rows"),
+    ),
+    "weight_gradient": (
+        _weight_gradient_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out * n_in,
+        ("_weight_gradient_parallel", "_weight_gradient_rows"),
+    ),
+    "transposed": (  # of delta (n_batch, n_out), as weight_gradient transposes it
+        _transposed_call,
+        lambda n_batch, n_out, n_in: n_batch * n_out,
+        ("_transpose_parallel", "_transpose_rows"),
+    ),
+}
+
+# The layers (n_out, n_in) of SHAPES and of the problems of test_threads.py; with
+# (1, 1) the threshold itself is a batch size.
+THREAD_TEST_LAYERS = {(160, 160), (10, 160), (61, 200), (70, 300), (37, 70), (5, 37)}
+LAYERS = sorted({(n_out, n_in) for _, n_out, n_in in SHAPES} | THREAD_TEST_LAYERS)
+
+
+@pytest.mark.parametrize("n_out, n_in", LAYERS)
+@pytest.mark.parametrize("kernel", list(DISPATCHERS))
+def test_parallel_form_runs_from_min_parallel_work_on(monkeypatch, kernel, n_out, n_in):
+    """Just below MIN_PARALLEL_WORK the serial form runs, from it the parallel one.
+
+    For each layer, the batch sizes on either side of the threshold; the branch
+    taken is recorded by replacing both forms in the kernel's module.
+    """
+    call, work, (parallel, serial) = DISPATCHERS[kernel]
+    per_example = work(1, n_out, n_in)
+    first = -(-MIN_PARALLEL_WORK // per_example)  # smallest batch at the threshold
+    for n_batch, expected in [(first - 1, serial), (first, parallel)]:
+        module, dispatcher, args = call(n_batch, n_out, n_in)
+        taken = []
+        for form in (parallel, serial):
+            monkeypatch.setattr(module, form, _recorder(taken, form))
+        _python(getattr(module, dispatcher))(*args)
+        monkeypatch.undo()
+        assert taken == [expected], (n_batch, work(n_batch, n_out, n_in))
+
+
+# --- serial and parallel forms agree ----------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -163,26 +180,6 @@ def test_hidden_error_parallel_equals_serial(
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
-@pytest.mark.parametrize("n_next", [3, 40])
-def test_hidden_error_from_outputs_equals_from_inputs(rng, dtype, activation, n_next):
-    """sigma'(z) from a = sigma(z) (no exp) gives the same bits, inf and NaN too."""
-    n_batch, n_l = 9, 7
-    delta_next = rng.standard_normal((n_batch, n_next)).astype(dtype)
-    W_next = rng.standard_normal((n_next, n_l)).astype(dtype)
-    Z = (30 * rng.standard_normal((n_batch, n_l))).astype(dtype)
-    Z[0, :4] = [np.inf, -np.inf, np.nan, 0.0]
-    code = ACTIVATIONS[activation]
-    A = np.empty_like(Z)
-    for b in range(n_batch):  # as the forward pass writes them
-        activate_example(code, Z[b], A[b])
-    from_inputs, from_outputs = np.empty((2, n_batch, n_l), dtype=dtype)
-    _hidden_error(delta_next, W_next, Z, code, from_inputs)
-    _hidden_error_from_outputs(delta_next, W_next, A, code, from_outputs)
-    np.testing.assert_array_equal(from_outputs, from_inputs)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_l, n_prev, n_batch", SHAPES)
 def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch):
     delta = (rng.standard_normal((n_batch, n_l)) / np.sqrt(n_batch)).astype(dtype)
@@ -208,50 +205,6 @@ def test_shapes_cover_both_sum_forms():
     n_sums = [n_p for _, _, n_p in SHAPES]
     assert min(n_sums) < MIN_DOT_LENGTH <= max(n_sums)
     assert min(n_sums) < MIN_TILED_BATCH <= max(n_sums)
-
-
-@needs_two_threads
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_kernels_same_bits_on_one_and_two_threads(rng, threads, dtype):
-    """Layers above MIN_PARALLEL_WORK take the parallel path: thread count is moot."""
-    n_batch, n_l, n_prev = 70, 61, 200  # 854 000 multiply-adds per product
-    assert n_batch * n_l * n_prev >= MIN_PARALLEL_WORK
-    W, A_prev, bias = _layer(rng, dtype, n_batch, n_l, n_prev)
-    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    results = []
-    for n_threads in (1, 2, 1, 2):
-        threads(n_threads)
-        Z, A = np.empty((2, n_batch, n_l), dtype=dtype)
-        _forward_layer(W, bias, A_prev, ACTIVATIONS["tanh"], Z, A)
-        dW = np.empty((n_l, n_prev), dtype=dtype)
-        _weight_gradient(delta, A_prev, dW)
-        back = np.empty((n_batch, n_prev), dtype=dtype)
-        _hidden_error(delta, W, A_prev, ACTIVATIONS["sigmoid"], back)
-        results.append((Z, A, dW, back))
-    for other in results[1:]:
-        for first, again in zip(results[0], other, strict=True):
-            np.testing.assert_array_equal(again, first)
-
-
-@needs_two_threads
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_network_gradient_same_bits_on_one_and_two_threads(
-    rng, threads, dtype, reduction
-):
-    net = ln.Network([300, 70, 37, 5], "tanh", "softmax", "log_likelihood", dtype=dtype)
-    X = rng.random((45, 300)).astype(dtype)
-    Y = np.eye(5, dtype=dtype)[rng.integers(0, 5, 45)]
-    gradients, outputs = [], []
-    for n_threads in (1, 2, 2, 1):
-        threads(n_threads)
-        gradients.append(net.gradient(X, Y, reduction, l2=0.01).flat)
-        outputs.append(net.forward(X))
-    for g, a in zip(gradients[1:], outputs[1:], strict=True):
-        np.testing.assert_array_equal(g, gradients[0])
-        np.testing.assert_array_equal(a, outputs[0])
-    matrix = net.gradient(X, Y, reduction, l2=0.01, method="matrix").flat
-    np.testing.assert_allclose(gradients[0], matrix, **TOL[dtype])
 
 
 @pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("active", "active")])

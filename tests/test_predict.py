@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import loopnet as ln
+from tests.helpers import needs_sklearn
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -38,6 +39,7 @@ def test_ties_go_to_the_first_class():
     np.testing.assert_array_equal(net.predict(np.ones((2, 2))), [0, 0])
 
 
+@needs_sklearn
 def test_score_with_labels_and_one_hot(rng):
     split = ln.datasets.digits()
     net = ln.Network([64, 10, 10], seed=0)

@@ -14,7 +14,12 @@ allows:
 """
 
 import numpy as np
-from conftest import (
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import loopnet as ln
+from loopnet import reference
+from tests.helpers import (
     DTYPES,
     HIDDEN,
     NO_JIT,
@@ -24,11 +29,6 @@ from conftest import (
     reference_biases,
     targets,
 )
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-
-import loopnet as ln
-from loopnet import reference
 
 MAX_WIDTH, MAX_BATCH = (8, 8) if NO_JIT else (40, 50)
 
@@ -38,7 +38,7 @@ def problems(draw, max_depth=4, max_width=MAX_WIDTH, max_batch=MAX_BATCH, dtypes
     """A network, a batch (X, Y) and gradient options, drawn at random.
 
     X is uniform on [-scale, scale] with a drawn scale, Y suits the pairing
-    (``conftest.targets``); the values come from a drawn seed.
+    (``tests.helpers.targets``); the values come from a drawn seed.
     """
     depth = draw(st.integers(1, max_depth))
     output, cost = draw(st.sampled_from(PAIRINGS))

@@ -14,11 +14,11 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 import loopnet as ln
 from loopnet import reference
 from loopnet.costs import example_costs
+from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 
 def _saturated(output, cost, activation, dtype):

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from conftest import PAIRINGS, TOL
 
 import loopnet as ln
 from loopnet.compare import random_batch
 from loopnet.trace import trace, worked_example, worked_trace
+from tests.helpers import PAIRINGS, TOL
 
 
 def test_worked_example_steps_match_seed_arithmetic():

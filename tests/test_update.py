@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from conftest import DTYPES, TOL
 
 import loopnet as ln
 from loopnet import kernels, reference
 from loopnet.kernels.update import SGDStep, _network_sgd_step
+from tests.helpers import DTYPES, TOL
 
 SHAPES = [(1,), (3, 2), (30, 784)]
 RATES = [(0.0, 0.0), (0.01, 0.0), (0.0, 0.9), (0.01, 0.9)]  # (decay, momentum)
