@@ -1,6 +1,5 @@
 """``Network``: a fully-connected network whose parameters live in one flat array."""
 
-import math
 import warnings
 
 import numpy as np
@@ -9,6 +8,7 @@ from loopnet import _validation as check
 from loopnet import backends, saving, training
 from loopnet.backends import loop
 from loopnet.costs import example_costs, target_classes
+from loopnet.initializations import check_init, initialize
 from loopnet.layout import Gradient, Layout, check_architecture
 
 __all__ = ["Gradient", "Network"]
@@ -44,10 +44,16 @@ class Network:
         Precision of the parameters and of every computation.
     seed : None, int or numpy.random.Generator
         Seed of the initialization (a negative or non-integer seed raises,
-        naming ``seed``). Weights are drawn from N(0, 1/n_prev) (standard
-        deviation 1/sqrt(n_prev)) and biases from N(0, 1), as in the seeds; the
-        draws are made in float64 and rounded to ``dtype``, so the float32 and
-        float64 networks of one seed hold the same values up to rounding.
+        naming ``seed``). The draws are made in float64 and rounded to
+        ``dtype``, so the float32 and float64 networks of one seed hold the same
+        values up to rounding.
+    init : str
+        How the weights and biases are drawn, a name of
+        ``loopnet.initializations.INITIALIZATIONS``. ``"nielsen"`` (default, as
+        in the seeds): weights from N(0, 1/n_prev) (standard deviation
+        1/sqrt(n_prev)), biases from N(0, 1). ``"large"``: both from N(0, 1).
+        ``"glorot_uniform"``, ``"glorot_normal"`` (variance 2 / (n_prev + n_l)),
+        ``"he_uniform"``, ``"he_normal"`` (variance 2 / n_prev): zero biases.
 
     Attributes
     ----------
@@ -61,6 +67,8 @@ class Network:
         ``biases[layer]`` has shape ``(sizes[layer + 1],)``.
     activations : tuple of str
         Activation of each layer after the input.
+    init : str
+        The initialization the parameters were drawn with.
 
     Notes
     -----
@@ -86,6 +94,7 @@ class Network:
         bias=True,
         dtype="float64",
         seed=None,
+        init="nielsen",
     ):
         sizes = check_architecture(sizes, activation, output, cost, bias)
         self.sizes = sizes
@@ -94,18 +103,13 @@ class Network:
         self.cost_name = cost
         self.bias = bool(bias)
         self.dtype = check.resolve_dtype(dtype)
+        self.init = check_init(init)
         self.activations = (activation,) * (len(sizes) - 2) + (output,)
         self._layout = Layout.build(sizes, self.activations, cost, self.bias)
         self._params = np.empty(self._layout.n_params, dtype=self.dtype)
         self.weights, self.biases = self._layout.views(self._params)
-        self._initialize(check.check_seed(seed))
-
-    def _initialize(self, rng):
-        for W, bias in zip(self.weights, self.biases, strict=True):
-            n_prev = W.shape[1]
-            W[...] = rng.standard_normal(W.shape) / math.sqrt(n_prev)
-            if self.bias:
-                bias[...] = rng.standard_normal(bias.shape)
+        biases = self.biases if self.bias else None  # else read-only zeros
+        initialize(self.weights, biases, check.check_seed(seed), self.init)
 
     @property
     def layout(self):
@@ -145,6 +149,7 @@ class Network:
             self.bias,
             self.dtype,
             seed=0,
+            init=self.init,
         )
         clone.params[:] = self.params
         return clone

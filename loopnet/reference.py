@@ -167,3 +167,47 @@ def sgd_step(W, dW, lr, decay=0.0, momentum=0.0, velocity=None):
         return W - lr * step, velocity
     velocity = momentum * velocity - lr * step
     return W + velocity, velocity
+
+
+def nesterov_step(W, dW, lr, decay=0.0, momentum=0.9, velocity=None):
+    """Matrix form of ``kernels.nesterov_step``: v' = mu v + g, W' = W - lr (g + mu v').
+
+    g = dW + decay W; the velocity starts at zeros when ``None``.
+    """
+    to = W.dtype.type
+    lr, decay, momentum = to(lr), to(decay), to(momentum)
+    if velocity is None:
+        velocity = np.zeros_like(W)
+    g = dW + decay * W
+    velocity = momentum * np.asarray(velocity, dtype=W.dtype) + g
+    return W - lr * (g + momentum * velocity), velocity
+
+
+def adam_step(
+    W,
+    dW,
+    lr=0.001,
+    decay=0.0,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    m=None,
+    v=None,
+    t=1,
+):
+    """Matrix form of ``kernels.adam_step``: Kingma and Ba 2015, Algorithm 1, step t.
+
+    g = dW + decay W; m' = beta1 m + (1 - beta1) g; v' = beta2 v + (1 - beta2) g^2;
+    W' = W - lr m_hat / (sqrt(v_hat) + eps), m_hat = m' / (1 - beta1^t), v_hat =
+    v' / (1 - beta2^t). ``m`` and ``v`` start at zeros when ``None``.
+    """
+    to = W.dtype.type
+    lr, decay, beta1, beta2, eps = (to(x) for x in (lr, decay, beta1, beta2, eps))
+    m = np.zeros_like(W) if m is None else np.asarray(m, dtype=W.dtype)
+    v = np.zeros_like(W) if v is None else np.asarray(v, dtype=W.dtype)
+    g = dW + decay * W
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return W - lr * m_hat / (np.sqrt(v_hat) + eps), m, v

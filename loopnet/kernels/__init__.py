@@ -21,14 +21,17 @@ from loopnet.kernels.gradients import (
     weight_gradient,
     weight_gradient_example,
 )
+from loopnet.kernels.optimizers import adam_step, nesterov_step
 from loopnet.kernels.update import sgd_step
 
 __all__ = [
+    "adam_step",
     "bias_gradient",
     "forward_layer",
     "forward_layer_example",
     "hidden_error",
     "hidden_error_example",
+    "nesterov_step",
     "output_error",
     "output_error_example",
     "output_error_general",
