@@ -8,15 +8,28 @@ cost) and decay d (l2 / N on weights, 0 on biases):
 
 This is the seeds' update (Nielsen's ``update_mini_batch``: w -> (1 - lr l2 / N) w
 - (lr / m) sum_b dC_b/dw), with classical momentum added.
+
+The training loop fuses each layer's weight gradient into its step
+(``_weight_step``): the gradient of ``TILE`` rows of W at a time goes to a small
+scratch block, still in cache, and the step is taken from it at once, so no dW
+array of the layer's size is written or read back. ``_weight_step_plain`` is the
+same step as written: the whole dW by its triple loop, then ``_sgd_step``.
 """
 
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT
+from loopnet._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._tiles import TILE, _block_rows, _transposed
+from loopnet.kernels.gradients import (
+    MIN_TILED_BATCH,
+    _bias_gradient,
+    _weight_gradient_plain,
+    _weight_gradient_rows,
+)
 
 
 @njit(**JIT)
@@ -62,6 +75,143 @@ def _sgd_step(param, grad, velocity, lr, scale, decay, momentum):
                 scale * grad[i] + decay * param[i]
             )
             param[i] += velocity[i]
+
+
+@njit(**JIT)
+def _weight_step_rows(
+    W, velocity, delta, A_prev, delta_T, A_prev_T, step, scale, scratch, start, stop
+):
+    """Step rows j = start..stop-1 of W by dC/dW[j, k], ``TILE`` rows at a time.
+
+    ``W`` and ``velocity`` are the layer's flat (n_l * n_prev,) blocks; the
+    gradient of each ``TILE`` rows goes to ``scratch`` (at least TILE * n_prev
+    entries) and ``_sgd_step`` applies it while it is in cache. ``start`` is a
+    multiple of ``TILE``; other arguments as ``_weight_step``.
+    """
+    n_prev = A_prev.shape[1]
+    for j in range(start, stop, TILE):
+        j_stop = min(j + TILE, stop)
+        n_entries = (j_stop - j) * n_prev
+        rows = scratch[:n_entries].reshape((j_stop - j, n_prev))
+        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j, j_stop)
+        where = slice(j * n_prev, j_stop * n_prev)
+        _sgd_step(
+            W[where],
+            scratch[:n_entries],
+            velocity[where],
+            step.lr,
+            scale,
+            step.decay,
+            step.momentum,
+        )
+
+
+@njit(**PARALLEL)
+def _weight_step_parallel(
+    W, velocity, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
+):
+    """``_weight_step_rows`` over all rows, blocks of rows split over threads.
+
+    Block ``block`` of rows is stepped by one thread, through ``scratch[block]``.
+    """
+    n_l = delta.shape[1]
+    height = _block_rows(n_l)
+    for block in prange((n_l + height - 1) // height):
+        start = block * height
+        stop = min(start + height, n_l)
+        _weight_step_rows(
+            W,
+            velocity,
+            delta,
+            A_prev,
+            delta_T,
+            A_prev_T,
+            step,
+            scale,
+            scratch[block],
+            start,
+            stop,
+        )
+
+
+@njit(**JIT)
+def _weight_step(W, velocity, delta, A_prev, step, scale, scratch):
+    """One step of layer l's weights: W <- W - lr * (scale * dC/dW + decay * W).
+
+    With momentum mu the step is v <- mu v - lr (scale dC/dW + decay W), W <- W + v.
+    dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k], summed exactly as
+    ``_weight_gradient`` sums it, and never stored whole.
+
+    Parameters
+    ----------
+    W, velocity : ndarray, shape (n_l * n_prev,)
+        The layer's weights (row-major, ``W[j, k]`` at ``j * n_prev + k``) and
+        their momentum buffer, updated in place (``velocity`` only with
+        momentum).
+    delta : ndarray, shape (n_batch, n_l)
+        Errors of layer l, one example per row.
+    A_prev : ndarray, shape (n_batch, n_prev)
+        Activations of layer l-1.
+    step : SGDStep
+        lr, decay (l2 / N) and momentum, in the weights' dtype.
+    scale : float
+        1 / n_batch: the mean over the mini-batch.
+    scratch : ndarray, shape (PARALLEL_BLOCKS, TILE * n_prev) or larger
+        Work space; one row per thread's block of rows.
+
+    Notes
+    -----
+    Equal bit for bit to ``_weight_step_plain`` for batches under
+    ``MIN_TILED_BATCH`` (the same sums in increasing b, the same update
+    expression); longer batches sum in register tiles and agree to rounding.
+    Above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go to separate
+    threads, each with its own scratch, with the same bits for any thread count.
+    """
+    n_batch, n_l = delta.shape
+    if n_batch >= MIN_TILED_BATCH:
+        delta_T, A_prev_T = _transposed(delta), _transposed(A_prev)
+    else:
+        delta_T, A_prev_T = delta, A_prev
+    if use_threads(n_batch * n_l * A_prev.shape[1]):
+        _weight_step_parallel(
+            W, velocity, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
+        )
+    else:
+        _weight_step_rows(
+            W,
+            velocity,
+            delta,
+            A_prev,
+            delta_T,
+            A_prev_T,
+            step,
+            scale,
+            scratch[0],
+            0,
+            n_l,
+        )
+
+
+@njit(**JIT)
+def _weight_step_plain(W, velocity, delta, A_prev, step, scale, dW):
+    """``_weight_step`` as written: dW by ``_weight_gradient_plain``, then the step.
+
+    ``dW`` is scratch of shape (n_l, n_prev).
+    """
+    _weight_gradient_plain(delta, A_prev, dW)
+    _sgd_step(W, dW.reshape(-1), velocity, step.lr, scale, step.decay, step.momentum)
+
+
+@njit(**JIT)
+def _bias_step(bias, velocity, delta, step, scale, scratch):
+    """bias <- bias - lr * scale * sum_b delta[b] (or its momentum form), no decay.
+
+    ``scratch`` holds at least n_l entries.
+    """
+    dbias = scratch[: bias.shape[0]]
+    _bias_gradient(delta, dbias)
+    no_decay = bias.dtype.type(0)
+    _sgd_step(bias, dbias, velocity, step.lr, scale, no_decay, step.momentum)
 
 
 class SGDStep(NamedTuple):
