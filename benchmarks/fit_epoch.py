@@ -22,13 +22,17 @@ the last column the largest difference of its trained parameters from ``fit``'s.
 
     python -m benchmarks.fit_epoch [--examples 50000] [--rounds 5]
         [--contenders fit,numpy,jax,torch] [--dtypes float64,float32]
+
+The contenders themselves are in ``benchmarks/contenders.py``, shared with the
+asv suite.
 """
 
 import os
 
 # One thread for every contender, set before NumPy, JAX or PyTorch starts a pool.
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault(
     "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 )
@@ -36,12 +40,11 @@ os.environ.setdefault(
 import argparse
 import itertools
 import statistics
-import time
 
 import numpy as np
 
 import loopnet as ln
-from benchmarks import machine
+from benchmarks import contenders, machine
 
 SIZES, BATCH, LR = (784, 30, 10), 10, 3.0
 
@@ -67,209 +70,36 @@ def data(n_examples, dtype):
     return X, Y
 
 
-def initial_parameters(dtype):
-    """The network every contender starts from: weights and biases, layer by layer."""
-    net = ln.Network(SIZES, dtype=dtype, seed=0)
-    return [W.copy() for W in net.weights], [b.copy() for b in net.biases]
-
-
-# --- the contenders: each trains one epoch from (weights, biases) in ``order`` ----
-
-
-class Fit:
-    """``Network.fit``: compiled once outside the timing."""
-
-    name = "fit"
-
-    def __init__(self, X, Y):
-        self.X, self.Y = X, Y
-        self.net = ln.Network(SIZES, dtype=X.dtype, seed=0)
-        self.net.fit(X[:BATCH], Y[:BATCH], batch_size=BATCH, lr=LR, progress=False)
-
-    def epoch(self, weights, biases, order, seed):
-        """Train; return (seconds, trained flat parameters)."""
-        for W, bias, W0, bias0 in zip(
-            self.net.weights, self.net.biases, weights, biases, strict=True
-        ):
-            W[...], bias[...] = W0, bias0
-        started = time.perf_counter()
-        self.net.fit(
-            self.X, self.Y, batch_size=BATCH, lr=LR, seed=seed, progress=False
-        )
-        return time.perf_counter() - started, self.net.params.copy()
-
-
-def numpy_epoch(weights, biases, X, Y, order, lr, batch_size):
-    """One epoch of mini-batch SGD as a user writes it in NumPy, in place.
-
-    Sigmoid layers, cost 1/2 ||a - y||^2 averaged over each mini-batch.
-    """
-    for start in range(0, X.shape[0], batch_size):
-        rows = order[start : start + batch_size]
-        activations = [X[rows]]
-        for W, bias in zip(weights, biases, strict=True):
-            activations.append(1 / (1 + np.exp(-(activations[-1] @ W.T + bias))))
-        a = activations[-1]
-        delta = (a - Y[rows]) * a * (1 - a)
-        step = X.dtype.type(lr / rows.shape[0])
-        for layer in range(len(weights) - 1, -1, -1):
-            a_prev = activations[layer]
-            delta_prev = (delta @ weights[layer]) * a_prev * (1 - a_prev)
-            weights[layer] -= step * (delta.T @ a_prev)
-            biases[layer] -= step * delta.sum(axis=0)
-            delta = delta_prev
-
-
-class NumPy:
-    """The tight NumPy loop of ``numpy_epoch``."""
-
-    name = "numpy"
-
-    def __init__(self, X, Y):
-        self.X, self.Y = X, Y
-
-    def epoch(self, weights, biases, order, seed):
-        weights = [W.copy() for W in weights]
-        biases = [b.copy() for b in biases]
-        started = time.perf_counter()
-        numpy_epoch(weights, biases, self.X, self.Y, order, LR, BATCH)
-        seconds = time.perf_counter() - started
-        return seconds, _flat(weights, biases)
-
-
-class JAX:
-    """``jax.jit`` of ``lax.scan`` over the epoch's mini-batches, gathered inside."""
-
-    name = "jax"
-
-    def __init__(self, X, Y):
-        import jax
-
-        jax.config.update("jax_enable_x64", X.dtype == np.float64)
-        import jax.numpy as jnp
-
-        self.jax, self.jnp = jax, jnp
-        self.X, self.Y = jnp.asarray(X), jnp.asarray(Y)
-        self.run = jax.jit(self._epoch)
-        weights, biases = initial_parameters(X.dtype)
-        order = np.arange(X.shape[0])
-        self._call(weights, biases, order)  # compile outside the timing
-
-    def _epoch(self, params, X, Y, order):
-        jax, jnp = self.jax, self.jnp
-        n_batches = X.shape[0] // BATCH
-
-        def cost(params, x, y):
-            a = x
-            for W, bias in params:
-                a = jax.nn.sigmoid(a @ W.T + bias)
-            return 0.5 * jnp.sum((a - y) ** 2) / x.shape[0]
-
-        def step(params, i):
-            rows = jax.lax.dynamic_slice(order, (i * BATCH,), (BATCH,))
-            grads = jax.grad(cost)(params, X[rows], Y[rows])
-            new = jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
-            return new, None
-
-        params, _ = jax.lax.scan(step, params, jnp.arange(n_batches))
-        return params
-
-    def _call(self, weights, biases, order):
-        params = [
-            (self.jnp.asarray(W), self.jnp.asarray(b))
-            for W, b in zip(weights, biases, strict=True)
-        ]
-        result = self.run(params, self.X, self.Y, self.jnp.asarray(order))
-        return self.jax.block_until_ready(result)
-
-    def epoch(self, weights, biases, order, seed):
-        started = time.perf_counter()
-        params = self._call(weights, biases, order)
-        seconds = time.perf_counter() - started
-        return seconds, _flat(
-            [np.asarray(W) for W, _ in params], [np.asarray(b) for _, b in params]
-        )
-
-
-class Torch:
-    """PyTorch eager on the CPU: ``nn.Linear`` + sigmoid, ``optim.SGD``."""
-
-    name = "torch"
-
-    def __init__(self, X, Y):
-        import torch
-
-        torch.set_num_threads(1)
-        self.torch = torch
-        self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
-
-    def epoch(self, weights, biases, order, seed):
-        torch = self.torch
-        layers = []
-        for W, bias in zip(weights, biases, strict=True):
-            linear = torch.nn.Linear(W.shape[1], W.shape[0]).to(self.X.dtype)
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(W))
-                linear.bias.copy_(torch.from_numpy(bias))
-            layers += [linear, torch.nn.Sigmoid()]
-        model = torch.nn.Sequential(*layers)
-        optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-        order = torch.from_numpy(order)
-        started = time.perf_counter()
-        for start in range(0, self.X.shape[0], BATCH):
-            rows = order[start : start + BATCH]
-            optimizer.zero_grad()
-            output = model(self.X[rows])
-            # mean over the batch of 1/2 ||a - y||^2, as loopnet's quadratic cost
-            loss = 0.5 * ((output - self.Y[rows]) ** 2).sum() / rows.shape[0]
-            loss.backward()
-            optimizer.step()
-        seconds = time.perf_counter() - started
-        linears = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
-        return seconds, _flat(
-            [layer.weight.detach().numpy() for layer in linears],
-            [layer.bias.detach().numpy() for layer in linears],
-        )
-
-
-def _flat(weights, biases):
-    """Parameters in loopnet's flat layout: each layer's W (row-major), then bias."""
-    return np.concatenate(
-        [part for W, b in zip(weights, biases, strict=True) for part in (W.ravel(), b)]
-    )
-
-
-CONTENDERS = {c.name: c for c in (Fit, NumPy, JAX, Torch)}
-
-
 def available(names, X, Y):
     """The contenders asked for that can run here (JAX and PyTorch are optional)."""
     ready = []
     for name in names:
         try:
-            ready.append(CONTENDERS[name](X, Y))
+            ready.append(contenders.EPOCHS[name](SIZES, BATCH, LR, X, Y))
         except ImportError as error:
             print(f"  {name}: skipped ({error})")
     return ready
 
 
 def measure(dtype, n_examples, rounds, names):
-    """Median epoch seconds and trained parameters of each contender, interleaved."""
+    """Median epoch seconds and trained parameters of each contender, interleaved.
+
+    Round r trains every contender from the same initial parameters through
+    ``fit``'s shuffle of seed r; the contender that goes first rotates.
+    """
     X, Y = data(n_examples, dtype)
-    contenders = available(names, X, Y)
-    weights, biases = initial_parameters(dtype)
-    seconds = {c.name: [] for c in contenders}
+    ready = available(names, X, Y)
+    weights, biases = contenders.initial_parameters(SIZES, dtype)
+    seconds = {contender.name: [] for contender in ready}
     trained = {}
     for round_ in range(rounds):
-        order = np.random.default_rng(round_).permutation(n_examples)  # fit's draw
-        # rotate who goes first, so no contender always runs after the same one
-        shift = round_ % len(contenders)
-        for contender in contenders[shift:] + contenders[:shift]:
-            elapsed, params = contender.epoch(weights, biases, order, round_)
+        shift = round_ % len(ready)
+        for contender in ready[shift:] + ready[:shift]:
+            elapsed, params = contender.epoch(weights, biases, round_)
             seconds[contender.name].append(elapsed)
             trained[contender.name] = params
     medians = {name: statistics.median(times) for name, times in seconds.items()}
-    return medians, seconds, trained
+    return medians, trained
 
 
 def main():
@@ -290,7 +120,7 @@ def main():
     for dtype in args.dtypes.split(","):
         peak = machine.blas_rate(dtype)
         print(f"\n{dtype}: BLAS 1024 x 1024 product {peak:.1f} GFLOP/s")
-        medians, _, trained = measure(dtype, args.examples, args.rounds, names)
+        medians, trained = measure(dtype, args.examples, args.rounds, names)
         print(
             f"  {'contender':10s} {'median':>9s} {'GFLOP/s':>8s} {'of BLAS':>8s}"
             f" {'fit/it':>7s} {'max |p - p_fit|':>16s}"

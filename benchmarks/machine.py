@@ -56,29 +56,57 @@ def commit():
 
 
 def blas_pools():
-    """threadpoolctl's report of NumPy's BLAS: (library, version, kernel, threads)."""
+    """threadpoolctl's BLAS pools: (owner, library, version, kernel, threads) each.
+
+    The owner is the package whose folder holds the library (NumPy's own, or
+    SciPy's, which Numba loads too).
+    """
     from threadpoolctl import threadpool_info
 
-    return [
-        (pool["internal_api"], pool["version"], pool.get("architecture"), pool["num_threads"])
-        for pool in threadpool_info()
-        if pool["user_api"] == "blas"
-    ]
+    pools = []
+    for pool in threadpool_info():
+        if pool["user_api"] != "blas":
+            continue
+        folder = Path(pool["filepath"]).parent.name  # numpy.libs, scipy.libs, ...
+        pools.append(
+            (
+                folder.removesuffix(".libs"),
+                pool["internal_api"],
+                pool["version"],
+                pool.get("architecture"),
+                pool["num_threads"],
+            )
+        )
+    return pools
+
+
+def threading_layer():
+    """The threading layer Numba runs ``prange`` loops on, starting it if need be."""
+    from loopnet import kernels
+
+    kernels.weight_gradient(np.ones((1, 1)), np.ones((1, 1)))  # starts the pool
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run: the pool is not started
+        return f"{numba.config.THREADING_LAYER} (not started)"
 
 
 def describe():
     """Lines naming the machine, the software, the thread pools and the commit."""
-    lines = [
+    machine_line = (
         f"machine: {cpu_name()} (LLVM target {llvm_target()}), {os.cpu_count()}"
-        f" cores, load average {os.getloadavg()[0]:.2f}",
+        f" cores, load average {os.getloadavg()[0]:.2f}"
+    )
+    software_line = (
         f"software: Python {platform.python_version()}, NumPy {np.__version__},"
-        f" Numba {numba.__version__} ({numba.config.THREADING_LAYER} threading"
-        f" layer, {numba.get_num_threads()} thread(s))",
-    ]
-    for library, version, kernel, threads in blas_pools():
+        f" Numba {numba.__version__} ({threading_layer()} threading layer,"
+        f" {numba.get_num_threads()} thread(s))"
+    )
+    lines = [machine_line, software_line]
+    for owner, library, version, kernel, threads in blas_pools():
         lines.append(
-            f"BLAS: {library} {version}, kernel {kernel}, {threads} thread(s)"
-            " (threadpoolctl)"
+            f"BLAS ({owner}): {library} {version}, kernel {kernel}, {threads}"
+            " thread(s) (threadpoolctl)"
         )
     removed = ", ".join(f"{k}={v}" for k, v in REMOVED_VARIABLES.items()) or "none"
     blanked = [name for name in SLOW_BLAS_VARIABLES if os.environ.get(name)]

@@ -14,6 +14,7 @@ from loopnet.kernels.backprop import (
     _backward_pass,
     _forward_pass,
     _network_gradient,
+    _network_gradient_plain,
     _scale_and_regularize,
     _unit_offsets,
 )
@@ -76,6 +77,24 @@ def layer_values(layout, params, X, Y, scale, l2):
     _forward_pass(layout, params, X, work.Z, work.A)
     _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
     _scale_and_regularize(layout, params, scale, l2, grad)
+    return _values(layout, work, grad, n_batch)
+
+
+def layer_values_plain(layout, params, X, Y, scale, l2):
+    """``layer_values`` by the plain siblings (``_network_gradient_plain``).
+
+    The equations as triple loops: what ``loopnet trace`` shows beside the
+    matrix form.
+    """
+    n_batch = X.shape[0]
+    work = Workspace.allocate(layout, n_batch, params.dtype)
+    grad = np.empty_like(params)
+    _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad)
+    return _values(layout, work, grad, n_batch)
+
+
+def _values(layout, work, grad, n_batch):
+    """The dict of ``layer_values`` from a filled workspace and gradient."""
     values = {
         name: _layer_blocks(layout, buffer, n_batch)
         for name, buffer in (("z", work.Z), ("a", work.A), ("delta", work.D))
