@@ -29,8 +29,12 @@ from loopnet.kernels.gradients import (
 )
 from loopnet.kernels.training import TrainingWorkspace, _train_batches
 from loopnet.kernels.update import (
-    SGDStep,
-    _network_sgd_step,
+    ADAM,
+    NESTEROV,
+    SGD,
+    OptimizerState,
+    Step,
+    _network_step,
     _weight_step,
     _weight_step_plain,
 )
@@ -141,29 +145,41 @@ if NO_JIT:
     STEP_SHAPES = STEP_SHAPES[:-1]
 
 
+# (optimizer, momentum): plain SGD, classical momentum, Nesterov, Adam
+OPTIMIZERS = [(SGD, 0.0), (SGD, 0.9), (NESTEROV, 0.9), (ADAM, 0.0)]
+
+
+def _state(rng, kind, n, dtype):
+    """An optimizer state as after a few steps: random buffers, t = 3."""
+    state = OptimizerState.zeros(kind, n, dtype)
+    for array in state[:3]:
+        array[...] = rng.random(array.shape)
+    state.t[0] = 3
+    return state
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("kind, momentum", OPTIMIZERS)
 @pytest.mark.parametrize("n_batch, n_l, n_prev", STEP_SHAPES)
 def test_fused_weight_step_equals_gradient_then_step(
-    rng, dtype, momentum, n_batch, n_l, n_prev
+    rng, dtype, kind, momentum, n_batch, n_l, n_prev
 ):
     """``_weight_step`` never stores dC/dW whole, yet moves W as the plain step."""
-    W, velocity, delta, A_prev = _step_problem(rng, dtype, n_batch, n_l, n_prev)
-    to = np.dtype(dtype).type
-    step = SGDStep(to(0.3), to(0.01), to(momentum))
-    scale = to(1) / to(n_batch)
-    fast_W, fast_v = W.copy(), velocity.copy()
+    W, _, delta, A_prev = _step_problem(rng, dtype, n_batch, n_l, n_prev)
+    step = Step.of(kind, dtype, lr=0.3, decay=0.01, momentum=momentum)
+    scale = np.dtype(dtype).type(1) / np.dtype(dtype).type(n_batch)
+    state = _state(rng, kind, W.shape[0], dtype)
+    fast_W, fast_state = W.copy(), OptimizerState(*(a.copy() for a in state))
     scratch = np.empty((PARALLEL_BLOCKS, TILE * n_prev), dtype=dtype)
-    _weight_step(fast_W, fast_v, delta, A_prev, step, scale, scratch)
-    plain_W, plain_v = W.copy(), velocity.copy()
+    _weight_step(fast_W, fast_state, delta, A_prev, step, scale, scratch)
+    plain_W, plain_state = W.copy(), OptimizerState(*(a.copy() for a in state))
     dW = np.empty((n_l, n_prev), dtype=dtype)
-    _weight_step_plain(plain_W, plain_v, delta, A_prev, step, scale, dW)
-    if n_batch < MIN_TILED_BATCH:
-        np.testing.assert_array_equal(fast_W, plain_W)
-        np.testing.assert_array_equal(fast_v, plain_v)
-    else:
-        np.testing.assert_allclose(fast_W, plain_W, **TOL[dtype])
-        np.testing.assert_allclose(fast_v, plain_v, **TOL[dtype])
+    _weight_step_plain(plain_W, plain_state, delta, A_prev, step, scale, dW)
+    for fast, plain in zip((fast_W, *fast_state), (plain_W, *plain_state), strict=True):
+        if n_batch < MIN_TILED_BATCH:
+            np.testing.assert_array_equal(fast, plain)
+        else:
+            np.testing.assert_allclose(fast, plain, **TOL[dtype])
     assert not np.array_equal(fast_W, W)
 
 
@@ -189,25 +205,30 @@ def test_network_gradient_equals_its_plain_driver(rng, dtype, output, cost, bias
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output, cost", PAIRINGS)
-@pytest.mark.parametrize("momentum", [0.0, 0.5])
-def test_training_loop_equals_gradient_then_step(rng, dtype, output, cost, momentum):
+@pytest.mark.parametrize("kind, momentum", OPTIMIZERS)
+def test_training_loop_equals_gradient_then_step(
+    rng, dtype, output, cost, kind, momentum
+):
     """The fused loop takes the old loop's steps bit for bit (batches < 128).
 
     The old loop: forward, the whole backward pass into a gradient array, then
-    every block's ``_sgd_step`` (``_network_sgd_step``).
+    every block's step (``_network_step``).
     """
     net = ln.Network([6, 9, 4], "sigmoid", output, cost, True, dtype, seed=5)
     X = rng.random((23, 6)).astype(dtype)
     Y = targets(rng, output, cost, 23, 4, dtype)
     order = rng.permutation(23).astype(np.int64)
     to = np.dtype(dtype).type
-    step = SGDStep(to(0.4), to(0.02), to(momentum))
+    step = Step.of(kind, dtype, lr=0.4, decay=0.02, momentum=momentum)
     batch_size, layout = 5, net.layout
     fused = net.params.copy()
+    fused_state = OptimizerState.zeros(kind, net.n_params, dtype)
     work = TrainingWorkspace.allocate(layout, batch_size, dtype)
-    _train_batches(layout, fused, X, Y, order, 0, 5, batch_size, step, work, 0.0)
+    _train_batches(
+        layout, fused, X, Y, order, 0, 5, batch_size, step, fused_state, work, 0.0
+    )
     params = net.params.copy()
-    velocity = np.zeros_like(params)
+    state = OptimizerState.zeros(kind, net.n_params, dtype)
     for first in range(0, 23, batch_size):
         rows = order[first : first + batch_size]
         buffers = Workspace.allocate(layout, rows.shape[0], dtype)
@@ -217,6 +238,7 @@ def test_training_loop_equals_gradient_then_step(rng, dtype, output, cost, momen
             layout, params, X[rows], Y[rows], buffers.Z, buffers.A, buffers.D, grad
         )
         scale = to(1) / to(rows.shape[0])
-        _network_sgd_step(layout, params, grad, velocity, step, scale)
+        _network_step(layout, params, grad, state, step, scale)
     np.testing.assert_array_equal(fused, params)
-    np.testing.assert_array_equal(work.velocity, velocity)
+    for fused_array, array in zip(fused_state, state, strict=True):
+        np.testing.assert_array_equal(fused_array, array)

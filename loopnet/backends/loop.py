@@ -19,7 +19,7 @@ from loopnet.kernels.backprop import (
     _unit_offsets,
 )
 from loopnet.kernels.training import TrainingWorkspace, _train_batches
-from loopnet.kernels.update import SGDStep
+from loopnet.kernels.update import SGD, OptimizerState, Step
 
 
 def _layer_blocks(layout, buffer, n_batch):
@@ -129,8 +129,9 @@ class Trainer:
     def __init__(self, layout, params, X, Y, batch_size, step):
         self.layout, self.params, self.X, self.Y = layout, params, X, Y
         self.batch_size, self.step = batch_size, step
-        # One allocation per fit: velocity (zeros: every fit starts at rest), the
-        # summed gradient, the gathered mini-batch and the z, a, delta buffers.
+        # One allocation per fit: the optimizer's state (zeros: every fit starts
+        # at rest), the gathered mini-batch, the z, a, delta buffers and scratch.
+        self.state = OptimizerState.zeros(step.kind, params.shape[0], params.dtype)
         capacity = min(batch_size, X.shape[0])
         self.work = TrainingWorkspace.allocate(layout, capacity, params.dtype)
         start_threads()
@@ -151,16 +152,16 @@ class Trainer:
             stop,
             self.batch_size,
             self.step,
+            self.state,
             self.work,
             cost_sum,
         )
 
 
 def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
-    """A ``Trainer`` of ``params`` in place: lr, decay (l2 / N) and momentum mu.
+    """A ``Trainer`` of ``params`` in place: SGD with lr, decay (l2 / N), momentum mu.
 
     The constants are rounded once to the parameters' dtype.
     """
-    to = params.dtype.type
-    step = SGDStep(to(lr), to(decay), to(momentum))
+    step = Step.of(SGD, params.dtype, lr, decay, momentum)
     return Trainer(layout, params, X, Y, batch_size, step)

@@ -28,7 +28,7 @@ from loopnet.costs import cost_example
 from loopnet.kernels._tiles import PARALLEL_BLOCKS, TILE
 from loopnet.kernels.backprop import _block, _forward_pass, _unit_offsets, _weights
 from loopnet.kernels.errors import _hidden_error_from_outputs, _output_error
-from loopnet.kernels.update import _bias_step, _weight_step
+from loopnet.kernels.update import _bias_step, _block_state, _weight_step
 
 
 class TrainingWorkspace(NamedTuple):
@@ -44,9 +44,6 @@ class TrainingWorkspace(NamedTuple):
     scratch : ndarray, shape (PARALLEL_BLOCKS, n_scratch)
         Blocks of ``TILE`` rows of dC/dW on their way into W (``_weight_step``),
         one row per thread, and dC/dbias.
-    velocity : ndarray, shape (n_params,)
-        The momentum buffer v, zeros at the start of a ``fit``; unused without
-        momentum.
     """
 
     X_batch: np.ndarray
@@ -55,7 +52,6 @@ class TrainingWorkspace(NamedTuple):
     A: np.ndarray
     D: np.ndarray
     scratch: np.ndarray
-    velocity: np.ndarray
 
     @classmethod
     def allocate(cls, layout, capacity, dtype):
@@ -68,12 +64,11 @@ class TrainingWorkspace(NamedTuple):
             np.empty((capacity, sizes[-1]), dtype=dtype),
             *(np.empty(n_units, dtype=dtype) for _ in range(3)),
             np.empty((PARALLEL_BLOCKS, n_scratch), dtype=dtype),
-            np.zeros(layout.n_params, dtype=dtype),
         )
 
 
 @njit(**JIT)
-def _backward_step(layout, params, velocity, X, Y, Z, A, D, step, scale, scratch):
+def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
     """Backpropagate one mini-batch and step every layer's parameters, last first.
 
     delta^L = the output error; then for l = L, ..., 1: delta^{l-1} = (delta^l
@@ -86,10 +81,10 @@ def _backward_step(layout, params, velocity, X, Y, Z, A, D, step, scale, scratch
     ----------
     layout, params, X, Y, Z, A, D
         As ``backprop._backward_pass`` (``D`` is overwritten with the deltas).
-    velocity : ndarray, shape (n_params,)
-        Momentum buffer, updated in place with momentum.
-    step : SGDStep
-        lr, decay and momentum, in the params' dtype.
+    state : OptimizerState
+        The optimizer's state, updated in place.
+    step : Step
+        The optimizer and its constants, in the params' dtype.
     scale : float
         1 / m for a mini-batch of m examples.
     scratch : ndarray
@@ -125,7 +120,7 @@ def _backward_step(layout, params, velocity, X, Y, Z, A, D, step, scale, scratch
         stop = start + n_l * n_prev
         _weight_step(
             params[start:stop],
-            velocity[start:stop],
+            _block_state(state, start, stop),
             delta,
             A_prev,
             step,
@@ -137,7 +132,7 @@ def _backward_step(layout, params, velocity, X, Y, Z, A, D, step, scale, scratch
             stop = start + n_l
             _bias_step(
                 params[start:stop],
-                velocity[start:stop],
+                _block_state(state, start, stop),
                 delta,
                 step,
                 scale,
@@ -147,15 +142,15 @@ def _backward_step(layout, params, velocity, X, Y, Z, A, D, step, scale, scratch
 
 @njit(**JIT)
 def _train_batches(
-    layout, params, X, Y, order, first, stop, batch_size, step, work, cost_sum
+    layout, params, X, Y, order, first, stop, batch_size, step, state, work, cost_sum
 ):
     """Run mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
 
     Mini-batch i holds the examples ``order[i * batch_size : (i + 1) *
     batch_size]`` (fewer for the last). For each: gather its rows of ``X`` and
     ``Y`` into the workspace; forward; add its examples' costs C_b to the sum;
-    backward and step (``_backward_step``: scale 1/m, the step's decay on
-    weights and 0 on biases).
+    count the step (t += 1); backward and step (``_backward_step``: scale 1/m,
+    the step's decay on weights and 0 on biases).
 
     Parameters
     ----------
@@ -171,12 +166,14 @@ def _train_batches(
         Range of mini-batch indexes to run.
     batch_size : int
         Examples per mini-batch (the last may have fewer); >= 1.
-    step : SGDStep
-        Learning rate, L2 decay l2 / N of the weights and momentum mu, in the
-        params' dtype.
+    step : Step
+        The optimizer, its learning rate, the L2 decay l2 / N of the weights and
+        its other constants, in the params' dtype.
+    state : OptimizerState
+        The optimizer's state (velocity, moments, steps taken), updated in
+        place; it carries over from call to call.
     work : TrainingWorkspace
-        Buffers for mini-batches of ``min(batch_size, N)`` examples; its
-        velocity carries over from call to call.
+        Buffers for mini-batches of ``min(batch_size, N)`` examples.
     cost_sum : float
         Running sum of C_b over the epoch's examples so far (float64).
 
@@ -216,10 +213,11 @@ def _train_batches(
         for b in range(m):
             cost_sum += cost_example(layout.cost, output, Z_out[b], A_out[b], Y_b[b])
         scale = one / params.dtype.type(m)
+        state.t[0] += 1
         _backward_step(
             layout,
             params,
-            work.velocity,
+            state,
             X_b,
             Y_b,
             Z_b,

@@ -30,6 +30,7 @@ from loopnet.kernels.gradients import (
     _weight_gradient_plain,
     _weight_gradient_rows,
 )
+from loopnet.kernels.optimizers import _adam_step, _nesterov_step
 
 
 @njit(**JIT)
@@ -77,15 +78,123 @@ def _sgd_step(param, grad, velocity, lr, scale, decay, momentum):
             param[i] += velocity[i]
 
 
+SGD, NESTEROV, ADAM = 0, 1, 2
+"""Optimizer codes of ``Step.kind``: SGD (classical momentum when mu > 0),
+Nesterov momentum (``optimizers._nesterov_step``), Adam (``optimizers._adam_step``)."""
+
+
+class Step(NamedTuple):
+    """The constants of one training step, in the parameters' dtype.
+
+    Attributes
+    ----------
+    kind : int
+        ``SGD``, ``NESTEROV`` or ``ADAM``.
+    lr : float
+        Learning rate.
+    decay : float
+        L2 decay of the weights, l2 / N for N training examples.
+    momentum : float
+        mu in [0, 1) for SGD (0 is plain SGD) and Nesterov; unused by Adam.
+    beta1, beta2, eps : float
+        Adam's constants; unused by the others.
+    """
+
+    kind: int
+    lr: float
+    decay: float
+    momentum: float
+    beta1: float
+    beta2: float
+    eps: float
+
+    @classmethod
+    def of(
+        cls, kind, dtype, lr, decay=0.0, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8
+    ):
+        """A ``Step`` with every constant rounded once to ``dtype``."""
+        to = np.dtype(dtype).type
+        return cls(kind, to(lr), to(decay), to(momentum), to(beta1), to(beta2), to(eps))
+
+
+class OptimizerState(NamedTuple):
+    """What an optimizer carries from step to step, laid out like the parameters.
+
+    Attributes
+    ----------
+    velocity : ndarray, shape (n_params,) or (0,)
+        SGD's momentum buffer v (mu v - lr g) or Nesterov's buffer (a sum of
+        gradients, PyTorch's); empty for Adam.
+    m, v : ndarray, shape (n_params,) or (0,)
+        Adam's first and second moments; empty for the others.
+    t : ndarray of int64, shape (1,)
+        Steps taken so far (Adam's t, counted from 1 at the first step).
+    """
+
+    velocity: np.ndarray
+    m: np.ndarray
+    v: np.ndarray
+    t: np.ndarray
+
+    @classmethod
+    def zeros(cls, kind, n_params, dtype):
+        """The state before the first step: zeros, and t = 0."""
+        adam = kind == ADAM
+        return cls(
+            np.zeros(0 if adam else n_params, dtype=dtype),
+            np.zeros(n_params if adam else 0, dtype=dtype),
+            np.zeros(n_params if adam else 0, dtype=dtype),
+            np.zeros(1, dtype=np.int64),
+        )
+
+
+@njit(**JIT)
+def _block_state(state, start, stop):
+    """The state of entries start..stop-1 of the flat parameters (views)."""
+    return OptimizerState(
+        state.velocity[start:stop], state.m[start:stop], state.v[start:stop], state.t
+    )
+
+
+@njit(**JIT)
+def _apply_step(param, grad, state, step, scale, decay):
+    """Step one block by its optimizer (``_sgd_step``, ``_nesterov_step``, Adam).
+
+    ``param`` and ``grad`` are one block of the flat parameters and its gradient,
+    ``state`` that block's state (``_block_state``), ``decay`` the block's L2
+    decay (the step's for weights, 0 for biases).
+    """
+    if step.kind == ADAM:
+        _adam_step(
+            param,
+            grad,
+            state.m,
+            state.v,
+            step.lr,
+            scale,
+            decay,
+            step.beta1,
+            step.beta2,
+            step.eps,
+            state.t[0],
+        )
+    elif step.kind == NESTEROV:
+        _nesterov_step(
+            param, grad, state.velocity, step.lr, scale, decay, step.momentum
+        )
+    else:
+        _sgd_step(param, grad, state.velocity, step.lr, scale, decay, step.momentum)
+
+
 @njit(**JIT)
 def _weight_step_rows(
-    W, velocity, delta, A_prev, delta_T, A_prev_T, step, scale, scratch, start, stop
+    W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch, start, stop
 ):
     """Step rows j = start..stop-1 of W by dC/dW[j, k], ``TILE`` rows at a time.
 
-    ``W`` and ``velocity`` are the layer's flat (n_l * n_prev,) blocks; the
+    ``W`` is the layer's flat (n_l * n_prev,) block and ``state`` its state; the
     gradient of each ``TILE`` rows goes to ``scratch`` (at least TILE * n_prev
-    entries) and ``_sgd_step`` applies it while it is in cache. ``start`` is a
+    entries) and ``_apply_step`` applies it while it is in cache. ``start`` is a
     multiple of ``TILE``; other arguments as ``_weight_step``.
     """
     n_prev = A_prev.shape[1]
@@ -94,21 +203,20 @@ def _weight_step_rows(
         n_entries = (j_stop - j) * n_prev
         rows = scratch[:n_entries].reshape((j_stop - j, n_prev))
         _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j, j_stop)
-        where = slice(j * n_prev, j_stop * n_prev)
-        _sgd_step(
-            W[where],
+        first, last = j * n_prev, j_stop * n_prev
+        _apply_step(
+            W[first:last],
             scratch[:n_entries],
-            velocity[where],
-            step.lr,
+            _block_state(state, first, last),
+            step,
             scale,
             step.decay,
-            step.momentum,
         )
 
 
 @njit(**PARALLEL)
 def _weight_step_parallel(
-    W, velocity, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
+    W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
 ):
     """``_weight_step_rows`` over all rows, blocks of rows split over threads.
 
@@ -121,7 +229,7 @@ def _weight_step_parallel(
         stop = min(start + height, n_l)
         _weight_step_rows(
             W,
-            velocity,
+            state,
             delta,
             A_prev,
             delta_T,
@@ -135,25 +243,27 @@ def _weight_step_parallel(
 
 
 @njit(**JIT)
-def _weight_step(W, velocity, delta, A_prev, step, scale, scratch):
-    """One step of layer l's weights: W <- W - lr * (scale * dC/dW + decay * W).
+def _weight_step(W, state, delta, A_prev, step, scale, scratch):
+    """One step of layer l's weights by dC/dW[j, k] = sum_b delta[b, j] A_prev[b, k].
 
-    With momentum mu the step is v <- mu v - lr (scale dC/dW + decay W), W <- W + v.
-    dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k], summed exactly as
+    SGD: W <- W - lr * (scale * dC/dW + decay * W), or with momentum mu
+    v <- mu v - lr (scale dC/dW + decay W), W <- W + v; Nesterov and Adam as
+    ``loopnet.kernels.optimizers``. dC/dW is summed exactly as
     ``_weight_gradient`` sums it, and never stored whole.
 
     Parameters
     ----------
-    W, velocity : ndarray, shape (n_l * n_prev,)
-        The layer's weights (row-major, ``W[j, k]`` at ``j * n_prev + k``) and
-        their momentum buffer, updated in place (``velocity`` only with
-        momentum).
+    W : ndarray, shape (n_l * n_prev,)
+        The layer's weights, row-major (``W[j, k]`` at ``j * n_prev + k``),
+        updated in place.
+    state : OptimizerState
+        The layer's block of the optimizer's state, updated in place.
     delta : ndarray, shape (n_batch, n_l)
         Errors of layer l, one example per row.
     A_prev : ndarray, shape (n_batch, n_prev)
         Activations of layer l-1.
-    step : SGDStep
-        lr, decay (l2 / N) and momentum, in the weights' dtype.
+    step : Step
+        The optimizer and its constants, in the weights' dtype.
     scale : float
         1 / n_batch: the mean over the mini-batch.
     scratch : ndarray, shape (PARALLEL_BLOCKS, TILE * n_prev) or larger
@@ -174,12 +284,12 @@ def _weight_step(W, velocity, delta, A_prev, step, scale, scratch):
         delta_T, A_prev_T = delta, A_prev
     if use_threads(n_batch * n_l * A_prev.shape[1]):
         _weight_step_parallel(
-            W, velocity, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
+            W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
         )
     else:
         _weight_step_rows(
             W,
-            velocity,
+            state,
             delta,
             A_prev,
             delta_T,
@@ -193,86 +303,71 @@ def _weight_step(W, velocity, delta, A_prev, step, scale, scratch):
 
 
 @njit(**JIT)
-def _weight_step_plain(W, velocity, delta, A_prev, step, scale, dW):
+def _weight_step_plain(W, state, delta, A_prev, step, scale, dW):
     """``_weight_step`` as written: dW by ``_weight_gradient_plain``, then the step.
 
     ``dW`` is scratch of shape (n_l, n_prev).
     """
     _weight_gradient_plain(delta, A_prev, dW)
-    _sgd_step(W, dW.reshape(-1), velocity, step.lr, scale, step.decay, step.momentum)
+    _apply_step(W, dW.reshape(-1), state, step, scale, step.decay)
 
 
 @njit(**JIT)
-def _bias_step(bias, velocity, delta, step, scale, scratch):
-    """bias <- bias - lr * scale * sum_b delta[b] (or its momentum form), no decay.
+def _bias_step(bias, state, delta, step, scale, scratch):
+    """bias <- its step by dC/dbias[j] = sum_b delta[b, j], with no L2 decay.
 
-    ``scratch`` holds at least n_l entries.
+    ``state`` is the bias block's state; ``scratch`` holds at least n_l entries.
     """
     dbias = scratch[: bias.shape[0]]
     _bias_gradient(delta, dbias)
-    no_decay = bias.dtype.type(0)
-    _sgd_step(bias, dbias, velocity, step.lr, scale, no_decay, step.momentum)
-
-
-class SGDStep(NamedTuple):
-    """The constants of one training step, in the parameters' dtype.
-
-    Attributes
-    ----------
-    lr : float
-        Learning rate.
-    decay : float
-        L2 decay of the weights, l2 / N for N training examples.
-    momentum : float
-        mu in [0, 1); 0 is plain SGD.
-    """
-
-    lr: float
-    decay: float
-    momentum: float
+    _apply_step(bias, dbias, state, step, scale, bias.dtype.type(0))
 
 
 @njit(**JIT)
-def _network_sgd_step(layout, params, grad, velocity, step, scale):
-    """Step every block of the flat ``params``: weights with L2 decay, biases without.
+def _network_step(layout, params, grad, state, step, scale):
+    """One step of every block of the flat ``params`` from a whole gradient.
+
+    t += 1, then each weight block steps with the step's L2 decay and each bias
+    block without (``_apply_step``): the step ``fit`` takes, for a gradient
+    computed elsewhere (summed by several workers, say).
 
     Parameters
     ----------
     layout : Layout
         Sizes and parameter offsets of the network (-1: no bias).
-    params, grad, velocity : ndarray, shape (n_params,)
-        Flat parameters, gradient and momentum buffer; ``params`` and
-        ``velocity`` are updated in place.
-    step : SGDStep
-        lr, decay (applied to the weights) and momentum, in the params' dtype.
+    params, grad : ndarray, shape (n_params,)
+        Flat parameters, updated in place, and their gradient.
+    state : OptimizerState
+        The optimizer's state, updated in place.
+    step : Step
+        The optimizer and its constants, in the params' dtype.
     scale : float
-        As ``_sgd_step``, in the params' dtype.
+        As ``_sgd_step``, in the params' dtype: 1 / m for a gradient summed
+        over m examples.
     """
     sizes = layout.sizes
-    no_decay = params.dtype.type(0)
+    state.t[0] += 1
     for layer in range(sizes.shape[0] - 1):
         start = layout.w_offsets[layer]
         stop = start + sizes[layer + 1] * sizes[layer]
-        _sgd_step(
+        _apply_step(
             params[start:stop],
             grad[start:stop],
-            velocity[start:stop],
-            step.lr,
+            _block_state(state, start, stop),
+            step,
             scale,
             step.decay,
-            step.momentum,
         )
         start = layout.b_offsets[layer]
         if start >= 0:
             stop = start + sizes[layer + 1]
-            _sgd_step(
+            _apply_step(
                 params[start:stop],
                 grad[start:stop],
-                velocity[start:stop],
-                step.lr,
+                _block_state(state, start, stop),
+                step,
                 scale,
-                no_decay,
-                step.momentum,
+                params.dtype.type(0),
             )
 
 
