@@ -66,8 +66,9 @@ class Workspace(NamedTuple):
     @classmethod
     def allocate(cls, layout, capacity, dtype):
         """Buffers for batches of up to ``capacity`` examples of ``layout``."""
-        n_units = capacity * int(layout.sizes[1:].sum())
-        return cls(*(np.empty(n_units, dtype=dtype) for _ in range(3)))
+        n_units = capacity * sum(layout.sizes.tolist()[1:])
+        Z, A, D = np.empty((3, n_units), dtype=dtype)  # one allocation
+        return cls(Z, A, D)
 
 
 @njit(**JIT)
