@@ -540,8 +540,8 @@ def main(argv=None):
     -------
     int
         Exit status: 0 on success; 1 if a file cannot be written, matplotlib is
-        missing, memory runs out, or ``compare`` finds the forms disagreeing; 2
-        for a bad argument.
+        missing, memory runs out, training diverges (``train``), or ``compare``
+        finds the forms disagreeing; 2 for a bad argument.
     """
     parser = build_parser()
     try:
@@ -552,7 +552,7 @@ def main(argv=None):
         return args.run(args)
     except ValueError as error:
         status, message = 2, error
-    except (OSError, ImportError, MemoryError) as error:
+    except (OSError, ImportError, MemoryError, FloatingPointError) as error:
         status, message = 1, error
     text = " ".join(str(message).split())
     print(f"loopnet {args.command}: error: {text}", file=sys.stderr)

@@ -373,6 +373,13 @@ class Network:
         ------
         ValueError, TypeError
             For a bad argument, naming it, before anything is changed.
+        DivergenceError
+            A ``FloatingPointError``, when training diverges: a mini-batch's
+            step would leave NaN or infinite parameters (or, on the CPU, its
+            examples' cost is not finite). The parameters, and the momentum
+            velocity, are then those from before that step; the error names the
+            epoch and mini-batch, and ``error.history`` holds the epochs
+            completed before it. Try a smaller ``lr``.
 
         Notes
         -----
@@ -381,8 +388,10 @@ class Network:
         loop runs a chunk of mini-batches per call (about ``CHUNK_WORK``
         multiply-adds, ``loopnet.training``), which never changes the result; on
         Ctrl-C the parameters are those of the last completed step and
-        ``KeyboardInterrupt`` propagates. A non-finite epoch cost warns once
-        (``RuntimeWarning``).
+        ``KeyboardInterrupt`` propagates. After each chunk the parameters are
+        checked to be finite; when they are not, the chunk is undone and run
+        again one mini-batch at a time to find the step that diverged, so
+        ``fit`` never leaves non-finite parameters.
 
         Examples
         --------

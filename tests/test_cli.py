@@ -195,6 +195,19 @@ def test_train_digits_prints_accuracy_and_saves(capsys, tmp_path):
     assert net.score(data.X_test, data.labels_test) == pytest.approx(final, abs=1e-4)
 
 
+@needs_sklearn
+def test_train_that_diverges_says_so_and_saves_nothing(capsys, tmp_path):
+    path = tmp_path / "digits.npz"
+    status, out, err = run(
+        capsys,
+        *("train", "digits", "--epochs", "2", "--lr", "1e300"),
+        *("--activation", "identity", "--output", "identity", "--save", str(path)),
+    )
+    assert status == 1 and not path.exists() and "saved" not in out
+    assert err.startswith("loopnet train: error: training diverged in epoch 1,")
+    assert "smaller lr" in err and len(err.splitlines()) == 1
+
+
 @needs_sklearn  # the data loads before the folder is checked
 def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
     status, out, err = run(

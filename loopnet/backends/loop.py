@@ -116,6 +116,16 @@ class Trainer:
         self.work = TrainingWorkspace.allocate(layout, capacity, params.dtype)
         start_threads()
 
+    def snapshot(self):
+        """A copy of everything a step changes: the parameters and the velocity."""
+        return self.params.copy(), self.work.velocity.copy()
+
+    def restore(self, snapshot):
+        """Put back the parameters and velocity of ``snapshot`` (``snapshot()``)."""
+        params, velocity = snapshot
+        self.params[...] = params
+        self.work.velocity[...] = velocity
+
     def run(self, order, first, stop, cost_sum):
         """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
 
