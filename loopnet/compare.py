@@ -99,6 +99,7 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     check.check_choice(method, "method", ("loop", "matrix"))
     layout = net.layout
     X, Y, scale, l2 = layout.check_cost_arguments(X, Y, net.dtype, reduction, l2)
+    layout.check_params(net.params)
     return _layer_values(net, X, Y, scale, l2, method)
 
 
@@ -423,6 +424,7 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
         X, Y, net.dtype, reduction, l2
     )
     repeat = check.check_count(repeat, "repeat")
+    net.layout.check_params(net.params)
     loop = _layer_values(net, X, Y, scale, l2_value, "loop")
     matrix = _layer_values(net, X, Y, scale, l2_value, "matrix")
     layers = []

@@ -189,6 +189,7 @@ class Network:
         (1, 1)
         """
         X = self._layout.check_inputs(X, self.dtype)
+        self._layout.check_params(self._params)
         return self._outputs(X).copy()
 
     def cost(self, X, Y, reduction="mean", l2=0.0):
@@ -229,6 +230,7 @@ class Network:
         0.0134
         """
         X, Y, _, l2 = self._layout.check_cost_arguments(X, Y, self.dtype, reduction, l2)
+        self._layout.check_params(self._params)
         Z_out, A_out = loop.forward(self._layout, self._params, X)
         # An overflow is reported once, as the ValueError below, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -286,6 +288,7 @@ class Network:
         X, Y, scale, l2 = self._layout.check_cost_arguments(
             X, Y, self.dtype, reduction, l2
         )
+        self._layout.check_params(self._params)
         backend = backends.get(method)
         flat = backend.gradient(self._layout, self._params, X, Y, scale, l2)
         check.check_finite_result(flat, "the gradient", "X, Y and l2 (or params)")
@@ -372,7 +375,8 @@ class Network:
         Raises
         ------
         ValueError, TypeError
-            For a bad argument, naming it, before anything is changed.
+            For a bad argument, naming it, before anything is changed (NaN or
+            infinite ``params`` too).
         DivergenceError
             A ``FloatingPointError``, when training diverges: a mini-batch's
             step would leave NaN or infinite parameters (or, on the CPU, its
@@ -460,6 +464,7 @@ class Network:
         (2,)
         """
         X = self._layout.check_inputs(X, self.dtype)
+        self._layout.check_params(self._params)
         return target_classes(self._outputs(X))
 
     def _check_labels(self, labels, n_examples):
@@ -524,6 +529,7 @@ class Network:
         """
         X = self._layout.check_inputs(X, self.dtype)
         classes = self._check_labels(labels, X.shape[0])
+        self._layout.check_params(self._params)
         return float(np.mean(self.predict(X) == classes))
 
     def save(self, path):

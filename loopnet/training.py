@@ -196,6 +196,7 @@ def fit(
     rng = check.check_seed(seed)
     validation = _check_validation(layout, net.dtype, validation)
     show = _show_progress(progress)
+    layout.check_params(params)
     backend = backends.get(method)
 
     n_examples = X.shape[0]

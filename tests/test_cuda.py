@@ -708,3 +708,33 @@ def test_gpu_trainer_snapshot_restores_parameters_and_velocity():
     assert params.tobytes() == before.tobytes()
     trainer.run(order, 2, 5, None)
     assert params.tobytes() == once.tobytes()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda net, X, Y: net.gradient(X, Y, method="cuda"),
+        lambda net, X, Y: lc.gradient(net, X, Y),
+        lambda net, X, Y: net.fit(X, Y, method="cuda", progress=False),
+        lambda net, X, Y: lc.Trainer(net, X, Y, batch_size=2, lr=0.1),
+        lambda net, X, Y: lc.train(net, X, Y, [np.arange(3)]),
+        lambda net, X, Y: lc.DeviceNetwork(net),
+    ],
+)
+def test_non_finite_params_are_named_on_the_gpu(call):
+    net = ln.Network([2, 3, 1], seed=0)
+    X, Y = np.ones((3, 2)), np.full((3, 1), 0.5)
+    net.params[4] = np.nan
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"params holds 1 NaN or infinite value"):
+        call(net, X, Y)
+    assert net.params.tobytes() == before.tobytes()
+
+
+def test_device_network_push_refuses_non_finite_params():
+    net = ln.Network([2, 3, 1], seed=0)
+    device = lc.DeviceNetwork(net)
+    net.params[0] = np.inf
+    with pytest.raises(ValueError, match="params holds 1 NaN or infinite value"):
+        device.push()
+    assert np.all(np.isfinite(device.params.copy_to_host()))
