@@ -18,7 +18,16 @@ import sys
 
 from loopnet._validation import check_real
 from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from loopnet.compare import bench_point, compare, format_bench, random_batch
+from loopnet.compare import (
+    DEFAULT_THREADS,
+    bench_point,
+    compare,
+    format_bench,
+    load_warning,
+    machine_load,
+    random_batch,
+    threads_in_use,
+)
 from loopnet.costs import COSTS
 from loopnet.network import Network
 from loopnet.plots import bench_figure, figure_class, network_figure
@@ -138,6 +147,17 @@ def _add_network_options(parser, with_defaults):
     )
 
 
+def _add_threads_option(parser):
+    """``--threads``: both forms on the same number of threads."""
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=DEFAULT_THREADS,
+        help="threads of each form: Numba's pool for the loops and BLAS's for the"
+        f" matrix form are both pinned to it (default: {DEFAULT_THREADS})",
+    )
+
+
 def _network(args, sizes):
     options = {name: getattr(args, name) for name in NETWORK_OPTIONS}
     options = {
@@ -220,7 +240,7 @@ def _check_writable(path, option):
 def _run_compare(args):
     net = _network(args, args.sizes)
     X, Y = random_batch(net, args.batch, args.seed)
-    report = compare(net, X, Y, args.repeat, args.reduction, args.l2)
+    report = compare(net, X, Y, args.repeat, args.reduction, args.l2, args.threads)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.agree else 1
 
@@ -239,13 +259,19 @@ def _run_bench(args):
     if args.plot is not None:
         _check_writable(args.plot, "--plot")
     cells = [(width, n_batch) for width in args.widths for n_batch in args.batches]
+    load = machine_load()
     points = [
-        bench_point(width, n_batch, args.depth, args.dtype, args.repeat, args.seed)
+        bench_point(
+            width, n_batch, args.depth, args.dtype, args.repeat, args.seed, args.threads
+        )
         for width, n_batch in _progress(cells, "loopnet bench")
     ]
-    print(format_bench(points))
+    threads = threads_in_use(args.threads, load)
+    warning = load_warning(load, args.threads)
+    notes = [threads] + ([] if warning is None else [f"warning: {warning}"])
+    print(format_bench(points, notes))
     if args.plot is not None:
-        _save_figure(bench_figure(points), args.plot, args.dpi)
+        _save_figure(bench_figure(points, threads), args.plot, args.dpi)
         print(f"wrote {args.plot}")
     return 0
 
@@ -375,6 +401,7 @@ def build_parser():
         default=5,
         help="timed gradient calls of each form, after a warm-up (default: 5)",
     )
+    _add_threads_option(compare)
     compare.add_argument(
         "--json", action="store_true", help="print the report as JSON instead"
     )
@@ -460,6 +487,7 @@ def build_parser():
     bench.add_argument(
         "--seed", type=int, default=0, help="seed of networks and inputs (default: 0)"
     )
+    _add_threads_option(bench)
     bench.add_argument(
         "--plot", metavar="PATH", help="write a figure of the sweep to PATH (a .png)"
     )
