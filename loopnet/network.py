@@ -351,7 +351,10 @@ class Network:
             Evaluated after every epoch: mean cost and ``score``.
         progress : bool
             Show a tqdm progress bar (examples done, epoch, running cost) on
-            standard error when it is a terminal; never when False.
+            standard error when it is a terminal, preceded, when the compiled
+            loop is about to compile rather than load from Numba's cache, by the
+            line "compiling loopnet's kernels (first run, ...)"; never when
+            False.
         method : {"loop", "matrix", "cuda"}
             The backend, as in ``gradient``. ``"loop"``: the compiled loop
             above. ``"matrix"``: the same steps by the NumPy matrix form, one

@@ -208,6 +208,11 @@ def fit(
         layout, params, X, Y, batch_size, lr, l2 / n_examples, momentum
     )
     run, running_cost = trainer.run, trainer.running_cost
+    if show:
+        entries = ("fit",) if method == "loop" else ()
+        if validation is not None or not running_cost:
+            entries += ("forward",)  # loop.evaluate, after each epoch
+        loop.compile_notice(entries, (net.dtype,))
     history = History()
     started = time.perf_counter()
     run(np.arange(n_examples), 0, 0, 0.0)  # compiles; trains nothing

@@ -303,7 +303,8 @@ def test_missing_matplotlib_is_one_line(capsys, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["compare"], ["train"], ["bench"], ["trace"], ["diagram"]]
+    "command",
+    [[], ["compare"], ["train"], ["bench"], ["trace"], ["diagram"], ["warmup"]],
 )
 def test_help(capsys, command):
     status, out, _ = run(capsys, *command, "--help")
@@ -320,7 +321,8 @@ def test_python_m_loopnet_help():
         check=False,
     )
     assert result.returncode == 0 and result.stderr == ""
-    assert "{compare,train,bench,trace,diagram}" in result.stdout
+    # the command list, warmup added
+    assert "{compare,train,bench,trace,diagram,warmup}" in result.stdout
 
 
 # --- the same threads for both forms, said in the output -----------------------
