@@ -1,10 +1,8 @@
-"""One epoch of minibatch SGD: ``Network.fit`` against a NumPy loop over the twin."""
-
-import numpy as np
+"""One epoch of mini-batch SGD: ``Network.fit`` against its honest peers."""
 
 import loopnet as ln
 
-from . import common
+from . import common, contenders
 
 EPOCH = {common.TINY: 300, common.NIELSEN: 1000}
 """Examples in the training set of each workload; minibatches are its batch size."""
@@ -12,57 +10,56 @@ EPOCH = {common.TINY: 300, common.NIELSEN: 1000}
 LEARNING_RATE = 0.5
 
 
-def _require_fit():
+def _epoch_contender(form, workload, dtype):
+    """The workload's epoch contender ``form``, built; asv skips what cannot run."""
     if not hasattr(ln.Network, "fit"):
         raise NotImplementedError("this commit's Network has no fit")
+    common.set_threads(common.THREADS)
+    sizes, batch_size = common.WORKLOADS[workload]
+    X, Y = common.batch(workload, dtype, n_examples=EPOCH[workload])
+    try:
+        contender = contenders.EPOCHS[form](sizes, batch_size, LEARNING_RATE, X, Y)
+    except ImportError as error:  # JAX or PyTorch not installed
+        raise NotImplementedError(str(error)) from error
+    return contender, contenders.initial_parameters(sizes, dtype)
 
 
-def matrix_epoch(net, X, Y, batch_size, lr, rng):
-    """The matrix form of one epoch: shuffle, then W -= lr * dC/dW per minibatch.
+class EpochForms:
+    """One epoch by every form (``benchmarks/contenders.py``), one graph per workload.
 
-    ``reference.gradient`` gives the mean gradient of each minibatch; the update is
-    written into ``net``'s weights and biases in place, as ``fit`` does.
+    ``fit`` is ``Network.fit``; ``numpy`` the tight loop a user writes; ``jax``
+    and ``torch`` where installed. Every form trains from the same parameters
+    through the same shuffle.
     """
-    order = rng.permutation(X.shape[0])
-    for start in range(0, X.shape[0], batch_size):
-        rows = order[start : start + batch_size]
-        dWs, dbiases = common.reference_gradient(net, X[rows], Y[rows])
-        for W, dW in zip(net.weights, dWs, strict=True):
-            W -= lr * dW
-        if net.bias:
-            for bias, dbias in zip(net.biases, dbiases, strict=True):
-                bias -= lr * dbias
+
+    params = (list(contenders.EPOCHS), [common.TINY, common.NIELSEN], common.DTYPES)
+    param_names = ["form", "workload", "dtype"]
+
+    def setup(self, form, workload, dtype):
+        self.contender, (self.weights, self.biases) = _epoch_contender(
+            form, workload, dtype
+        )
+
+    def time_epoch(self, form, workload, dtype):
+        self.contender.epoch(self.weights, self.biases, 0)
 
 
-class FitEpoch:
-    """``net.fit(X, Y, epochs=1, ...)`` vs the same epoch in NumPy (tiny, Nielsen)."""
+class EpochRatio:
+    """``fit``'s epoch time over the tight NumPy loop's, interleaved in one process."""
 
     params = ([common.TINY, common.NIELSEN], common.DTYPES)
     param_names = ["workload", "dtype"]
+    unit = "fit time / NumPy time"
 
     def setup(self, workload, dtype):
-        _require_fit()
-        common.set_threads(common.THREADS)
-        self.net = common.network(workload, dtype)
-        self.twin = self.net.copy()
-        self.batch_size = common.WORKLOADS[workload][1]
-        self.X, self.Y = common.batch(workload, dtype, n_examples=EPOCH[workload])
-        self.lr = np.dtype(dtype).type(LEARNING_RATE)
-        self.rng = np.random.default_rng(2)
-        self.time_loop(workload, dtype)  # compile (or load the cache) untimed
+        self.fit, (self.weights, self.biases) = _epoch_contender("fit", workload, dtype)
+        self.numpy, _ = _epoch_contender("numpy", workload, dtype)
 
-    def time_loop(self, workload, dtype):
-        self.net.fit(
-            self.X,
-            self.Y,
-            epochs=1,
-            batch_size=self.batch_size,
-            lr=LEARNING_RATE,
-            progress=False,
+    def track_fit_over_numpy(self, workload, dtype):
+        return common.median_ratio(
+            lambda: self.fit.epoch(self.weights, self.biases, 0),
+            lambda: self.numpy.epoch(self.weights, self.biases, 0),
         )
-
-    def time_matrix(self, workload, dtype):
-        matrix_epoch(self.twin, self.X, self.Y, self.batch_size, self.lr, self.rng)
 
 
 class FitEpochMemory:
@@ -72,11 +69,10 @@ class FitEpochMemory:
     param_names = ["workload", "dtype"]
 
     def setup(self, workload, dtype):
-        self.epoch = FitEpoch()
-        self.epoch.setup(workload, dtype)
+        self.fit, (self.weights, self.biases) = _epoch_contender("fit", workload, dtype)
 
     def peakmem_fit_epoch(self, workload, dtype):
-        self.epoch.time_loop(workload, dtype)
+        self.fit.epoch(self.weights, self.biases, 0)
 
     def peakmem_reference(self, workload, dtype):
         """The same process, setup included, without the epoch: the baseline."""

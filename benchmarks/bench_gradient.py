@@ -1,42 +1,58 @@
-"""The full gradient: through ``Network.gradient`` and bare, loop against matrix."""
+"""The full gradient: every form on one graph, their ratio, the bare kernel, threads."""
 
 import numpy as np
 
-from . import common
+from . import common, contenders
 
 
-class Gradient:
-    """``net.gradient(X, Y, method=...)``: the same public call, either form."""
+class GradientForms:
+    """One batch's gradient by every form, on one graph per workload and dtype.
+
+    ``loop`` and ``matrix`` are the public ``Network.gradient(method=...)``;
+    ``numpy``, ``jax`` and ``torch`` the honest peers of
+    ``benchmarks/contenders.py`` (the last two skipped where not installed).
+    """
+
+    params = (list(contenders.GRADIENTS), list(common.WORKLOADS), common.DTYPES)
+    param_names = ["form", "workload", "dtype"]
+
+    def setup(self, form, workload, dtype):
+        common.set_threads(common.THREADS)
+        sizes, _ = common.WORKLOADS[workload]
+        X, Y = common.batch(workload, dtype)
+        try:
+            self.gradient = contenders.gradient(form, sizes, X, Y)
+        except ImportError as error:  # JAX or PyTorch not installed
+            raise NotImplementedError(str(error)) from error
+
+    def time_gradient(self, form, workload, dtype):
+        self.gradient()
+
+
+class GradientRatio:
+    """Loop time over matrix time of the public gradient, interleaved in one process.
+
+    The ratio moves much less with the machine's load than either time: the
+    graph to watch for the loops' speed against NumPy's.
+    """
 
     params = (list(common.WORKLOADS), common.DTYPES)
     param_names = ["workload", "dtype"]
+    unit = "loop time / matrix time"
 
     def setup(self, workload, dtype):
         common.set_threads(common.THREADS)
-        self.net = common.network(workload, dtype)
-        self.X, self.Y = common.batch(workload, dtype)
-        self.net.gradient(self.X, self.Y)  # compile (or load the cache) untimed
+        sizes, _ = common.WORKLOADS[workload]
+        X, Y = common.batch(workload, dtype)
+        self.loop = contenders.gradient("loop", sizes, X, Y)
+        self.matrix = contenders.gradient("matrix", sizes, X, Y)
 
-    def time_loop(self, workload, dtype):
-        self.net.gradient(self.X, self.Y, method="loop")
-
-    def time_matrix(self, workload, dtype):
-        self.net.gradient(self.X, self.Y, method="matrix")
-
-    def track_ratio(self, workload, dtype):
-        """Loop time over matrix time, interleaved samples within one process."""
-        return common.median_ratio(
-            lambda: self.time_loop(workload, dtype),
-            lambda: self.time_matrix(workload, dtype),
-        )
-
-    track_ratio.unit = "loop/matrix"
+    def track_loop_over_matrix(self, workload, dtype):
+        return common.median_ratio(self.loop, self.matrix)
 
     def track_max_abs_diff(self, workload, dtype):
         """max |loop - matrix| over every parameter's gradient."""
-        loop = self.net.gradient(self.X, self.Y, method="loop").flat
-        matrix = self.net.gradient(self.X, self.Y, method="matrix").flat
-        return float(np.max(np.abs(loop - matrix)))
+        return float(np.max(np.abs(self.loop() - self.matrix())))
 
     track_max_abs_diff.unit = "abs. difference"
 

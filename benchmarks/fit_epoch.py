@@ -1,38 +1,47 @@
-"""One training epoch of the seeds' MNIST setup: fit, a NumPy loop, PyTorch.
+"""One training epoch of the seeds' MNIST setup: ``fit`` against its honest peers.
 
 The setup: sizes [784, 30, 10], sigmoid layers, quadratic cost, mini-batches of
 10, learning rate 3.0, one epoch over synthetic examples of width 784 (uniform
-pixels, random one-hot targets). Three ways to run the same epoch:
+pixels, random one-hot targets), every contender from the same initial
+parameters through the same shuffle. The contenders:
 
 - ``fit``: ``Network.fit``, the whole epoch inside compiled loops;
-- NumPy: a Python loop over mini-batches, each gradient by the matrix form
-  (``loopnet.reference.gradient``) and the step written in NumPy;
-- PyTorch (CPU; skipped when torch is not installed): ``nn.Linear`` + sigmoid,
-  the same cost, ``optim.SGD``.
+- ``numpy``: the loop a user would write: per mini-batch, the forward pass with
+  ``@``, the deltas, ``delta.T @ a`` and an in-place update (``numpy_epoch``);
+- ``jax`` (when installed): ``jit(lax.scan)`` over the epoch's mini-batches, each
+  gathered inside the scan, ``jax.grad`` of the same cost;
+- ``torch`` (when installed): PyTorch eager, ``nn.Linear`` + sigmoid, the same
+  cost, ``optim.SGD``.
 
-Compilation is excluded from the epoch times and reported on its own (a Numba
-cache hit shows as a fraction of a second). Each time is the best of
-``--repeat`` epochs. OpenBLAS is pinned to one thread unless
-``OPENBLAS_NUM_THREADS`` is set, and PyTorch to ``--torch-threads`` (1): unpinned,
-both made the small products of this loop many times slower on the project's
-shared 2-core machines. ``fit`` runs these layers on one thread whatever Numba's
-thread count (they are below ``MIN_PARALLEL_WORK``).
+Every contender runs on one thread of one CPU (OpenBLAS, Numba, XLA, PyTorch), with
+OpenBLAS at its own kernel (``benchmarks/__init__.py``). Contenders are
+interleaved round by round; each figure is the median over ``--rounds`` epochs,
+with its GFLOP/s (4.79 GFLOP of products per 50,000-example epoch) and the
+fraction of this machine's single-thread BLAS rate (a 1024 x 1024 product), and
+the last column the largest difference of its trained parameters from ``fit``'s.
 
-    python benchmarks/fit_epoch.py [--examples 50000] [--repeat 3] [--torch-threads 1]
+    python -m benchmarks.fit_epoch [--examples 50000] [--rounds 5]
+        [--contenders fit,numpy,jax,torch] [--dtypes float64,float32]
+
+The contenders themselves are in ``benchmarks/contenders.py``, shared with the
+asv suite.
 """
 
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads OpenBLAS
+# One thread for every contender, set before NumPy, JAX or PyTorch starts a pool.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import argparse
-import platform
-import time
+import itertools
+import statistics
 
 import numpy as np
 
 import loopnet as ln
-from loopnet import reference
+from benchmarks import contenders, machine, use_cpus
 
 SIZES, BATCH, LR = (784, 30, 10), 10, 3.0
 
@@ -40,115 +49,92 @@ SIZES, BATCH, LR = (784, 30, 10), 10, 3.0
 # track_*, peakmem_*, mem_* or timeraw_* as a benchmark: none of these is one.
 
 
+def epoch_flops(sizes, n_examples):
+    """Flops of one epoch's products: forward, hidden errors and weight gradients.
+
+    A multiply-add counts as two; per example, z = W a for every layer,
+    delta W for every layer but the first, and delta^T a for every layer.
+    """
+    products = [n_l * n_prev for n_prev, n_l in itertools.pairwise(sizes)]
+    return 2 * n_examples * (2 * sum(products) + sum(products[1:]))
+
+
 def data(n_examples, dtype):
-    """Return synthetic inputs in [0, 1) and one-hot targets, seeded."""
+    """Synthetic inputs in [0, 1) and one-hot targets, seeded."""
     rng = np.random.default_rng(0)
     X = rng.random((n_examples, SIZES[0])).astype(dtype)
     Y = ln.datasets.one_hot(rng.integers(0, SIZES[-1], n_examples), dtype=dtype)
     return X, Y
 
 
-def fit_seconds(X, Y, dtype, repeat):
-    """Return (best epoch seconds, first-call seconds) of ``Network.fit``."""
-    net = ln.Network(SIZES, dtype=dtype, seed=0)
-    first = net.fit(X[:BATCH], Y[:BATCH], batch_size=BATCH, lr=LR, progress=False)
-    best = min(
-        net.fit(X, Y, batch_size=BATCH, lr=LR, seed=r, progress=False).seconds[0]
-        for r in range(repeat)
-    )
-    return best, first.compile_seconds
+def available(names, X, Y):
+    """The contenders asked for that can run here (JAX and PyTorch are optional)."""
+    ready = []
+    for name in names:
+        try:
+            ready.append(contenders.EPOCHS[name](SIZES, BATCH, LR, X, Y))
+        except ImportError as error:
+            print(f"  {name}: skipped ({error})")
+    return ready
 
 
-def numpy_epoch(weights, biases, X, Y, seed):
-    """Train one epoch with a Python loop over mini-batches in matrix form."""
-    lr = X.dtype.type(LR)
-    order = np.random.default_rng(seed).permutation(X.shape[0])
-    for start in range(0, X.shape[0], BATCH):
-        batch = order[start : start + BATCH]
-        dWs, dbiases = reference.gradient(
-            weights, biases, X[batch], Y[batch], ("sigmoid", "sigmoid"), "quadratic"
-        )
-        for param, grad in zip(weights + biases, dWs + dbiases, strict=True):
-            param -= lr * grad
+def measure(dtype, n_examples, rounds, names):
+    """Median epoch seconds and trained parameters of each contender, interleaved.
 
-
-def numpy_seconds(X, Y, dtype, repeat):
-    """Return the best epoch seconds of the NumPy loop."""
-    net = ln.Network(SIZES, dtype=dtype, seed=0)
-    times = []
-    for r in range(repeat):
-        weights = [W.copy() for W in net.weights]
-        biases = [bias.copy() for bias in net.biases]
-        started = time.perf_counter()
-        numpy_epoch(weights, biases, X, Y, r)
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
-def torch_seconds(X, Y, dtype, repeat, threads):
-    """Return the best epoch seconds of PyTorch on the CPU, or None without torch."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
-    X_t, Y_t = torch.from_numpy(X), torch.from_numpy(Y)
-    times = []
-    for r in range(repeat):
-        torch.manual_seed(r)
-        model = torch.nn.Sequential(
-            torch.nn.Linear(SIZES[0], SIZES[1]),
-            torch.nn.Sigmoid(),
-            torch.nn.Linear(SIZES[1], SIZES[2]),
-            torch.nn.Sigmoid(),
-        ).to(torch_dtype)
-        optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-        order = torch.randperm(X_t.shape[0])
-        started = time.perf_counter()
-        for start in range(0, X_t.shape[0], BATCH):
-            batch = order[start : start + BATCH]
-            optimizer.zero_grad()
-            output = model(X_t[batch])
-            # mean over the batch of 1/2 ||a - y||^2, as loopnet's quadratic cost
-            loss = 0.5 * ((output - Y_t[batch]) ** 2).sum() / batch.shape[0]
-            loss.backward()
-            optimizer.step()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    Round r trains every contender from the same initial parameters through
+    ``fit``'s shuffle of seed r; the contender that goes first rotates.
+    """
+    X, Y = data(n_examples, dtype)
+    ready = available(names, X, Y)
+    weights, biases = contenders.initial_parameters(SIZES, dtype)
+    seconds = {contender.name: [] for contender in ready}
+    trained = {}
+    for round_ in range(rounds):
+        shift = round_ % len(ready)
+        for contender in ready[shift:] + ready[:shift]:
+            elapsed, params = contender.epoch(weights, biases, round_)
+            seconds[contender.name].append(elapsed)
+            trained[contender.name] = params
+    medians = {name: statistics.median(times) for name, times in seconds.items()}
+    return medians, trained
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=50_000, help="default 50000")
-    parser.add_argument("--repeat", type=int, default=3, help="epochs timed (best)")
-    parser.add_argument(
-        "--torch-threads", type=int, default=1, help="PyTorch's threads (default 1)"
-    )
+    parser.add_argument("--rounds", type=int, default=5, help="epochs per contender")
+    parser.add_argument("--contenders", default="fit,numpy,jax,torch")
+    parser.add_argument("--dtypes", default="float64,float32")
     args = parser.parse_args()
+    use_cpus(1)  # before JAX starts XLA's pool, sized by the CPUs allowed
+    names = args.contenders.split(",")
+    print("\n".join(machine.describe()))
+    flops = epoch_flops(SIZES, args.examples)
     print(
-        f"[784, 30, 10] sigmoid, quadratic, batch {BATCH}, lr {LR}: one epoch over"
-        f" {args.examples} examples; {platform.processor() or platform.machine()},"
-        f" {os.cpu_count()} cores, OPENBLAS_NUM_THREADS="
-        f"{os.environ['OPENBLAS_NUM_THREADS']}, PyTorch threads {args.torch_threads},"
-        f" load average {os.getloadavg()[0]:.1f}"
+        f"[784, 30, 10] sigmoid, quadratic cost, batch {BATCH}, lr {LR}: one epoch"
+        f" over {args.examples} examples ({flops / 1e9:.2f} GFLOP of products);"
+        f" medians of {args.rounds} interleaved rounds, one thread each"
     )
-    print(
-        f"{'dtype':8s} {'fit':>8s} {'NumPy':>8s} {'PyTorch':>8s} {'NumPy/fit':>10s}"
-        f" {'PyTorch/fit':>11s}"
-    )
-    for dtype in ("float64", "float32"):
-        X, Y = data(args.examples, dtype)
-        fit_s, first_s = fit_seconds(X, Y, dtype, args.repeat)
-        numpy_s = numpy_seconds(X, Y, dtype, args.repeat)
-        torch_s = torch_seconds(X, Y, dtype, args.repeat, args.torch_threads)
-        torch_text = "n/a" if torch_s is None else f"{torch_s:.2f} s"
-        torch_ratio = "n/a" if torch_s is None else f"{torch_s / fit_s:.2f}x"
+    for dtype in args.dtypes.split(","):
+        peak = machine.blas_rate(dtype)
+        print(f"\n{dtype}: BLAS 1024 x 1024 product {peak:.1f} GFLOP/s")
+        medians, trained = measure(dtype, args.examples, args.rounds, names)
         print(
-            f"{dtype:8s} {fit_s:6.2f} s {numpy_s:6.2f} s {torch_text:>8s}"
-            f" {numpy_s / fit_s:9.2f}x {torch_ratio:>11s}"
-            f"   (fit's first call: {first_s:.2f} s)"
+            f"  {'contender':10s} {'median':>9s} {'GFLOP/s':>8s} {'of BLAS':>8s}"
+            f" {'fit/it':>7s} {'max |p - p_fit|':>16s}"
         )
+        for name, median in medians.items():
+            rate = flops / median / 1e9
+            ratio = medians["fit"] / median if "fit" in medians else float("nan")
+            diff = (
+                np.max(np.abs(trained[name] - trained["fit"]))
+                if "fit" in trained
+                else float("nan")
+            )
+            print(
+                f"  {name:10s} {median * 1e3:7.1f} ms {rate:8.1f} {rate / peak:8.2f}"
+                f" {ratio:7.2f} {diff:16.2e}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """One hidden layer, as per-index loops and as matrix one-liners, side by side.
 
-Prints the loop kernels of a hidden layer l (forward, error, weight gradient)
-next to the NumPy lines they compute, then checks that both give the same
-numbers and times them at a small and a large size, both forms on one thread
-(Numba's pool and BLAS's pinned, ``loopnet.compare.pinned_threads``):
+Prints the plain loop kernels of a hidden layer l (forward, error, weight
+gradient: the equations as triple loops) next to the NumPy lines they compute,
+then checks that the compiled kernels give the same numbers and times them at a
+small and a large size, both forms on one thread (Numba's pool and BLAS's
+pinned, ``loopnet.compare.pinned_threads``):
 
     z[b, j]     = sum_k W[j, k] a_prev[b, k] + bias[j]        Z = A_prev @ W.T + bias
     delta[b, j] = sigma'(z[b, j]) sum_m delta_next[b, m] W_next[m, j]
@@ -22,25 +23,16 @@ import numpy as np
 
 from loopnet import kernels, reference
 from loopnet.compare import load_warning, machine_load, pinned_threads, threads_in_use
-from loopnet.kernels.errors import _hidden_error_example
-from loopnet.kernels.forward import _forward_layer_example
-from loopnet.kernels.gradients import _weight_gradient
+from loopnet.kernels.errors import _hidden_error_plain
+from loopnet.kernels.forward import _forward_layer_plain
+from loopnet.kernels.gradients import _weight_gradient_plain
 
-# (step, loop kernel, matrix twin, how the batched kernel uses the loop kernel)
+# (step, plain loop kernel, matrix twin); the timed kernels (kernels.forward_layer,
+# ...) compute the same sums in register tiles (loopnet/kernels/_tiles.py)
 PAIRS = [
-    (
-        "forward",
-        _forward_layer_example,
-        reference.forward_layer,
-        "_forward_layer runs it on every row b of the batch",
-    ),
-    (
-        "hidden error",
-        _hidden_error_example,
-        reference.hidden_error,
-        "_hidden_error runs it on every row b of the batch",
-    ),
-    ("weight gradient", _weight_gradient, reference.weight_gradient, ""),
+    ("forward", _forward_layer_plain, reference.forward_layer),
+    ("hidden error", _hidden_error_plain, reference.hidden_error),
+    ("weight gradient", _weight_gradient_plain, reference.weight_gradient),
 ]
 
 # (n_prev, n_l, n_next, n_batch): units below, in and above layer l; examples
@@ -133,7 +125,7 @@ def compare_layer(data):
 
 def main():
     """Print the three pairs of code, then agreement and timing at two sizes."""
-    for step, loop, matrix, note in PAIRS:
+    for step, loop, matrix in PAIRS:
         print(f"\n=== {step} ===")
         kernel = getattr(loop, "py_func", loop)  # a plain function without the JIT
         side_by_side(
@@ -142,8 +134,11 @@ def main():
             f"loop form: {kernel.__module__}.{kernel.__name__}",
             f"matrix form: {matrix.__module__}.{matrix.__name__}",
         )
-        if note:
-            print(f"({note})")
+    print(
+        "\nThe compiled kernels Network runs compute these sums in register tiles"
+        " (loopnet/kernels/_tiles.py); tests/test_plain.py checks them against"
+        " the plain loops above."
+    )
     rng = np.random.default_rng(0)
     load = machine_load()
     print(f"\n{threads_in_use(THREADS, load)}")

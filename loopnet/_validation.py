@@ -123,9 +123,10 @@ def data_array(x, name, dtype, n_columns):
             f"{name} has {array.shape[1]} columns; the network expects {n_columns}"
         )
     original = array
-    with np.errstate(over="ignore", invalid="ignore"):
-        array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.all(np.isfinite(array)):
+    if array.dtype != dtype or not array.flags.c_contiguous:
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
         if original.dtype.kind == "f" and np.all(np.isfinite(original)):
             raise ValueError(
                 f"{name} holds values beyond the range of {dtype} (largest"
@@ -191,7 +192,7 @@ def check_finite_result(result, what, arguments, reason=None):
     ndarray or numpy scalar
         ``result`` itself.
     """
-    if not np.all(np.isfinite(result)):
+    if not np.isfinite(result).all():
         dtype = np.asarray(result).dtype
         if reason is None:
             reason = (
@@ -256,7 +257,7 @@ def check_real(value, name, low, high=None, *, low_open=False, dtype=None):
             f"{'(' if low_open else '['}{low}, {'inf' if high is None else high})"
         )
         raise ValueError(f"{name} must be finite and in {interval}, got {value!r}")
-    if dtype is not None:
+    if dtype is not None and value != 0:  # 0 is 0 in every dtype
         with np.errstate(over="ignore", under="ignore"):
             rounded = np.dtype(dtype).type(value)
         if not np.isfinite(rounded):

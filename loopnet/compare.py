@@ -72,12 +72,13 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
         Cost whose gradient is computed, as in ``Network.gradient``.
     l2 : float
         L2 strength, >= 0.
-    method : {"loop", "matrix"}
+    method : {"loop", "plain", "matrix"}
         ``"loop"``: the buffers of the compiled ``_forward_pass`` and
         ``_backward_pass`` (then ``_scale_and_regularize``), the kernels
-        ``Network.gradient`` runs; ``"matrix"``: ``reference.forward``,
-        ``reference.backward`` and ``reference.gradient``
-        (``loopnet.backends``, ``layer_values``).
+        ``Network.gradient`` runs; ``"plain"``: their plain siblings, each
+        equation as a triple loop (``kernels.backprop._network_gradient_plain``,
+        what ``loopnet trace`` shows); ``"matrix"``: ``reference.forward``,
+        ``reference.backward`` and ``reference.gradient``.
 
     Returns
     -------
@@ -105,7 +106,7 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     array([[1.3, 1.3, 1.3]])
     """
     _check_net(net)
-    check.check_choice(method, "method", ("loop", "matrix"))
+    check.check_choice(method, "method", ("loop", "plain", "matrix"))
     layout = net.layout
     X, Y, scale, l2 = layout.check_cost_arguments(X, Y, net.dtype, reduction, l2)
     layout.check_params(net.params)
@@ -114,7 +115,11 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
 
 def _layer_values(net, X, Y, scale, l2, method):
     """``layer_values`` of checked arguments, each checked to be finite."""
-    values = backends.get(method).layer_values(net.layout, net.params, X, Y, scale, l2)
+    if method == "plain":
+        compute = backends.get("loop").layer_values_plain
+    else:
+        compute = backends.get(method).layer_values
+    values = compute(net.layout, net.params, X, Y, scale, l2)
     for name, layers in values.items():
         for layer, value in enumerate(layers):
             if value is not None:

@@ -256,12 +256,14 @@ class Layout(NamedTuple):
             biases, of ``zeros``, not a parameter.
         """
         weights, biases = [], []
-        for layer in range(self.n_layers):
-            n_l, n_prev = int(self.sizes[layer + 1]), int(self.sizes[layer])
-            weights.append(flat[self.weight_slice(layer)].reshape(n_l, n_prev))
-            where = self.bias_slice(layer)
-            if where is not None:
-                biases.append(flat[where])
+        # Python ints: indexing with NumPy scalars costs more than the views
+        sizes, w_offsets = self.sizes.tolist(), self.w_offsets.tolist()
+        for layer, b_start in enumerate(self.b_offsets.tolist()):
+            n_l, n_prev = sizes[layer + 1], sizes[layer]
+            start = w_offsets[layer]
+            weights.append(flat[start : start + n_l * n_prev].reshape(n_l, n_prev))
+            if b_start >= 0:
+                biases.append(flat[b_start : b_start + n_l])
             elif zeros is not None:
                 biases.append(zeros[:n_l])
             else:

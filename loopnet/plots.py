@@ -78,7 +78,7 @@ def network_figure(net, X=None, Y=None, title=None):
         )
     if (X is None) != (Y is None):
         raise ValueError("pass both X and Y (the labels need delta), or neither")
-    values = None if X is None else layer_values(net, X, Y, "sum", 0.0, "loop")
+    values = None if X is None else layer_values(net, X, Y, "sum", 0.0, "plain")
     Figure = figure_class()
     from matplotlib import cm, colormaps, colors
     from matplotlib.patches import Circle

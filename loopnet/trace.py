@@ -9,7 +9,9 @@
     dC/dbias[j] = sum_b delta[b, j]
 
 each with its equation, the equation's numbers, the value computed by the
-compiled per-index loop kernels and the value of the NumPy matrix form. The cost
+compiled per-index loop kernels (their plain siblings: each equation as a triple
+loop, ``layer_values(method="plain")``) and the value of the NumPy matrix form. The
+cost
 is summed over the batch, C = sum_b C_b, as in the seeds. ``worked_example()``
 is seed 001's 2-3-1 network, which ``loopnet trace --example worked`` follows.
 """
@@ -90,7 +92,7 @@ class Step:
         The right-hand side with the numbers put in (empty where the equation
         is a Jacobian product too long to write out).
     loop : float
-        Value from the compiled per-index loop kernels.
+        Value from the compiled per-index loop kernels (the plain siblings).
     matrix : float
         Value from the NumPy matrix form.
     """
@@ -360,7 +362,7 @@ def trace(net, X, Y, header=(), footer=()):
     >>> steps[0].name, steps[0].numbers, round(steps[1].loop, 4)
     ('z[0, 0]', '1*0.3 + 1*1', 0.7858)
     """
-    loop = layer_values(net, X, Y, "sum", 0.0, "loop")
+    loop = layer_values(net, X, Y, "sum", 0.0, "plain")
     if max(net.sizes) > MAX_UNITS:
         raise ValueError(
             f"trace follows small networks, at most {MAX_UNITS} units per layer;"
@@ -386,7 +388,7 @@ def trace(net, X, Y, header=(), footer=()):
 EXPLANATION = (
     "Indexes: b an example (a row of X), j a unit of the layer, k a unit of the",
     "layer below, m of the layer above; W[j, k] joins unit k below to unit j.",
-    "Each value is computed twice: after '=' by the compiled per-index loop kernels,",
+    "Each value is computed twice: after '=' by compiled loops written as the sums,",
     "after 'matrix' by the NumPy matrix form. C = sum_b C_b, summed over the batch.",
 )
 

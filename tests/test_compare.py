@@ -199,7 +199,7 @@ def test_loop_vs_matrix_example_runs(capsys):
     out = capsys.readouterr().out
     for step in ("forward", "hidden error", "weight gradient"):
         assert f"=== {step} ===" in out
-    assert "def _hidden_error_example(" in out and "return delta.T @ A_prev" in out
+    assert "def _hidden_error_plain(" in out and "return delta.T @ A_prev" in out
     differences = [float(line.split()[-1]) for line in out.splitlines() if "e-" in line]
     assert len(differences) == 6 and max(differences) < 1e-12
 

@@ -505,9 +505,14 @@ def test_python_memory_stays_flat_across_fits():
     """Repeated fits (with validation) leave no Python objects behind."""
     net, X, Y = _problem(n=32)
     epochs, repeats = (2, 5) if NO_JIT else (5, 60)
+    # Traced memory grows for the first few hundred fits, then stops (measured:
+    # about 110 KB after 500 fits of this problem, 0.2 KB more over the next
+    # 1500): caches filling in Numba's dispatcher, not a leak; NRT's counts of
+    # allocations and frees stay equal throughout (the test above).
+    warm_up = 3 if NO_JIT else 500
     tracemalloc.start()
     try:
-        for _ in range(3):  # warm-up: caches, first-use allocations
+        for _ in range(warm_up):  # caches, first-use allocations
             net.fit(X, Y, epochs=epochs, batch_size=4, validation=(X, Y))
         gc.collect()
         before = tracemalloc.get_traced_memory()[0]

@@ -5,7 +5,14 @@ import pytest
 
 import loopnet as ln
 from loopnet import kernels, reference
-from loopnet.kernels.update import SGDStep, _network_sgd_step
+from loopnet.kernels.update import (
+    ADAM,
+    NESTEROV,
+    SGD,
+    OptimizerState,
+    Step,
+    _network_step,
+)
 from tests.helpers import DTYPES, TOL
 
 SHAPES = [(1,), (3, 2), (30, 784)]
@@ -49,37 +56,64 @@ def test_momentum_zero_equals_momentum_form(rng):
     np.testing.assert_array_equal(plain, W + velocity)
 
 
+def _reference_step(kind, param, grad, lr, decay, momentum, state, t):
+    """One block's step by the NumPy twin of optimizer ``kind``."""
+    if kind == ADAM:
+        new, _, _ = reference.adam_step(
+            param, grad, lr, decay, m=state[0], v=state[1], t=t
+        )
+        return new
+    if kind == NESTEROV:
+        return reference.nesterov_step(param, grad, lr, decay, momentum, state[0])[0]
+    return reference.sgd_step(param, grad, lr, decay, momentum, state[0])[0]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_network_step_decays_weights_not_biases(rng, dtype):
+@pytest.mark.parametrize("kind", [SGD, NESTEROV, ADAM])
+def test_network_step_decays_weights_not_biases(rng, dtype, kind):
+    """``_network_step`` is each block's twin step: weights decay by L2, biases not."""
     net = ln.Network([4, 3, 2], dtype=dtype, seed=0)
     grad = rng.standard_normal(net.n_params).astype(dtype)
-    velocity = rng.standard_normal(net.n_params).astype(dtype)
+    state = OptimizerState.zeros(kind, net.n_params, dtype)
+    for array in state[:3]:
+        array[...] = rng.random(array.shape)  # moments and velocities of past steps
+    state.t[0] = 4
+    before = [array.copy() for array in state[:3]]
     params = net.params.copy()
-    to = np.dtype(dtype).type
-    lr, scale, decay, momentum = to(0.5), to(0.25), to(0.1), to(0.5)
-    step = SGDStep(lr, decay, momentum)
-    _network_sgd_step(net.layout, params, grad, velocity.copy(), step, scale)
+    scale = np.dtype(dtype).type(0.25)
+    step = Step.of(kind, dtype, lr=0.5, decay=0.1, momentum=0.5)
+    _network_step(net.layout, params, grad, state, step, scale)
+    assert state.t[0] == 5
     g = net.layout.views(scale * grad)
-    v = net.layout.views(velocity)
+    views = [net.layout.views(array) if array.size else None for array in before]
+    got_W, got_b = net.layout.views(params)
     for layer in range(2):
-        W_ref, _ = reference.sgd_step(
-            net.weights[layer], g[0][layer], lr, decay, momentum, v[0][layer]
-        )
-        b_ref, _ = reference.sgd_step(
-            net.biases[layer], g[1][layer], lr, 0.0, momentum, v[1][layer]
-        )
-        got_W, got_b = (views[layer] for views in net.layout.views(params))
-        np.testing.assert_allclose(got_W, W_ref, **TOL[dtype])
-        np.testing.assert_allclose(got_b, b_ref, **TOL[dtype])
+        for got, param, grad_block, decay, part in (
+            (got_W, net.weights, g[0], step.decay, 0),
+            (got_b, net.biases, g[1], 0.0, 1),
+        ):
+            block_state = [None if v is None else v[part][layer] for v in views]
+            if kind == ADAM:
+                block_state = block_state[1:]
+            want = _reference_step(
+                kind,
+                param[layer],
+                grad_block[layer],
+                step.lr,
+                decay,
+                step.momentum,
+                block_state,
+                5,
+            )
+            np.testing.assert_allclose(got[layer], want, **TOL[dtype])
 
 
 def test_network_step_without_biases(rng):
     net = ln.Network([3, 2], bias=False, seed=0)
     grad = rng.standard_normal(net.n_params)
     params = net.params.copy()
-    _network_sgd_step(
-        net.layout, params, grad, np.zeros(0), SGDStep(1.0, 0.0, 0.0), 1.0
-    )
+    state = OptimizerState.zeros(SGD, net.n_params, np.float64)
+    _network_step(net.layout, params, grad, state, Step.of(SGD, np.float64, 1.0), 1.0)
     np.testing.assert_array_equal(params, net.params - grad)
 
 

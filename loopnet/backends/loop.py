@@ -17,11 +17,12 @@ from loopnet.kernels.backprop import (
     _backward_pass,
     _forward_pass,
     _network_gradient,
+    _network_gradient_plain,
     _scale_and_regularize,
     _unit_offsets,
 )
 from loopnet.kernels.training import TrainingWorkspace, _train_batches
-from loopnet.kernels.update import SGDStep
+from loopnet.kernels.update import SGD, OptimizerState, Step
 
 COMPILE_NOTICE = "compiling loopnet's kernels (first run, up to a minute)…"
 """What ``compile_notice`` prints: the first run of ``loopnet compare`` compiled
@@ -120,6 +121,24 @@ def layer_values(layout, params, X, Y, scale, l2):
     _forward_pass(layout, params, X, work.Z, work.A)
     _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
     _scale_and_regularize(layout, params, scale, l2, grad)
+    return _values(layout, work, grad, n_batch)
+
+
+def layer_values_plain(layout, params, X, Y, scale, l2):
+    """``layer_values`` by the plain siblings (``_network_gradient_plain``).
+
+    The equations as triple loops: what ``loopnet trace`` shows beside the
+    matrix form.
+    """
+    n_batch = X.shape[0]
+    work = Workspace.allocate(layout, n_batch, params.dtype)
+    grad = np.empty_like(params)
+    _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad)
+    return _values(layout, work, grad, n_batch)
+
+
+def _values(layout, work, grad, n_batch):
+    """The dict of ``layer_values`` from a filled workspace and gradient."""
     values = {
         name: _layer_blocks(layout, buffer, n_batch)
         for name, buffer in (("z", work.Z), ("a", work.A), ("delta", work.D))
@@ -154,21 +173,23 @@ class Trainer:
     def __init__(self, layout, params, X, Y, batch_size, step):
         self.layout, self.params, self.X, self.Y = layout, params, X, Y
         self.batch_size, self.step = batch_size, step
-        # One allocation per fit: velocity (zeros: every fit starts at rest), the
-        # summed gradient, the gathered mini-batch and the z, a, delta buffers.
+        # One allocation per fit: the optimizer's state (zeros: every fit starts
+        # at rest), the gathered mini-batch, the z, a, delta buffers and scratch.
+        self.state = OptimizerState.zeros(step.kind, params.shape[0], params.dtype)
         capacity = min(batch_size, X.shape[0])
         self.work = TrainingWorkspace.allocate(layout, capacity, params.dtype)
         start_threads()
 
     def snapshot(self):
-        """A copy of everything a step changes: the parameters and the velocity."""
-        return self.params.copy(), self.work.velocity.copy()
+        """A copy of what a step changes: the parameters and the optimizer's state."""
+        return self.params.copy(), [array.copy() for array in self.state]
 
     def restore(self, snapshot):
-        """Put back the parameters and velocity of ``snapshot`` (``snapshot()``)."""
-        params, velocity = snapshot
+        """Put back the parameters and optimizer state of ``snapshot()``."""
+        params, state = snapshot
         self.params[...] = params
-        self.work.velocity[...] = velocity
+        for array, saved in zip(self.state, state, strict=True):
+            array[...] = saved
 
     def run(self, order, first, stop, cost_sum):
         """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
@@ -186,16 +207,16 @@ class Trainer:
             stop,
             self.batch_size,
             self.step,
+            self.state,
             self.work,
             cost_sum,
         )
 
 
 def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
-    """A ``Trainer`` of ``params`` in place: lr, decay (l2 / N) and momentum mu.
+    """A ``Trainer`` of ``params`` in place: SGD with lr, decay (l2 / N), momentum mu.
 
     The constants are rounded once to the parameters' dtype.
     """
-    to = params.dtype.type
-    step = SGDStep(to(lr), to(decay), to(momentum))
+    step = Step.of(SGD, params.dtype, lr, decay, momentum)
     return Trainer(layout, params, X, Y, batch_size, step)

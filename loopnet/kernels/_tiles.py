@@ -13,18 +13,28 @@ with both ``S`` and ``T`` read along rows (contiguous in p):
 - weight gradient: dW[j, k] = sum_b delta[b, j] * A_prev[b, k]
   (S = delta transposed, T = A_prev transposed).
 
-``_dot_rows`` computes rows of C in register tiles of 4 x 4 entries: 16 running
-sums that share each loaded S[i, p] and T[n, p] four times, so the loop over p
-does 16 multiply-adds per 8 loads and stores nothing. The sums are reductions over
-p, which LLVM vectorizes under the ``JIT_DOT`` fastmath flags (see ``_jit``).
-Columns of C come in blocks of ``COLUMN_BLOCK`` so that a block of T's rows stays
-in cache while every row tile of S passes over it.
+A weight gradient summed over few examples is better done as outer products:
+``_outer_product_rows`` adds the examples' terms in blocks of 4 rows j by 4
+examples b, k innermost, in increasing b (``gradients.MIN_TILED_BATCH`` says
+which form a batch takes).
 
-Which entries fall in a 4 x 4 tile depends only on the shapes (rows and columns
-below the largest multiple of 4), never on which rows a call is given, as long as
-a call's first row is a multiple of ``TILE``. Every entry is therefore computed by
-the same instructions however the rows are split between threads: the results are
-bitwise identical for any thread count.
+``_dot_rows`` computes rows of C in register tiles of 4 x 3 entries: 12 running
+sums that share each loaded S[i, p] three times and T[n, p] four times, so the
+loop over p does 12 multiply-adds per 7 loads and stores nothing. The sums are
+reductions over p, which LLVM vectorizes under the ``JIT_DOT`` fastmath flags (see
+``_jit``): each sum becomes one vector register of partial sums, and 12 of them
+with the 3 rows of T leave one of AVX2's 16 vector registers free (a 4 x 4 tile
+needs more than 16 and spilled to the stack: 1.5-1.9x slower on the project's
+AVX2 machine; ``benchmarks/README.md``). The rows and columns a whole tile does
+not cover are computed by the same tiles on a copy padded with zeros (rows)
+and by one-column (4 x 1) tiles (columns). Columns of C come in blocks of
+``COLUMN_BLOCK`` so that a block of T's rows stays in cache while every row tile
+of S passes over it.
+
+Which entries fall in which tile depends only on the shapes, never on which rows
+a call is given, as long as a call's first row is a multiple of ``TILE``. Every
+entry is therefore computed by the same instructions however the rows are split
+between threads: the results are bitwise identical for any thread count.
 """
 
 import numpy as np
@@ -33,15 +43,19 @@ from numba import njit, prange
 from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
 
 TILE = 4
-"""Rows and columns of C in one register tile."""
+"""Rows of C (rows of S) in one register tile; row blocks start at its multiples."""
 
-COLUMN_BLOCK = 64
-"""Columns of C (rows of T) per cache block: 64 rows of 1024 float64 are 512 KiB."""
+TILE_COLUMNS = 3
+"""Columns of C (rows of T) in one register tile."""
+
+COLUMN_BLOCK = 63
+"""Columns of C (rows of T) per cache block, a multiple of ``TILE_COLUMNS``: 63
+rows of 1024 float64 are 504 KiB."""
 
 MIN_DOT_LENGTH = 32
 """Shortest sum (n_p terms) worth a register tile.
 
-Below it the 16 final horizontal additions of a tile cost more than its
+Below it the 12 final horizontal additions of a tile cost more than its
 vectorized loop saves, and ``errors._hidden_error`` sums by rows instead.
 Measured (one thread, both dtypes) on a [64, 100] hidden error: the tiles won
 from 24-64 terms on, the rows below. The weight gradient has its own, higher
@@ -67,44 +81,73 @@ def _dot(x, y):
 
 @njit(**JIT_DOT)
 def _dot_tile(S, T, C, i, n):
-    """Write C[i + r, n + c] = sum_p S[i + r, p] * T[n + c, p] for r, c in 0..3.
+    """Write C[i + r, n + c] = sum_p S[i + r, p] * T[n + c, p] for r in 0..3, c in 0..2.
 
     Notes
     -----
-    The 16 sums live in registers for the whole loop over p; each S[i + r, p] is
-    used four times and each T[n + c, p] four times. Vectorized over p (fastmath
+    The 12 sums live in registers for the whole loop over p; each S[i + r, p] is
+    used three times and each T[n + c, p] four times. Vectorized over p (fastmath
     ``reassoc``), each sum is split into partial sums, one per SIMD lane, added
     together at the end.
     """
     s0, s1, s2, s3 = S[i], S[i + 1], S[i + 2], S[i + 3]
-    t0, t1, t2, t3 = T[n], T[n + 1], T[n + 2], T[n + 3]
-    c00 = c01 = c02 = c03 = C.dtype.type(0)
-    c10 = c11 = c12 = c13 = C.dtype.type(0)
-    c20 = c21 = c22 = c23 = C.dtype.type(0)
-    c30 = c31 = c32 = c33 = C.dtype.type(0)
+    t0, t1, t2 = T[n], T[n + 1], T[n + 2]
+    c00 = c01 = c02 = C.dtype.type(0)
+    c10 = c11 = c12 = C.dtype.type(0)
+    c20 = c21 = c22 = C.dtype.type(0)
+    c30 = c31 = c32 = C.dtype.type(0)
     for p in range(S.shape[1]):
         x0, x1, x2, x3 = s0[p], s1[p], s2[p], s3[p]
-        y0, y1, y2, y3 = t0[p], t1[p], t2[p], t3[p]
+        y0, y1, y2 = t0[p], t1[p], t2[p]
         c00 += x0 * y0
         c01 += x0 * y1
         c02 += x0 * y2
-        c03 += x0 * y3
         c10 += x1 * y0
         c11 += x1 * y1
         c12 += x1 * y2
-        c13 += x1 * y3
         c20 += x2 * y0
         c21 += x2 * y1
         c22 += x2 * y2
-        c23 += x2 * y3
         c30 += x3 * y0
         c31 += x3 * y1
         c32 += x3 * y2
-        c33 += x3 * y3
-    C[i, n], C[i, n + 1], C[i, n + 2], C[i, n + 3] = c00, c01, c02, c03
-    C[i + 1, n], C[i + 1, n + 1], C[i + 1, n + 2], C[i + 1, n + 3] = c10, c11, c12, c13
-    C[i + 2, n], C[i + 2, n + 1], C[i + 2, n + 2], C[i + 2, n + 3] = c20, c21, c22, c23
-    C[i + 3, n], C[i + 3, n + 1], C[i + 3, n + 2], C[i + 3, n + 3] = c30, c31, c32, c33
+    C[i, n], C[i, n + 1], C[i, n + 2] = c00, c01, c02
+    C[i + 1, n], C[i + 1, n + 1], C[i + 1, n + 2] = c10, c11, c12
+    C[i + 2, n], C[i + 2, n + 1], C[i + 2, n + 2] = c20, c21, c22
+    C[i + 3, n], C[i + 3, n + 1], C[i + 3, n + 2] = c30, c31, c32
+
+
+@njit(**JIT_DOT)
+def _dot_tile_column(S, T, C, i, n):
+    """Write C[i + r, n] = sum_p S[i + r, p] * T[n, p] for r in 0..3: one column's."""
+    s0, s1, s2, s3 = S[i], S[i + 1], S[i + 2], S[i + 3]
+    t0 = T[n]
+    c0 = c1 = c2 = c3 = C.dtype.type(0)
+    for p in range(S.shape[1]):
+        y0 = t0[p]
+        c0 += s0[p] * y0
+        c1 += s1[p] * y0
+        c2 += s2[p] * y0
+        c3 += s3[p] * y0
+    C[i, n], C[i + 1, n], C[i + 2, n], C[i + 3, n] = c0, c1, c2, c3
+
+
+@njit(**JIT)
+def _dot_row_block(S, T, C, i):
+    """Rows i..i+3 of C[i, n] = sum_p S[i, p] * T[n, p]: 4 x 3 tiles, 4 x 1 at the end.
+
+    Columns are visited in blocks of ``COLUMN_BLOCK``, so that a block of T's
+    rows stays in cache while the tiles of the rows pass over it.
+    """
+    n_n = T.shape[0]
+    n_tiled = n_n - n_n % TILE_COLUMNS
+    for n_block in range(0, n_n, COLUMN_BLOCK):
+        n_block_stop = min(n_block + COLUMN_BLOCK, n_n)
+        n_block_tiled = min(n_block_stop, n_tiled)
+        for n in range(n_block, n_block_tiled, TILE_COLUMNS):
+            _dot_tile(S, T, C, i, n)
+        for n in range(n_block_tiled, n_block_stop):
+            _dot_tile_column(S, T, C, i, n)
 
 
 @njit(**JIT)
@@ -124,27 +167,108 @@ def _dot_rows(S, T, C, i_start, i_stop):
 
     Notes
     -----
-    4 x 4 register tiles (``_dot_tile``) wherever rows and columns allow, single
-    dot products for the last ``n_i % 4`` rows and ``n_n % 4`` columns. Columns
-    are visited in blocks of ``COLUMN_BLOCK``, and within a block every row tile,
-    so the block's rows of T are read from cache. Matrix form: ``S @ T.T``.
+    Blocks of 4 rows of 4 x 3 register tiles (``_dot_tile``), one-column tiles
+    for the last ``n_n % 3`` columns (``_dot_row_block``). The last ``n_i % 4``
+    rows, fewer than a tile, are copied into a block of 4 rows padded with zeros
+    and computed by the same tiles: every entry of C is then the same sum,
+    rounded the same way, whatever row of S it comes from, so an example's
+    values do not depend on its place in the batch. Matrix form: ``S @ T.T``.
     """
     n_i = S.shape[0]
-    n_n = T.shape[0]
     i_tiled = min(i_stop, n_i - n_i % TILE)
-    n_tiled = n_n - n_n % TILE
-    for n_block in range(0, n_n, COLUMN_BLOCK):
-        n_block_stop = min(n_block + COLUMN_BLOCK, n_n)
-        n_block_tiled = min(n_block_stop, n_tiled)
-        for i in range(i_start, i_tiled, TILE):
-            for n in range(n_block, n_block_tiled, TILE):
-                _dot_tile(S, T, C, i, n)
-            for n in range(n_block_tiled, n_block_stop):
-                for r in range(TILE):
-                    C[i + r, n] = _dot(S[i + r], T[n])
-    for i in range(max(i_start, i_tiled), i_stop):
-        for n in range(n_n):
-            C[i, n] = _dot(S[i], T[n])
+    for i in range(i_start, i_tiled, TILE):
+        _dot_row_block(S, T, C, i)
+    first = max(i_start, i_tiled)
+    n_left = i_stop - first
+    if n_left > 0:
+        padded = np.zeros((TILE, S.shape[1]), dtype=S.dtype)
+        padded[:n_left] = S[first:i_stop]
+        rows = np.empty((TILE, C.shape[1]), dtype=C.dtype)
+        _dot_row_block(padded, T, rows, 0)
+        C[first:i_stop] = rows[:n_left]
+
+
+@njit(**JIT)
+def _add_example(dW_j, d, a):
+    """dW_j[k] += d * a[k] over k: one example's term of one row of dW."""
+    for k in range(dW_j.shape[0]):
+        dW_j[k] += d * a[k]
+
+
+@njit(**JIT)
+def _add_four_examples(dW_j, d0, d1, d2, d3, a0, a1, a2, a3):
+    """dW_j[k] += d0 a0[k] + d1 a1[k] + d2 a2[k] + d3 a3[k], added left to right."""
+    for k in range(dW_j.shape[0]):
+        dW_j[k] = dW_j[k] + d0 * a0[k] + d1 * a1[k] + d2 * a2[k] + d3 * a3[k]
+
+
+@njit(**JIT)
+def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
+    """rows[j - j_start, k] = sum_b delta[b, j] A_prev[b, k] for j_start <= j < j_stop.
+
+    Parameters
+    ----------
+    delta : ndarray, shape (n_batch, n_l)
+        Errors of layer l.
+    A_prev : ndarray, shape (n_batch, n_prev)
+        Activations of layer l-1, C-contiguous.
+    rows : ndarray, shape (j_stop - j_start, n_prev)
+        Output, overwritten: rows j_start..j_stop-1 of dW (a block of ``dW``
+        itself, or scratch).
+    j_start, j_stop : int
+        The rows j of dW to compute.
+
+    Notes
+    -----
+    Blocks of 4 rows j by 4 examples b: for each k, the four A_prev[b, k] are
+    loaded once and used by all four rows, sixteen multiply-adds per four loads
+    and four read-modify-writes of ``rows``, with k innermost and contiguous so
+    LLVM vectorizes it. Each dW[j, k] still adds its terms one by one in
+    increasing b (no fastmath: written left to right, nothing is reassociated),
+    so the result equals the seeds' per-example accumulator bit for bit.
+    Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
+    """
+    n_batch = delta.shape[0]
+    n_rows = j_stop - j_start
+    for r in range(n_rows):
+        rows[r, :] = 0
+    b_four = n_batch - n_batch % 4
+    r_four = n_rows - n_rows % 4
+    for r in range(0, r_four, 4):
+        j = j_start + r
+        r0, r1, r2, r3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
+        for b in range(0, b_four, 4):
+            a0, a1, a2, a3 = A_prev[b], A_prev[b + 1], A_prev[b + 2], A_prev[b + 3]
+            d0, d1, d2, d3 = delta[b], delta[b + 1], delta[b + 2], delta[b + 3]
+            e0, e1, e2, e3 = d0[j], d0[j + 1], d0[j + 2], d0[j + 3]
+            f0, f1, f2, f3 = d1[j], d1[j + 1], d1[j + 2], d1[j + 3]
+            g0, g1, g2, g3 = d2[j], d2[j + 1], d2[j + 2], d2[j + 3]
+            h0, h1, h2, h3 = d3[j], d3[j + 1], d3[j + 2], d3[j + 3]
+            for k in range(A_prev.shape[1]):
+                x0, x1, x2, x3 = a0[k], a1[k], a2[k], a3[k]
+                r0[k] = r0[k] + e0 * x0 + f0 * x1 + g0 * x2 + h0 * x3
+                r1[k] = r1[k] + e1 * x0 + f1 * x1 + g1 * x2 + h1 * x3
+                r2[k] = r2[k] + e2 * x0 + f2 * x1 + g2 * x2 + h2 * x3
+                r3[k] = r3[k] + e3 * x0 + f3 * x1 + g3 * x2 + h3 * x3
+        for b in range(b_four, n_batch):
+            for i in range(4):
+                _add_example(rows[r + i], delta[b, j + i], A_prev[b])
+    for r in range(r_four, n_rows):
+        j = j_start + r
+        for b in range(0, b_four, 4):
+            _add_four_examples(
+                rows[r],
+                delta[b, j],
+                delta[b + 1, j],
+                delta[b + 2, j],
+                delta[b + 3, j],
+                A_prev[b],
+                A_prev[b + 1],
+                A_prev[b + 2],
+                A_prev[b + 3],
+            )
+        for b in range(b_four, n_batch):
+            _add_example(rows[r], delta[b, j], A_prev[b])
 
 
 @njit(**JIT)

@@ -8,13 +8,18 @@ driver takes the layout as one argument and reads ``layout.sizes``,
 ``layout.cost``. Activations of the batch are kept in the flat buffers of a
 ``Workspace``, with one ``(n_batch, n_l)`` block per layer (``_unit_offsets``).
 
-Two drivers compute the same gradient:
+Three drivers compute the same gradient:
 
 - ``_network_gradient``: layer by layer over the whole batch (the product);
+- ``_network_gradient_plain``: the same layers by the plain siblings of its
+  kernels, each equation as a triple loop (what ``loopnet trace`` shows);
 - ``_network_gradient_by_example``: the seeds' algorithm, one example at a time
   (feedforward, output error, backpropagate, Delta += delta a^T), written to be
-  read. It sums in index order; the batched driver sums long dot products in
-  register tiles (``_tiles``), so the two agree to rounding, not bit for bit.
+  read.
+
+The plain and per-example drivers sum in index order; the batched driver sums
+long dot products in register tiles (``_tiles``), so they agree to rounding, not
+bit for bit.
 """
 
 from typing import NamedTuple
@@ -26,14 +31,20 @@ from loopnet._jit import JIT
 from loopnet.kernels.errors import (
     _hidden_error_example,
     _hidden_error_from_outputs,
+    _hidden_error_plain,
     _output_error,
     _output_error_example,
 )
-from loopnet.kernels.forward import _forward_layer, _forward_layer_example
+from loopnet.kernels.forward import (
+    _forward_layer,
+    _forward_layer_example,
+    _forward_layer_plain,
+)
 from loopnet.kernels.gradients import (
     _accumulate_gradient_example,
     _bias_gradient,
     _weight_gradient,
+    _weight_gradient_plain,
 )
 
 
@@ -55,8 +66,9 @@ class Workspace(NamedTuple):
     @classmethod
     def allocate(cls, layout, capacity, dtype):
         """Buffers for batches of up to ``capacity`` examples of ``layout``."""
-        n_units = capacity * int(layout.sizes[1:].sum())
-        return cls(*(np.empty(n_units, dtype=dtype) for _ in range(3)))
+        n_units = capacity * sum(layout.sizes.tolist()[1:])
+        Z, A, D = np.empty((3, n_units), dtype=dtype)  # one allocation
+        return cls(Z, A, D)
 
 
 @njit(**JIT)
@@ -231,6 +243,64 @@ def _network_gradient(layout, params, X, Y, scale, l2, work, grad):
     """
     _forward_pass(layout, params, X, work.Z, work.A)
     _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
+    _scale_and_regularize(layout, params, scale, l2, grad)
+
+
+@njit(**JIT)
+def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad):
+    """``_network_gradient`` by the plain siblings: each equation as a triple loop.
+
+    z^l = W^l a^{l-1} + b^l by ``_forward_layer_plain``; delta^L by
+    ``_output_error``; delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}) by
+    ``_hidden_error_plain``; dC/dW^l by ``_weight_gradient_plain``, dC/db^l by
+    ``_bias_gradient``. Arguments and result as ``_network_gradient``; the
+    workspace then holds the plain loops' z^l, a^l and delta^l.
+    """
+    sizes, activations = layout.sizes, layout.activations
+    n_batch = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    offsets = _unit_offsets(sizes, n_batch)
+    zeros = np.zeros(sizes.max(), dtype=params.dtype)
+    A_prev = X
+    for layer in range(n_layers):
+        n_l = sizes[layer + 1]
+        A_l = _block(work.A, offsets, layer, n_batch, n_l)
+        _forward_layer_plain(
+            _weights(layout, params, layer),
+            _bias(layout, params, layer, zeros),
+            A_prev,
+            activations[layer],
+            _block(work.Z, offsets, layer, n_batch, n_l),
+            A_l,
+        )
+        A_prev = A_l
+    last = n_layers - 1
+    n_out = sizes[n_layers]
+    _output_error(
+        _block(work.Z, offsets, last, n_batch, n_out),
+        _block(work.A, offsets, last, n_batch, n_out),
+        Y,
+        activations[last],
+        layout.cost,
+        _block(work.D, offsets, last, n_batch, n_out),
+    )
+    for layer in range(last, -1, -1):
+        n_l, n_prev = sizes[layer + 1], sizes[layer]
+        delta = _block(work.D, offsets, layer, n_batch, n_l)
+        A_prev = (
+            X if layer == 0 else _block(work.A, offsets, layer - 1, n_batch, n_prev)
+        )
+        _weight_gradient_plain(delta, A_prev, _weights(layout, grad, layer))
+        if layout.b_offsets[layer] >= 0:
+            _bias_gradient(delta, _bias(layout, grad, layer, grad))
+        if layer > 0:
+            _hidden_error_plain(
+                delta,
+                _weights(layout, params, layer),
+                _block(work.Z, offsets, layer - 1, n_batch, n_prev),
+                activations[layer - 1],
+                _block(work.D, offsets, layer - 1, n_batch, n_prev),
+            )
     _scale_and_regularize(layout, params, scale, l2, grad)
 
 

@@ -204,6 +204,24 @@ def _hidden_error_example(delta_next, W_next, z, activation, delta):
 
 
 @njit(**JIT)
+def _hidden_error_plain(delta_next, W_next, Z, activation, delta):
+    """delta[b, j] = sigma'(Z[b, j]) sum_m delta_next[b, m] W_next[m, j], as written.
+
+    Arguments as ``_hidden_error``. The triple loop, each sum in increasing m;
+    ``_hidden_error`` computes the same sums by rows (bit for bit) or in register
+    tiles (to rounding). Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
+    """
+    n_next, n_l = W_next.shape
+    for b in range(delta_next.shape[0]):
+        for j in range(n_l):
+            total = delta.dtype.type(0)
+            for m in range(n_next):
+                total += delta_next[b, m] * W_next[m, j]
+            delta[b, j] = total
+        multiply_by_derivative_example(activation, Z[b], delta[b])
+
+
+@njit(**JIT)
 def _hidden_error_rows(
     delta_next, W_next, W_next_T, H, from_outputs, activation, delta, b_start, b_stop
 ):

@@ -45,6 +45,24 @@ def _forward_layer_example(W, bias, a_prev, activation, z, a):
 
 
 @njit(**JIT)
+def _forward_layer_plain(W, bias, A_prev, activation, Z, A):
+    """Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j], A = sigma(Z): the equation.
+
+    Arguments as ``_forward_layer``. The triple loop as written, each sum in
+    increasing k; ``_forward_layer`` computes the same sums in register tiles
+    and agrees to rounding. Matrix form: ``Z = A_prev @ W.T + bias``.
+    """
+    n_l, n_prev = W.shape
+    for b in range(A_prev.shape[0]):
+        for j in range(n_l):
+            total = bias[j]
+            for k in range(n_prev):
+                total += W[j, k] * A_prev[b, k]
+            Z[b, j] = total
+        activate_example(activation, Z[b], A[b])
+
+
+@njit(**JIT)
 def _forward_rows(W, bias, A_prev, activation, Z, A, b_start, b_stop):
     """Write Z[b, j] = sum_k A_prev[b, k] * W[j, k] + bias[j] and A = sigma(Z), rows b.
 

@@ -8,7 +8,12 @@ from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
-from loopnet.kernels._tiles import _block_rows, _dot_rows, _transposed
+from loopnet.kernels._tiles import (
+    _block_rows,
+    _dot_rows,
+    _outer_product_rows,
+    _transposed,
+)
 
 
 @njit(**JIT)
@@ -44,6 +49,34 @@ def _accumulate_gradient_example(delta, a_prev, dW, dbias):
         dbias[j] += delta[j]
 
 
+@njit(**JIT)
+def _weight_gradient_plain(delta, A_prev, dW):
+    """dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k], b increasing: the equation.
+
+    Parameters
+    ----------
+    delta : ndarray, shape (n_batch, n_l)
+        Errors of layer l.
+    A_prev : ndarray, shape (n_batch, n_prev)
+        Activations of layer l-1, one example per row.
+    dW : ndarray, shape (n_l, n_prev)
+        Output, overwritten.
+
+    Notes
+    -----
+    The triple loop as written, one sum per entry. ``_weight_gradient`` computes
+    the same sums in blocks, bit for bit below ``MIN_TILED_BATCH`` examples.
+    Matrix form: ``delta.T @ A_prev``.
+    """
+    n_batch, n_l = delta.shape
+    for j in range(n_l):
+        for k in range(A_prev.shape[1]):
+            total = dW.dtype.type(0)
+            for b in range(n_batch):
+                total += delta[b, j] * A_prev[b, k]
+            dW[j, k] = total
+
+
 MIN_TILED_BATCH = 128
 """Shortest batch whose sums over b go through the register tiles of ``_tiles``.
 
@@ -55,77 +88,13 @@ for [1024, 1024] at 256 (``benchmarks/README.md``).
 
 
 @njit(**JIT)
-def _add_example(dW_j, d, a):
-    """dW_j[k] += d * a[k] over k: one example's term of one row of dW."""
-    for k in range(dW_j.shape[0]):
-        dW_j[k] += d * a[k]
+def _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j_start, j_stop):
+    """Write rows[j - j_start, k] = dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k].
 
-
-@njit(**JIT)
-def _add_four_examples(dW_j, d0, d1, d2, d3, a0, a1, a2, a3):
-    """dW_j[k] += d0 a0[k] + d1 a1[k] + d2 a2[k] + d3 a3[k], added left to right."""
-    for k in range(dW_j.shape[0]):
-        dW_j[k] = dW_j[k] + d0 * a0[k] + d1 * a1[k] + d2 * a2[k] + d3 * a3[k]
-
-
-@njit(**JIT)
-def _outer_product_rows(delta, A_prev, dW, j_start, j_stop):
-    """Rows j_start..j_stop-1 of dW[j, k] = sum_b delta[b, j] A_prev[b, k], b in order.
-
-    Blocks of 4 rows j by 4 examples b: for each k, the four A_prev[b, k] are
-    loaded once and used by all four rows, sixteen multiply-adds per four loads
-    and four read-modify-writes of ``dW``, with k innermost and contiguous so
-    LLVM vectorizes it. Each dW[j, k] still adds its terms one by one in
-    increasing b (no fastmath: written left to right, nothing is reassociated),
-    so the result equals the seeds' per-example accumulator bit for bit.
-    """
-    n_batch = delta.shape[0]
-    for j in range(j_start, j_stop):
-        dW[j, :] = 0
-    b_four = n_batch - n_batch % 4
-    j_four = j_start + (j_stop - j_start) // 4 * 4
-    for j in range(j_start, j_four, 4):
-        r0, r1, r2, r3 = dW[j], dW[j + 1], dW[j + 2], dW[j + 3]
-        for b in range(0, b_four, 4):
-            a0, a1, a2, a3 = A_prev[b], A_prev[b + 1], A_prev[b + 2], A_prev[b + 3]
-            d0, d1, d2, d3 = delta[b], delta[b + 1], delta[b + 2], delta[b + 3]
-            e0, e1, e2, e3 = d0[j], d0[j + 1], d0[j + 2], d0[j + 3]
-            f0, f1, f2, f3 = d1[j], d1[j + 1], d1[j + 2], d1[j + 3]
-            g0, g1, g2, g3 = d2[j], d2[j + 1], d2[j + 2], d2[j + 3]
-            h0, h1, h2, h3 = d3[j], d3[j + 1], d3[j + 2], d3[j + 3]
-            for k in range(A_prev.shape[1]):
-                x0, x1, x2, x3 = a0[k], a1[k], a2[k], a3[k]
-                r0[k] = r0[k] + e0 * x0 + f0 * x1 + g0 * x2 + h0 * x3
-                r1[k] = r1[k] + e1 * x0 + f1 * x1 + g1 * x2 + h1 * x3
-                r2[k] = r2[k] + e2 * x0 + f2 * x1 + g2 * x2 + h2 * x3
-                r3[k] = r3[k] + e3 * x0 + f3 * x1 + g3 * x2 + h3 * x3
-        for b in range(b_four, n_batch):
-            for i in range(j, j + 4):
-                _add_example(dW[i], delta[b, i], A_prev[b])
-    for j in range(j_four, j_stop):
-        for b in range(0, b_four, 4):
-            _add_four_examples(
-                dW[j],
-                delta[b, j],
-                delta[b + 1, j],
-                delta[b + 2, j],
-                delta[b + 3, j],
-                A_prev[b],
-                A_prev[b + 1],
-                A_prev[b + 2],
-                A_prev[b + 3],
-            )
-        for b in range(b_four, n_batch):
-            _add_example(dW[j], delta[b, j], A_prev[b])
-
-
-@njit(**JIT)
-def _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, j_start, j_stop):
-    """Write rows j_start..j_stop-1 of dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k].
-
-    ``j_start`` is a multiple of ``_tiles.TILE``; arguments as ``_weight_gradient``,
-    plus the transposed copies ``delta_T`` (n_l, n_batch) and ``A_prev_T``
-    (n_prev, n_batch).
+    For j_start <= j < j_stop, ``j_start`` a multiple of ``_tiles.TILE``; ``rows``
+    is that block of ``dW`` or scratch of its shape. Other arguments as
+    ``_weight_gradient``, plus the transposed copies ``delta_T`` (n_l, n_batch)
+    and ``A_prev_T`` (n_prev, n_batch).
 
     Notes
     -----
@@ -133,11 +102,13 @@ def _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, j_start, j_stop)
     delta_T[j] and A_prev_T[k], computed in register tiles. Shorter sums use
     ``delta`` and ``A_prev`` directly (the copies are unused) in
     ``_outer_product_rows``, adding the terms of each dW[j, k] in increasing b.
+    Any split of the rows into blocks starting at multiples of ``TILE`` gives the
+    same bits.
     """
     if delta.shape[0] >= MIN_TILED_BATCH:
-        _dot_rows(delta_T, A_prev_T, dW, j_start, j_stop)
+        _dot_rows(delta_T[j_start:j_stop], A_prev_T, rows, 0, j_stop - j_start)
     else:
-        _outer_product_rows(delta, A_prev, dW, j_start, j_stop)
+        _outer_product_rows(delta, A_prev, rows, j_start, j_stop)
 
 
 @njit(**PARALLEL)
@@ -151,7 +122,9 @@ def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW):
     for block in prange((n_l + height - 1) // height):
         start = block * height
         stop = min(start + height, n_l)
-        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, start, stop)
+        _weight_gradient_rows(
+            delta, A_prev, delta_T, A_prev_T, dW[start:stop], start, stop
+        )
 
 
 @njit(**JIT)

@@ -4,9 +4,13 @@ For each mini-batch B of the epoch's shuffled order (m = |B| examples, the last
 one possibly smaller), with N training examples:
 
     forward:   z^l, a^l of every example b in B           (``_forward_pass``)
-    backward:  delta^l and sum_{b in B} dC_b/dparams     (``_backward_pass``)
+    backward:  delta^l, then for each layer, last first,
     update:    W <- W - lr * ((1/m) sum_b dC_b/dW + (l2/N) W), bias likewise
-               without the L2 term, momentum when asked  (``_network_sgd_step``)
+               without the L2 term, momentum when asked  (``_backward_step``)
+
+Each layer's weights step as soon as the error of the layer below has been
+propagated through them (``update._weight_step``), so the gradient is never
+stored whole: the pass over W that computes dC/dW also moves W.
 
 Python calls ``_train_batches`` once per chunk of mini-batches, so a progress
 bar can advance and Ctrl-C can stop training between chunks. The caller
@@ -21,13 +25,10 @@ from numba import njit
 
 from loopnet._jit import JIT
 from loopnet.costs import cost_example
-from loopnet.kernels.backprop import (
-    _backward_pass,
-    _block,
-    _forward_pass,
-    _unit_offsets,
-)
-from loopnet.kernels.update import _network_sgd_step
+from loopnet.kernels._tiles import PARALLEL_BLOCKS, TILE
+from loopnet.kernels.backprop import _block, _forward_pass, _unit_offsets, _weights
+from loopnet.kernels.errors import _hidden_error_from_outputs, _output_error
+from loopnet.kernels.update import _bias_step, _block_state, _weight_step
 
 
 class TrainingWorkspace(NamedTuple):
@@ -40,11 +41,9 @@ class TrainingWorkspace(NamedTuple):
         the first rows.
     Z, A, D : ndarray, shape (_unit_offsets(sizes, capacity)[-1],)
         z^l, a^l and delta^l of the mini-batch (``backprop.Workspace``).
-    grad : ndarray, shape (n_params,)
-        The summed mini-batch gradient.
-    velocity : ndarray, shape (n_params,)
-        The momentum buffer v, zeros at the start of a ``fit``; unused without
-        momentum.
+    scratch : ndarray, shape (PARALLEL_BLOCKS, n_scratch)
+        Blocks of ``TILE`` rows of dC/dW on their way into W (``_weight_step``),
+        one row per thread, and dC/dbias.
     """
 
     X_batch: np.ndarray
@@ -52,35 +51,106 @@ class TrainingWorkspace(NamedTuple):
     Z: np.ndarray
     A: np.ndarray
     D: np.ndarray
-    grad: np.ndarray
-    velocity: np.ndarray
+    scratch: np.ndarray
 
     @classmethod
     def allocate(cls, layout, capacity, dtype):
         """Buffers for mini-batches of up to ``capacity`` examples of ``layout``."""
         sizes = [int(n) for n in layout.sizes]
         n_units = capacity * sum(sizes[1:])
-        n_params = layout.n_params
+        n_scratch = max(TILE * max(sizes[:-1]), max(sizes[1:]))
         return cls(
             np.empty((capacity, sizes[0]), dtype=dtype),
             np.empty((capacity, sizes[-1]), dtype=dtype),
             *(np.empty(n_units, dtype=dtype) for _ in range(3)),
-            np.empty(n_params, dtype=dtype),
-            np.zeros(n_params, dtype=dtype),
+            np.empty((PARALLEL_BLOCKS, n_scratch), dtype=dtype),
         )
 
 
 @njit(**JIT)
+def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
+    """Backpropagate one mini-batch and step every layer's parameters, last first.
+
+    delta^L = the output error; then for l = L, ..., 1: delta^{l-1} = (delta^l
+    W^l) * sigma'(z^{l-1}) through W^l as it was, and only then W^l and bias^l
+    step by their gradients (``_weight_step``, ``_bias_step``): the same
+    parameters as computing every gradient first and stepping after, bit for
+    bit.
+
+    Parameters
+    ----------
+    layout, params, X, Y, Z, A, D
+        As ``backprop._backward_pass`` (``D`` is overwritten with the deltas).
+    state : OptimizerState
+        The optimizer's state, updated in place.
+    step : Step
+        The optimizer and its constants, in the params' dtype.
+    scale : float
+        1 / m for a mini-batch of m examples.
+    scratch : ndarray
+        ``TrainingWorkspace.scratch``.
+    """
+    sizes, activations = layout.sizes, layout.activations
+    n_batch = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    offsets = _unit_offsets(sizes, n_batch)
+    last = n_layers - 1
+    n_out = sizes[n_layers]
+    _output_error(
+        _block(Z, offsets, last, n_batch, n_out),
+        _block(A, offsets, last, n_batch, n_out),
+        Y,
+        activations[last],
+        layout.cost,
+        _block(D, offsets, last, n_batch, n_out),
+    )
+    for layer in range(last, -1, -1):
+        n_l, n_prev = sizes[layer + 1], sizes[layer]
+        delta = _block(D, offsets, layer, n_batch, n_l)
+        A_prev = X if layer == 0 else _block(A, offsets, layer - 1, n_batch, n_prev)
+        if layer > 0:  # through W^l before it steps
+            _hidden_error_from_outputs(
+                delta,
+                _weights(layout, params, layer),
+                A_prev,
+                activations[layer - 1],
+                _block(D, offsets, layer - 1, n_batch, n_prev),
+            )
+        start = layout.w_offsets[layer]
+        stop = start + n_l * n_prev
+        _weight_step(
+            params[start:stop],
+            _block_state(state, start, stop),
+            delta,
+            A_prev,
+            step,
+            scale,
+            scratch,
+        )
+        start = layout.b_offsets[layer]
+        if start >= 0:
+            stop = start + n_l
+            _bias_step(
+                params[start:stop],
+                _block_state(state, start, stop),
+                delta,
+                step,
+                scale,
+                scratch[0],
+            )
+
+
+@njit(**JIT)
 def _train_batches(
-    layout, params, X, Y, order, first, stop, batch_size, step, work, cost_sum
+    layout, params, X, Y, order, first, stop, batch_size, step, state, work, cost_sum
 ):
     """Run mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
 
     Mini-batch i holds the examples ``order[i * batch_size : (i + 1) *
     batch_size]`` (fewer for the last). For each: gather its rows of ``X`` and
     ``Y`` into the workspace; forward; add its examples' costs C_b to the sum;
-    backward; and step every parameter with ``_sgd_step``, scale 1/m, the step's
-    decay on weights and 0 on biases.
+    count the step (t += 1); backward and step (``_backward_step``: scale 1/m,
+    the step's decay on weights and 0 on biases).
 
     Parameters
     ----------
@@ -96,12 +166,14 @@ def _train_batches(
         Range of mini-batch indexes to run.
     batch_size : int
         Examples per mini-batch (the last may have fewer); >= 1.
-    step : SGDStep
-        Learning rate, L2 decay l2 / N of the weights and momentum mu, in the
-        params' dtype.
+    step : Step
+        The optimizer, its learning rate, the L2 decay l2 / N of the weights and
+        its other constants, in the params' dtype.
+    state : OptimizerState
+        The optimizer's state (velocity, moments, steps taken), updated in
+        place; it carries over from call to call.
     work : TrainingWorkspace
-        Buffers for mini-batches of ``min(batch_size, N)`` examples; its
-        velocity carries over from call to call.
+        Buffers for mini-batches of ``min(batch_size, N)`` examples.
     cost_sum : float
         Running sum of C_b over the epoch's examples so far (float64).
 
@@ -140,7 +212,19 @@ def _train_batches(
         A_out = _block(A_b, offsets, n_layers - 1, m, n_out)
         for b in range(m):
             cost_sum += cost_example(layout.cost, output, Z_out[b], A_out[b], Y_b[b])
-        _backward_pass(layout, params, X_b, Y_b, Z_b, A_b, D_b, work.grad)
         scale = one / params.dtype.type(m)
-        _network_sgd_step(layout, params, work.grad, work.velocity, step, scale)
+        state.t[0] += 1
+        _backward_step(
+            layout,
+            params,
+            state,
+            X_b,
+            Y_b,
+            Z_b,
+            A_b,
+            D_b,
+            step,
+            scale,
+            work.scratch,
+        )
     return cost_sum

@@ -8,15 +8,29 @@ cost) and decay d (l2 / N on weights, 0 on biases):
 
 This is the seeds' update (Nielsen's ``update_mini_batch``: w -> (1 - lr l2 / N) w
 - (lr / m) sum_b dC_b/dw), with classical momentum added.
+
+The training loop fuses each layer's weight gradient into its step
+(``_weight_step``): the gradient of ``TILE`` rows of W at a time goes to a small
+scratch block, still in cache, and the step is taken from it at once, so no dW
+array of the layer's size is written or read back. ``_weight_step_plain`` is the
+same step as written: the whole dW by its triple loop, then ``_sgd_step``.
 """
 
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT
+from loopnet._jit import JIT, PARALLEL, use_threads
+from loopnet.kernels._tiles import TILE, _block_rows, _transposed
+from loopnet.kernels.gradients import (
+    MIN_TILED_BATCH,
+    _bias_gradient,
+    _weight_gradient_plain,
+    _weight_gradient_rows,
+)
+from loopnet.kernels.optimizers import _adam_step, _nesterov_step
 
 
 @njit(**JIT)
@@ -64,65 +78,296 @@ def _sgd_step(param, grad, velocity, lr, scale, decay, momentum):
             param[i] += velocity[i]
 
 
-class SGDStep(NamedTuple):
+SGD, NESTEROV, ADAM = 0, 1, 2
+"""Optimizer codes of ``Step.kind``: SGD (classical momentum when mu > 0),
+Nesterov momentum (``optimizers._nesterov_step``), Adam (``optimizers._adam_step``)."""
+
+
+class Step(NamedTuple):
     """The constants of one training step, in the parameters' dtype.
 
     Attributes
     ----------
+    kind : int
+        ``SGD``, ``NESTEROV`` or ``ADAM``.
     lr : float
         Learning rate.
     decay : float
         L2 decay of the weights, l2 / N for N training examples.
     momentum : float
-        mu in [0, 1); 0 is plain SGD.
+        mu in [0, 1) for SGD (0 is plain SGD) and Nesterov; unused by Adam.
+    beta1, beta2, eps : float
+        Adam's constants; unused by the others.
     """
 
+    kind: int
     lr: float
     decay: float
     momentum: float
+    beta1: float
+    beta2: float
+    eps: float
+
+    @classmethod
+    def of(
+        cls, kind, dtype, lr, decay=0.0, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8
+    ):
+        """A ``Step`` with every constant rounded once to ``dtype``."""
+        to = np.dtype(dtype).type
+        return cls(kind, to(lr), to(decay), to(momentum), to(beta1), to(beta2), to(eps))
+
+
+class OptimizerState(NamedTuple):
+    """What an optimizer carries from step to step, laid out like the parameters.
+
+    Attributes
+    ----------
+    velocity : ndarray, shape (n_params,) or (0,)
+        SGD's momentum buffer v (mu v - lr g) or Nesterov's buffer (a sum of
+        gradients, PyTorch's); empty for Adam.
+    m, v : ndarray, shape (n_params,) or (0,)
+        Adam's first and second moments; empty for the others.
+    t : ndarray of int64, shape (1,)
+        Steps taken so far (Adam's t, counted from 1 at the first step).
+    """
+
+    velocity: np.ndarray
+    m: np.ndarray
+    v: np.ndarray
+    t: np.ndarray
+
+    @classmethod
+    def zeros(cls, kind, n_params, dtype):
+        """The state before the first step: zeros, and t = 0."""
+        adam = kind == ADAM
+        return cls(
+            np.zeros(0 if adam else n_params, dtype=dtype),
+            np.zeros(n_params if adam else 0, dtype=dtype),
+            np.zeros(n_params if adam else 0, dtype=dtype),
+            np.zeros(1, dtype=np.int64),
+        )
 
 
 @njit(**JIT)
-def _network_sgd_step(layout, params, grad, velocity, step, scale):
-    """Step every block of the flat ``params``: weights with L2 decay, biases without.
+def _block_state(state, start, stop):
+    """The state of entries start..stop-1 of the flat parameters (views)."""
+    return OptimizerState(
+        state.velocity[start:stop], state.m[start:stop], state.v[start:stop], state.t
+    )
+
+
+@njit(**JIT)
+def _apply_step(param, grad, state, step, scale, decay):
+    """Step one block by its optimizer (``_sgd_step``, ``_nesterov_step``, Adam).
+
+    ``param`` and ``grad`` are one block of the flat parameters and its gradient,
+    ``state`` that block's state (``_block_state``), ``decay`` the block's L2
+    decay (the step's for weights, 0 for biases).
+    """
+    if step.kind == ADAM:
+        _adam_step(
+            param,
+            grad,
+            state.m,
+            state.v,
+            step.lr,
+            scale,
+            decay,
+            step.beta1,
+            step.beta2,
+            step.eps,
+            state.t[0],
+        )
+    elif step.kind == NESTEROV:
+        _nesterov_step(
+            param, grad, state.velocity, step.lr, scale, decay, step.momentum
+        )
+    else:
+        _sgd_step(param, grad, state.velocity, step.lr, scale, decay, step.momentum)
+
+
+@njit(**JIT)
+def _weight_step_rows(
+    W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch, start, stop
+):
+    """Step rows j = start..stop-1 of W by dC/dW[j, k], ``TILE`` rows at a time.
+
+    ``W`` is the layer's flat (n_l * n_prev,) block and ``state`` its state; the
+    gradient of each ``TILE`` rows goes to ``scratch`` (at least TILE * n_prev
+    entries) and ``_apply_step`` applies it while it is in cache. ``start`` is a
+    multiple of ``TILE``; other arguments as ``_weight_step``.
+    """
+    n_prev = A_prev.shape[1]
+    for j in range(start, stop, TILE):
+        j_stop = min(j + TILE, stop)
+        n_entries = (j_stop - j) * n_prev
+        rows = scratch[:n_entries].reshape((j_stop - j, n_prev))
+        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j, j_stop)
+        first, last = j * n_prev, j_stop * n_prev
+        _apply_step(
+            W[first:last],
+            scratch[:n_entries],
+            _block_state(state, first, last),
+            step,
+            scale,
+            step.decay,
+        )
+
+
+@njit(**PARALLEL)
+def _weight_step_parallel(
+    W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
+):
+    """``_weight_step_rows`` over all rows, blocks of rows split over threads.
+
+    Block ``block`` of rows is stepped by one thread, through ``scratch[block]``.
+    """
+    n_l = delta.shape[1]
+    height = _block_rows(n_l)
+    for block in prange((n_l + height - 1) // height):
+        start = block * height
+        stop = min(start + height, n_l)
+        _weight_step_rows(
+            W,
+            state,
+            delta,
+            A_prev,
+            delta_T,
+            A_prev_T,
+            step,
+            scale,
+            scratch[block],
+            start,
+            stop,
+        )
+
+
+@njit(**JIT)
+def _weight_step(W, state, delta, A_prev, step, scale, scratch):
+    """One step of layer l's weights by dC/dW[j, k] = sum_b delta[b, j] A_prev[b, k].
+
+    SGD: W <- W - lr * (scale * dC/dW + decay * W), or with momentum mu
+    v <- mu v - lr (scale dC/dW + decay W), W <- W + v; Nesterov and Adam as
+    ``loopnet.kernels.optimizers``. dC/dW is summed exactly as
+    ``_weight_gradient`` sums it, and never stored whole.
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_l * n_prev,)
+        The layer's weights, row-major (``W[j, k]`` at ``j * n_prev + k``),
+        updated in place.
+    state : OptimizerState
+        The layer's block of the optimizer's state, updated in place.
+    delta : ndarray, shape (n_batch, n_l)
+        Errors of layer l, one example per row.
+    A_prev : ndarray, shape (n_batch, n_prev)
+        Activations of layer l-1.
+    step : Step
+        The optimizer and its constants, in the weights' dtype.
+    scale : float
+        1 / n_batch: the mean over the mini-batch.
+    scratch : ndarray, shape (PARALLEL_BLOCKS, TILE * n_prev) or larger
+        Work space; one row per thread's block of rows.
+
+    Notes
+    -----
+    Equal bit for bit to ``_weight_step_plain`` for batches under
+    ``MIN_TILED_BATCH`` (the same sums in increasing b, the same update
+    expression); longer batches sum in register tiles and agree to rounding.
+    Above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go to separate
+    threads, each with its own scratch, with the same bits for any thread count.
+    """
+    n_batch, n_l = delta.shape
+    if n_batch >= MIN_TILED_BATCH:
+        delta_T, A_prev_T = _transposed(delta), _transposed(A_prev)
+    else:
+        delta_T, A_prev_T = delta, A_prev
+    if use_threads(n_batch * n_l * A_prev.shape[1]):
+        _weight_step_parallel(
+            W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
+        )
+    else:
+        _weight_step_rows(
+            W,
+            state,
+            delta,
+            A_prev,
+            delta_T,
+            A_prev_T,
+            step,
+            scale,
+            scratch[0],
+            0,
+            n_l,
+        )
+
+
+@njit(**JIT)
+def _weight_step_plain(W, state, delta, A_prev, step, scale, dW):
+    """``_weight_step`` as written: dW by ``_weight_gradient_plain``, then the step.
+
+    ``dW`` is scratch of shape (n_l, n_prev).
+    """
+    _weight_gradient_plain(delta, A_prev, dW)
+    _apply_step(W, dW.reshape(-1), state, step, scale, step.decay)
+
+
+@njit(**JIT)
+def _bias_step(bias, state, delta, step, scale, scratch):
+    """bias <- its step by dC/dbias[j] = sum_b delta[b, j], with no L2 decay.
+
+    ``state`` is the bias block's state; ``scratch`` holds at least n_l entries.
+    """
+    dbias = scratch[: bias.shape[0]]
+    _bias_gradient(delta, dbias)
+    _apply_step(bias, dbias, state, step, scale, bias.dtype.type(0))
+
+
+@njit(**JIT)
+def _network_step(layout, params, grad, state, step, scale):
+    """One step of every block of the flat ``params`` from a whole gradient.
+
+    t += 1, then each weight block steps with the step's L2 decay and each bias
+    block without (``_apply_step``): the step ``fit`` takes, for a gradient
+    computed elsewhere (summed by several workers, say).
 
     Parameters
     ----------
     layout : Layout
         Sizes and parameter offsets of the network (-1: no bias).
-    params, grad, velocity : ndarray, shape (n_params,)
-        Flat parameters, gradient and momentum buffer; ``params`` and
-        ``velocity`` are updated in place.
-    step : SGDStep
-        lr, decay (applied to the weights) and momentum, in the params' dtype.
+    params, grad : ndarray, shape (n_params,)
+        Flat parameters, updated in place, and their gradient.
+    state : OptimizerState
+        The optimizer's state, updated in place.
+    step : Step
+        The optimizer and its constants, in the params' dtype.
     scale : float
-        As ``_sgd_step``, in the params' dtype.
+        As ``_sgd_step``, in the params' dtype: 1 / m for a gradient summed
+        over m examples.
     """
     sizes = layout.sizes
-    no_decay = params.dtype.type(0)
+    state.t[0] += 1
     for layer in range(sizes.shape[0] - 1):
         start = layout.w_offsets[layer]
         stop = start + sizes[layer + 1] * sizes[layer]
-        _sgd_step(
+        _apply_step(
             params[start:stop],
             grad[start:stop],
-            velocity[start:stop],
-            step.lr,
+            _block_state(state, start, stop),
+            step,
             scale,
             step.decay,
-            step.momentum,
         )
         start = layout.b_offsets[layer]
         if start >= 0:
             stop = start + sizes[layer + 1]
-            _sgd_step(
+            _apply_step(
                 params[start:stop],
                 grad[start:stop],
-                velocity[start:stop],
-                step.lr,
+                _block_state(state, start, stop),
+                step,
                 scale,
-                no_decay,
-                step.momentum,
+                params.dtype.type(0),
             )
 
 
