@@ -34,6 +34,8 @@ class EpochForms:
 
     params = (list(contenders.EPOCHS), [common.TINY, common.NIELSEN], common.DTYPES)
     param_names = ["form", "workload", "dtype"]
+    # 40 cells: 2-10 samples of at most 2 s each keep a commit's run short
+    repeat = (2, 10, 2.0)
 
     def setup(self, form, workload, dtype):
         self.contender, (self.weights, self.biases) = _epoch_contender(

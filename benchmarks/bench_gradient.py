@@ -15,6 +15,8 @@ class GradientForms:
 
     params = (list(contenders.GRADIENTS), list(common.WORKLOADS), common.DTYPES)
     param_names = ["form", "workload", "dtype"]
+    # 40 cells: 2-10 samples of at most 2 s each keep a commit's run short
+    repeat = (2, 10, 2.0)
 
     def setup(self, form, workload, dtype):
         common.set_threads(common.THREADS)
