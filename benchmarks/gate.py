@@ -30,9 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RATIOS = r"(GradientRatio\.track_loop_over_matrix|EpochRatio\.track_fit_over_numpy)"
 """The benchmarks the gate compares (``bench_gradient.py``, ``bench_fit.py``)."""
 
-FACTOR = 1.3
-"""A ratio this much larger fails the gate (benchmarks/README.md: the spread of
-identical runs here was at most 1.15)."""
+FACTOR = 1.5
+"""A ratio this much larger fails the gate. Ten identical measurements of every
+ratio on the reference machine, with another engineer's work on the other core
+(load average 1.5-2.5), moved by at most 1.31x (largest over smallest; 1.20x for
+the gradients): benchmarks/README.md, "The regression gate"."""
 
 
 def gate_config():
