@@ -12,8 +12,8 @@ got worse by more than ``FACTOR``.
 ``check`` (the default) runs ``asv continuous --factor FACTOR`` on the ratio
 benchmarks for the two commits, each built in asv's own environment, into a
 throwaway results folder (``.asv/gate-results``: the kept history is not
-touched), and exits with asv's status: 1 when a ratio grew by more than the
-factor. ``spread`` measures the ratios ``--rounds`` times in this process, on
+touched), and exits with 1 when a ratio grew by more than the factor, 0 when
+none did, 2 when asv could not run. ``spread`` measures the ratios ``--rounds`` times in this process, on
 the installed loopnet, and prints for each the largest over the smallest: the
 noise the factor has to stay above (benchmarks/README.md, "The regression
 gate", records it).
@@ -43,8 +43,8 @@ def gate_config():
     kept = '"results_dir": "benchmarks/results"'
     if kept not in text:
         sys.exit("asv.conf.json: results_dir is not the kept history's; check gate.py")
-    path = ROOT / ".asv" / "gate.conf.json"
-    path.parent.mkdir(exist_ok=True)
+    # beside asv.conf.json: asv reads the repository and folders relative to it
+    path = ROOT / ".asv-gate.conf.json"
     path.write_text(
         text.replace(kept, '"results_dir": ".asv/gate-results"'), encoding="utf-8"
     )
@@ -69,8 +69,14 @@ def check(base, head, factor):
         head,
     ]
     print("$", " ".join(command[2:]), flush=True)
-    status = subprocess.run(command, cwd=ROOT, check=False).returncode
-    verdict = "FAILED: a ratio got worse" if status else "passed"
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    print(run.stdout, run.stderr, sep="\n", flush=True)
+    if "PERFORMANCE DECREASED" in run.stdout:
+        verdict, status = "FAILED: a ratio got worse", 1
+    elif run.returncode == 0:
+        verdict, status = "passed", 0
+    else:
+        verdict, status = "could not run (asv's output above)", 2
     print(f"gate {verdict} (factor {factor}, {base} -> {head})")
     return status
 
