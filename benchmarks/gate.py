@@ -13,10 +13,10 @@ got worse by more than ``FACTOR``.
 benchmarks for the two commits, each built in asv's own environment, into a
 throwaway results folder (``.asv/gate-results``: the kept history is not
 touched), and exits with 1 when a ratio grew by more than the factor, 0 when
-none did, 2 when asv could not run. ``spread`` measures the ratios ``--rounds`` times in this process, on
-the installed loopnet, and prints for each the largest over the smallest: the
-noise the factor has to stay above (benchmarks/README.md, "The regression
-gate", records it).
+none did, 2 when asv could not run. ``spread`` measures the ratios ``--rounds``
+times in this process, on the installed loopnet, and prints for each the largest
+over the smallest: the noise the factor has to stay above (benchmarks/README.md,
+"The regression gate", records it).
 """
 
 import argparse
