@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 import loopnet as ln
+from benchmarks import use_cpus
 from loopnet import reference
 
 WORKLOADS = {
@@ -33,7 +34,7 @@ thread competes with other jobs (benchmarks/README.md).
 
 
 def set_threads(n_threads):
-    """Run the loop kernels (Numba) and the matrix twin (BLAS) on ``n_threads``.
+    """Run every form (Numba, BLAS, XLA) on ``n_threads`` threads of as many CPUs.
 
     Raises NotImplementedError (asv then skips the benchmark) when the pools are
     smaller than asked, e.g. under NUMBA_NUM_THREADS=1.
@@ -41,6 +42,7 @@ def set_threads(n_threads):
     if n_threads > numba.config.NUMBA_NUM_THREADS:
         raise NotImplementedError(f"Numba's pool has fewer than {n_threads} threads")
     numba.set_num_threads(n_threads)
+    use_cpus(n_threads)  # XLA's pool follows the CPUs, not a thread count
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # the twin keeps the pool size set by the environment

@@ -13,7 +13,7 @@ parameters through the same shuffle. The contenders:
 - ``torch`` (when installed): PyTorch eager, ``nn.Linear`` + sigmoid, the same
   cost, ``optim.SGD``.
 
-Every contender runs on one thread (OpenBLAS, Numba, XLA, PyTorch), with
+Every contender runs on one thread of one CPU (OpenBLAS, Numba, XLA, PyTorch), with
 OpenBLAS at its own kernel (``benchmarks/__init__.py``). Contenders are
 interleaved round by round; each figure is the median over ``--rounds`` epochs,
 with its GFLOP/s (4.79 GFLOP of products per 50,000-example epoch) and the
@@ -33,9 +33,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-os.environ.setdefault(
-    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
 
 import argparse
 import itertools
@@ -44,7 +41,7 @@ import statistics
 import numpy as np
 
 import loopnet as ln
-from benchmarks import contenders, machine
+from benchmarks import contenders, machine, use_cpus
 
 SIZES, BATCH, LR = (784, 30, 10), 10, 3.0
 
@@ -109,6 +106,7 @@ def main():
     parser.add_argument("--contenders", default="fit,numpy,jax,torch")
     parser.add_argument("--dtypes", default="float64,float32")
     args = parser.parse_args()
+    use_cpus(1)  # before JAX starts XLA's pool, sized by the CPUs allowed
     names = args.contenders.split(",")
     print("\n".join(machine.describe()))
     flops = epoch_flops(SIZES, args.examples)

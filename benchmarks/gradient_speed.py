@@ -21,9 +21,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-os.environ.setdefault(
-    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
 
 import argparse
 import statistics
@@ -31,7 +28,7 @@ import time
 
 import numpy as np
 
-from benchmarks import common, contenders, machine
+from benchmarks import common, contenders, machine, use_cpus
 
 # asv imports every module of benchmarks/ and runs any function named time_*,
 # track_*, peakmem_*, mem_* or timeraw_* as a benchmark: none of these is one.
@@ -80,6 +77,7 @@ def main():
     parser.add_argument("--contenders", default=",".join(contenders.GRADIENTS))
     parser.add_argument("--dtypes", default="float32,float64")
     args = parser.parse_args()
+    use_cpus(1)  # before JAX starts XLA's pool, sized by the CPUs allowed
     names = args.contenders.split(",")
     print("\n".join(machine.describe()))
     peaks = {dtype: machine.blas_rate(dtype) for dtype in args.dtypes.split(",")}

@@ -113,6 +113,11 @@ def describe():
     lines.append(f"removed from the environment: {removed}")
     if blanked:
         lines.append(f"WARNING: still set: {', '.join(blanked)}")
+    if hasattr(os, "sched_getaffinity"):
+        cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+        lines.append(f"runs on CPU(s): {cpus} of {os.cpu_count()}")
+    else:
+        lines.append("runs on CPU(s): any (affinity cannot be set here)")
     lines.append(f"commit: {commit()}")
     return lines
 

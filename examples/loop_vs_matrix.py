@@ -3,7 +3,8 @@
 Prints the plain loop kernels of a hidden layer l (forward, error, weight
 gradient: the equations as triple loops) next to the NumPy lines they compute,
 then checks that the compiled kernels give the same numbers and times them at a
-small and a large size:
+small and a large size, both forms on one thread (Numba's pool and BLAS's
+pinned, ``loopnet.compare.pinned_threads``):
 
     z[b, j]     = sum_k W[j, k] a_prev[b, k] + bias[j]        Z = A_prev @ W.T + bias
     delta[b, j] = sigma'(z[b, j]) sum_m delta_next[b, m] W_next[m, j]
@@ -21,6 +22,7 @@ import timeit
 import numpy as np
 
 from loopnet import kernels, reference
+from loopnet.compare import load_warning, machine_load, pinned_threads, threads_in_use
 from loopnet.kernels.errors import _hidden_error_plain
 from loopnet.kernels.forward import _forward_layer_plain
 from loopnet.kernels.gradients import _weight_gradient_plain
@@ -35,6 +37,9 @@ PAIRS = [
 
 # (n_prev, n_l, n_next, n_batch): units below, in and above layer l; examples
 SIZES = [(30, 20, 10, 8), (784, 256, 10, 128)]
+# threads of each form: unpinned, on 2 cores, Numba's and BLAS's pools took the
+# cores from each other and the matrix timings came out many times too slow
+THREADS = 1
 
 
 def code_without_docstring(function):
@@ -135,6 +140,11 @@ def main():
         " the plain loops above."
     )
     rng = np.random.default_rng(0)
+    load = machine_load()
+    print(f"\n{threads_in_use(THREADS, load)}")
+    warning = load_warning(load, THREADS)
+    if warning is not None:
+        print(f"warning: {warning}")
     for n_prev, n_l, n_next, n_batch in SIZES:
         data = layer_data(n_prev, n_l, n_next, n_batch, rng)
         print(
@@ -143,7 +153,9 @@ def main():
         )
         header = f"{'step':<16}{'loop':>10}{'matrix':>10}{'loop/matrix':>13}"
         print(f"  {header}  max |loop - matrix|")
-        for step, loop_s, matrix_s, difference in compare_layer(data):
+        with pinned_threads(THREADS):
+            rows = list(compare_layer(data))
+        for step, loop_s, matrix_s, difference in rows:
             print(
                 f"  {step:<16}{duration(loop_s):>10}{duration(matrix_s):>10}"
                 f"{loop_s / matrix_s:>13.2f}  {difference:.1e}"

@@ -11,12 +11,13 @@ from loopnet.compare import CompareReport, compare
 from loopnet.gradcheck import GradcheckResult, gradcheck
 from loopnet.layout import Gradient, Layout
 from loopnet.network import Network
-from loopnet.training import History
+from loopnet.training import DivergenceError, History
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CompareReport",
+    "DivergenceError",
     "GradcheckResult",
     "Gradient",
     "History",

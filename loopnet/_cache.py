@@ -16,6 +16,7 @@ off. Either way one ``NumbaCacheWarning`` says so.
 """
 
 import os
+import pickle
 import stat
 import tempfile
 import warnings
@@ -157,3 +158,52 @@ def configure(folders=KERNEL_FOLDERS):
 
 CACHE = configure()
 """The ``cache`` option of every kernel (``loopnet._jit.JIT``)."""
+
+
+def _for_dtype(signature, dtype):
+    """Whether a compiled signature takes arrays of ``dtype`` (the parameters')."""
+    return any(getattr(argument, "dtype", None) == dtype for argument in signature)
+
+
+def will_compile(dispatcher, dtype):
+    """Whether calling ``dispatcher`` on arrays of ``dtype`` will compile it.
+
+    False when this process has it already (compiled or loaded), or Numba's
+    cache holds it for this machine and these sources: the entry Numba itself
+    would load, found by reading the cache index (``.nbi``, a few hundred
+    bytes) with Numba's own key, which names the signature, the CPU and the
+    function's bytecode; the index's stamp covers the sources
+    (``loopnet._cache_stamp``). Caching off means always True. Where Numba's
+    cache internals are not as expected the answer is False: what it decides,
+    a notice, may be left out, never shown wrongly.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        A compiled function of loopnet (a plain function without the JIT).
+    dtype : numpy.dtype
+        The dtype of the arrays it will be called with.
+
+    Returns
+    -------
+    bool
+    """
+    if numba.config.DISABLE_JIT or not hasattr(dispatcher, "signatures"):
+        return False
+    wanted = numba.from_dtype(dtype)
+    if any(_for_dtype(signature, wanted) for signature in dispatcher.signatures):
+        return False
+    cache = getattr(dispatcher, "_cache", None)
+    if not CACHE or type(cache).__name__ == "NullCache":
+        return True
+    try:
+        index = cache._cache_file._load_index()
+        codegen = dispatcher.targetctx.codegen()
+        for key in index:
+            if _for_dtype(key[0], wanted) and cache._index_key(key[0], codegen) == key:
+                return False
+    except (AttributeError, TypeError, ValueError, OSError, EOFError, IndexError):
+        return False
+    except pickle.UnpicklingError:  # a damaged index: Numba compiles again
+        return True
+    return True

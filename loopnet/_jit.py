@@ -29,8 +29,22 @@ thread count.
 with ``prange``; ``use_threads`` decides when that is worth it, and
 ``start_threads`` makes sure the thread pool exists before they run.
 
+The threading layer (``docs/robustness.md`` has the measurements): loopnet
+depends on the ``tbb`` package where it has wheels (Linux on x86-64), and
+``load_tbb`` loads its ``libtbb`` before Numba chooses a layer, so that Numba's
+default order (TBB, OpenMP, workqueue) finds it: pip puts the library in the
+environment's ``lib`` folder, where the dynamic loader does not look, and Numba
+then took GNU OpenMP. TBB is safe under ``fork`` and under concurrent Python
+threads; GNU OpenMP is not fork-safe: a child forked after the parent's first
+``prange`` loop was killed at its own first one ("fork() called from a process
+already using GNU OpenMP"). Where Numba runs GNU OpenMP all the same (no TBB
+wheel for the platform, or ``NUMBA_THREADING_LAYER=omp`` set by the user, whose
+choice always wins), an at-fork handler makes such a child run every kernel
+serially (``serial_only``): the same bits, since the parallel kernels give the
+serial ones, and no OpenMP call.
+
 Unless the environment already says otherwise, importing loopnet sets
-``OMP_WAIT_POLICY=PASSIVE``, read when the OpenMP runtime of Numba's default
+``OMP_WAIT_POLICY=PASSIVE``, read when the OpenMP runtime of Numba's OpenMP
 threading layer starts: its idle threads then sleep instead of spinning. On the
 project's 2-core machine, spinning OpenMP threads and OpenBLAS's own threads took
 the cores from each other whenever loop and matrix forms alternated:
@@ -38,18 +52,136 @@ the cores from each other whenever loop and matrix forms alternated:
 instead of 0.65 ms (``benchmarks/README.md``).
 """
 
+import ctypes
 import functools
+import importlib.metadata
 import os
+import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba starts OpenMP
 
 import numba
-from numba import njit
+from llvmlite import binding, ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from loopnet import _cache_stamp
 from loopnet._cache import CACHE
 
 _cache_stamp.install()  # before any kernel is decorated: each reads its stamp then
+
+TBB_LIBRARY = {"linux": "libtbb.so.12", "darwin": "libtbb.12.dylib"}.get(sys.platform)
+"""The file of the ``tbb`` package that Numba's TBB layer links to, by platform."""
+
+
+def load_tbb():
+    """Load the ``tbb`` package's library, so that Numba's TBB layer can start.
+
+    Numba's TBB layer is a compiled module linked to ``libtbb.so.12``, which the
+    dynamic loader looks for on its own path; pip installs the ``tbb`` package's
+    copy in the environment's ``lib`` folder, off that path, and Numba then
+    silently takes its next layer, GNU OpenMP, which is not fork-safe. Loaded
+    here by its full path, the library is found by its name when Numba loads the
+    layer. Nothing is loaded when ``NUMBA_THREADING_LAYER`` names another layer
+    (the user's choice wins) or the package is not installed.
+
+    Returns
+    -------
+    str or None
+        The path loaded, or None.
+    """
+    if TBB_LIBRARY is None or numba.config.THREADING_LAYER in ("omp", "workqueue"):
+        return None
+    try:
+        files = importlib.metadata.files("tbb") or ()
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == TBB_LIBRARY:
+            path = os.path.normpath(file.locate())
+            try:
+                ctypes.CDLL(path)
+            except OSError:  # then Numba chooses as it would have
+                return None
+            return path
+    return None
+
+
+TBB_PATH = load_tbb()
+"""The ``libtbb`` loaded at import (``load_tbb``), or None."""
+
+_SERIAL_SYMBOL = "loopnet_jit_serial_only"
+_serial = ctypes.c_int32(0)
+# Compiled code reads the flag through a symbol the JIT links by name when it
+# loads a kernel, so the cached machine code holds no address of this process.
+binding.add_symbol(_SERIAL_SYMBOL, ctypes.addressof(_serial))
+
+
+def _gnu_openmp_started():
+    """Whether this process has started Numba's GNU OpenMP thread pool.
+
+    Read from Numba's private state (``numba.np.ufunc.parallel``); where it is
+    not as expected the answer is True, the safe one for ``_after_fork``.
+    """
+    try:
+        parallel = sys.modules.get("numba.np.ufunc.parallel")
+        if parallel is None or not parallel._is_initialized:
+            return False
+        if numba.threading_layer() != "omp":
+            return False
+        omppool = sys.modules.get("numba.np.ufunc.omppool")
+        return getattr(omppool, "openmp_vendor", "GNU") == "GNU"
+    except (AttributeError, ValueError):  # Numba's internals moved: be safe
+        return True
+
+
+def _after_fork():
+    """In a forked child of a GNU OpenMP process: never start threads again."""
+    if _gnu_openmp_started():
+        _serial.value = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def serial_only():
+    """Whether every kernel of this process runs serially, whatever its size.
+
+    True in a child forked from a process that had started Numba's GNU OpenMP
+    thread pool, where GNU OpenMP cannot run again (its first parallel loop
+    would end the process); its grandchildren inherit it. The kernels then give
+    the same bits on one thread as they would on many.
+
+    Examples
+    --------
+    >>> from loopnet._jit import serial_only
+    >>> serial_only()
+    False
+    """
+    return bool(_serial.value)
+
+
+if numba.config.DISABLE_JIT:  # the kernels run as Python, so does use_threads
+
+    def _serial_flag():
+        return _serial.value
+
+else:
+
+    @intrinsic
+    def _serial_flag(typingctx):
+        """The flag ``serial_only`` reads, loaded from compiled code (int32)."""
+
+        def codegen(context, builder, signature, args):
+            flag = builder.module.globals.get(_SERIAL_SYMBOL)
+            if flag is None:
+                flag = ir.GlobalVariable(builder.module, ir.IntType(32), _SERIAL_SYMBOL)
+                flag.linkage = "external"
+            return builder.load(flag)
+
+        return types.int32(), codegen
+
 
 FASTMATH = False
 JIT = {"cache": CACHE, "fastmath": FASTMATH, "error_model": "numpy"}
@@ -96,6 +228,7 @@ def use_threads(work):
     The parallel kernels run on however many threads Numba has
     (``numba.set_num_threads``); with one, they give the serial results. The
     thread count is not asked here: ``numba.get_num_threads`` in compiled code
-    would keep every caller out of the on-disk cache.
+    would keep every caller out of the on-disk cache. Never where
+    ``serial_only()`` holds (a forked child of a GNU OpenMP process).
     """
-    return work >= MIN_PARALLEL_WORK
+    return work >= MIN_PARALLEL_WORK and _serial_flag() == 0

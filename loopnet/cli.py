@@ -1,12 +1,15 @@
-"""The ``loopnet`` command line: compare, train, bench, trace and diagram.
+"""The ``loopnet`` command line: compare, train, bench, trace, diagram and warmup.
 
     loopnet compare [--sizes 784,100,10] [--batch 64] [--json] ...
     loopnet train digits [--epochs 30] [--batch-size 10] [--lr 3.0] [--save PATH]
     loopnet bench [--widths 16,64,256,1024] [--batches 1,10,64,256] [--plot speed.png]
     loopnet trace [--example worked | --sizes 2,3,1 --seed 0]
     loopnet diagram [--sizes 2,3,1] [--example worked] -o net.png
+    loopnet warmup [--dtypes float32,float64]
 
-Every command and option has ``--help``. A bad argument prints one line,
+On a terminal, a command about to compile kernels (the first run, or after an
+upgrade) says so on standard error first; ``warmup`` compiles them all ahead of
+time. Every command and option has ``--help``. A bad argument prints one line,
 ``loopnet <command>: error: ...``, and exits with status 2; a file that cannot
 be written exits with status 1, as does ``compare`` when the two forms disagree.
 """
@@ -15,14 +18,26 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from loopnet._validation import check_real
 from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from loopnet.compare import bench_point, compare, format_bench, random_batch
+from loopnet.backends import loop
+from loopnet.compare import (
+    DEFAULT_THREADS,
+    bench_point,
+    compare,
+    format_bench,
+    load_warning,
+    machine_load,
+    random_batch,
+    threads_in_use,
+)
 from loopnet.costs import COSTS
 from loopnet.network import Network
 from loopnet.plots import bench_figure, figure_class, network_figure
 from loopnet.trace import EXPLANATION, network_line, trace, worked_example, worked_trace
+from loopnet.warmup import DTYPES, warmup
 
 EXAMPLES = ("worked", "worked-batch", "random")
 NETWORK_OPTIONS = ("activation", "output", "cost", "dtype", "no_bias")
@@ -65,6 +80,15 @@ def _sizes(text):
 
 def _widths(text):
     return _counts(text, example="16,64,256")
+
+
+def _dtypes(text):
+    parts = tuple(part.strip() for part in text.split(","))
+    if not parts or any(part not in DTYPES for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected float32, float64 or both, comma-separated; got {text!r}"
+        )
+    return parts
 
 
 def _positive(text):
@@ -135,6 +159,17 @@ def _add_network_options(parser, with_defaults):
         default=0,
         help="seed of the network's initialization and of the random inputs"
         " (default: 0)",
+    )
+
+
+def _add_threads_option(parser):
+    """``--threads``: both forms on the same number of threads."""
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=DEFAULT_THREADS,
+        help="threads of each form: Numba's pool for the loops and BLAS's for the"
+        f" matrix form are both pinned to it (default: {DEFAULT_THREADS})",
     )
 
 
@@ -220,7 +255,7 @@ def _check_writable(path, option):
 def _run_compare(args):
     net = _network(args, args.sizes)
     X, Y = random_batch(net, args.batch, args.seed)
-    report = compare(net, X, Y, args.repeat, args.reduction, args.l2)
+    report = compare(net, X, Y, args.repeat, args.reduction, args.l2, args.threads)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.agree else 1
 
@@ -239,13 +274,19 @@ def _run_bench(args):
     if args.plot is not None:
         _check_writable(args.plot, "--plot")
     cells = [(width, n_batch) for width in args.widths for n_batch in args.batches]
+    load = machine_load()
     points = [
-        bench_point(width, n_batch, args.depth, args.dtype, args.repeat, args.seed)
+        bench_point(
+            width, n_batch, args.depth, args.dtype, args.repeat, args.seed, args.threads
+        )
         for width, n_batch in _progress(cells, "loopnet bench")
     ]
-    print(format_bench(points))
+    threads = threads_in_use(args.threads, load)
+    warning = load_warning(load, args.threads)
+    notes = [threads] + ([] if warning is None else [f"warning: {warning}"])
+    print(format_bench(points, notes))
     if args.plot is not None:
-        _save_figure(bench_figure(points), args.plot, args.dpi)
+        _save_figure(bench_figure(points, threads), args.plot, args.dpi)
         print(f"wrote {args.plot}")
     return 0
 
@@ -307,6 +348,22 @@ def _run_trace(args):
     return 0
 
 
+def _run_warmup(args):
+    def report(item):
+        state = {True: "compiled", False: "cached", None: "ready"}[item.compiled]
+        print(f"{item.dtype}  {item.name:<34} {state:>8}  {item.seconds:6.2f} s")
+
+    started = time.perf_counter()
+    warmed, skipped = warmup(args.dtypes, report)
+    for name in skipped:
+        print(f"kernels.{name}: not warmed (an argument name warmup does not know)")
+    print(
+        f"warmed {len(warmed)} entries in {time.perf_counter() - started:.1f} s;"
+        " later processes load them from Numba's cache"
+    )
+    return 0
+
+
 def _run_diagram(args):
     _check_writable(args.out, "-o")
     net, X, Y, worked = _example_network(args, None)
@@ -324,7 +381,7 @@ def _run_diagram(args):
 
 
 def build_parser():
-    """Build the ``loopnet`` argument parser with its four commands.
+    """Build the ``loopnet`` argument parser with its commands.
 
     Returns
     -------
@@ -336,7 +393,9 @@ def build_parser():
         " side with its NumPy matrix form.",
     )
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{compare,train,bench,trace,diagram}"
+        dest="command",
+        required=True,
+        metavar="{compare,train,bench,trace,diagram,warmup}",
     )
 
     compare = commands.add_parser(
@@ -375,6 +434,7 @@ def build_parser():
         default=5,
         help="timed gradient calls of each form, after a warm-up (default: 5)",
     )
+    _add_threads_option(compare)
     compare.add_argument(
         "--json", action="store_true", help="print the report as JSON instead"
     )
@@ -460,6 +520,7 @@ def build_parser():
     bench.add_argument(
         "--seed", type=int, default=0, help="seed of networks and inputs (default: 0)"
     )
+    _add_threads_option(bench)
     bench.add_argument(
         "--plot", metavar="PATH", help="write a figure of the sweep to PATH (a .png)"
     )
@@ -525,7 +586,43 @@ def build_parser():
     )
     _add_network_options(diagram, with_defaults=False)
     diagram.set_defaults(run=_run_diagram)
+
+    warm = commands.add_parser(
+        "warmup",
+        help="compile every kernel now, for both dtypes (for container images)",
+        description="Compile the network's drivers (gradient, forward, layer"
+        " values, fit) and every public kernel, or load them from Numba's cache,"
+        " so that later processes start in milliseconds: run it where the image is"
+        " built, with the same NUMBA_CACHE_DIR and CPU as where it runs"
+        " (docs/deployment.md).",
+    )
+    warm.add_argument(
+        "--dtypes",
+        type=_dtypes,
+        default=DTYPES,
+        help="comma-separated dtypes (default: float32,float64)",
+    )
+    warm.set_defaults(run=_run_warmup)
     return parser
+
+
+COMPILES = {
+    "compare": ("layer_values", "gradient"),
+    "bench": ("gradient",),
+    "trace": ("layer_values",),
+    "diagram": ("layer_values",),
+}
+"""The drivers each command runs (``backends.loop.DRIVERS``); ``train`` says it
+from ``fit``, ``warmup`` prints what it compiles."""
+
+
+def _notify_compile(args):
+    """On a terminal, say so before a command compiles kernels."""
+    entries = COMPILES.get(args.command)
+    if args.command == "diagram" and args.example is None:
+        entries = None  # the network alone: nothing is computed
+    if entries is not None:
+        loop.compile_notice(entries, (getattr(args, "dtype", None) or "float64",))
 
 
 def main(argv=None):
@@ -540,8 +637,8 @@ def main(argv=None):
     -------
     int
         Exit status: 0 on success; 1 if a file cannot be written, matplotlib is
-        missing, memory runs out, or ``compare`` finds the forms disagreeing; 2
-        for a bad argument.
+        missing, memory runs out, training diverges (``train``), or ``compare``
+        finds the forms disagreeing; 2 for a bad argument.
     """
     parser = build_parser()
     try:
@@ -549,10 +646,11 @@ def main(argv=None):
     except SystemExit as exit:
         return exit.code
     try:
+        _notify_compile(args)
         return args.run(args)
     except ValueError as error:
         status, message = 2, error
-    except (OSError, ImportError, MemoryError) as error:
+    except (OSError, ImportError, MemoryError, FloatingPointError) as error:
         status, message = 1, error
     text = " ".join(str(message).split())
     print(f"loopnet {args.command}: error: {text}", file=sys.stderr)

@@ -18,6 +18,7 @@ the package: ``ln.compare(net, X, Y)`` calls it, and the rest of this module is
 imported by name, ``from loopnet.compare import layer_values``.
 """
 
+import contextlib
 import os
 import statistics
 import time
@@ -41,6 +42,14 @@ blocked or pairwise order, so the forms differ by rounding only.
 """
 
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+DEFAULT_THREADS = 1
+"""Threads of each form in ``loopnet compare`` and ``loopnet bench``.
+
+One: the loops' single-thread speed against BLAS's, the figures' setting in
+docs/ (on the project's shared 2-core machines a second thread competes with
+other jobs); ``--threads`` asks for more.
+"""
 
 
 def _check_net(net):
@@ -100,6 +109,7 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     check.check_choice(method, "method", ("loop", "plain", "matrix"))
     layout = net.layout
     X, Y, scale, l2 = layout.check_cost_arguments(X, Y, net.dtype, reduction, l2)
+    layout.check_params(net.params)
     return _layer_values(net, X, Y, scale, l2, method)
 
 
@@ -202,6 +212,102 @@ def _blas_threads():
     return None, "unknown"
 
 
+def threading_layer():
+    """Numba's threading layer (``"tbb"``, ``"omp"``, ...), or ``"not started"``.
+
+    Numba chooses it at the first parallel loop of the process.
+    """
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return "not started"
+
+
+@contextlib.contextmanager
+def pinned_threads(threads):
+    """Run the block with both forms on ``threads`` threads, then restore them.
+
+    The loops run on Numba's pool (``numba.set_num_threads``), the matrix form
+    on BLAS's (``threadpoolctl.threadpool_limits``); unpinned, on a 2-core
+    machine, ``loopnet bench`` timed the matrix form 20-100x too slow, the two
+    pools taking the cores from each other. ``None`` leaves both as they are.
+
+    Raises
+    ------
+    ValueError
+        For more threads than Numba's pool holds (``NUMBA_NUM_THREADS``, read
+        when Numba starts), naming ``threads``.
+    """
+    if threads is None:
+        yield
+        return
+    threads = check.check_count(threads, "threads")
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(
+            f"threads={threads} is more than Numba's pool holds"
+            f" ({numba.config.NUMBA_NUM_THREADS}; NUMBA_NUM_THREADS sets it before"
+            " Python starts)"
+        )
+    from threadpoolctl import threadpool_limits
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def thread_line(numba_threads, blas_threads, blas_source, layer, load):
+    """``threads: numba 1 (tbb), BLAS 1 (openblas, via threadpoolctl); load ...``."""
+    blas = "unknown" if blas_threads is None else str(blas_threads)
+    line = f"threads: numba {numba_threads} ({layer}), BLAS {blas} ({blas_source})"
+    if load is not None:
+        line += f"; load average {load[0]:.2f} on {load[1]} cores"
+    return line
+
+
+def threads_in_use(threads=None, load=None):
+    """The ``thread_line`` of both forms on ``threads`` (``pinned_threads``)."""
+    with pinned_threads(threads):
+        blas_threads, blas_source = _blas_threads()
+        numba_threads = numba.get_num_threads()
+    layer = threading_layer()
+    return thread_line(numba_threads, blas_threads, blas_source, layer, load)
+
+
+def machine_load():
+    """``(1-minute load average, cores)``, or None where the system has none."""
+    try:
+        return os.getloadavg()[0], os.cpu_count() or 1
+    except (AttributeError, OSError):
+        return None
+
+
+def load_warning(load, threads):
+    """A warning when other processes likely hold cores the timing needs, or None.
+
+    The timed process needs ``threads`` cores; the 1-minute load average counts
+    the processes running or waiting for a core. Above ``cores - threads``
+    (and at least 0.5) some timed thread waits for a core: measured on the
+    project's 2-core machine (docs/robustness.md), ``loopnet compare`` on one
+    thread was steady with one busy process beside it and swung by 2x and more
+    with two.
+    """
+    if load is None:
+        return None
+    average, cores = load
+    free = max(cores - (threads or numba.get_num_threads()), 0.5)
+    if average <= free:
+        return None
+    return (
+        f"the load average is {average:.2f} on {cores} cores: other processes"
+        f" hold cores the {threads or numba.get_num_threads()} timed thread(s)"
+        " need, so the timings are unreliable; repeat them on a quieter machine"
+    )
+
+
 def _seconds(seconds):
     """Format a duration in s, ms, us or ns, with 3 significant digits."""
     for unit, factor in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
@@ -262,6 +368,11 @@ class CompareReport:
     tolerance : float
         The forms agree when every relative difference is at most this
         (``TOLERANCE[dtype]``).
+    threading_layer : str
+        Numba's threading layer, or ``"not started"`` when no kernel has run
+        in parallel in the process.
+    load : (float, int) or None
+        The 1-minute load average and the number of cores, before the timings.
     """
 
     sizes: tuple
@@ -279,6 +390,8 @@ class CompareReport:
     blas_threads: int | None
     blas_source: str
     tolerance: float
+    threading_layer: str = "not started"
+    load: tuple | None = None
 
     @property
     def loop_seconds(self):
@@ -305,6 +418,11 @@ class CompareReport:
         """Whether ``max_rel <= tolerance``."""
         return self.max_rel <= self.tolerance
 
+    @property
+    def load_warning(self):
+        """Why the timings may be unreliable (``load_warning``), or None."""
+        return load_warning(self.load, self.numba_threads)
+
     def to_dict(self):
         """Every field and derived value as JSON-serializable built-in types.
 
@@ -315,8 +433,11 @@ class CompareReport:
         result = asdict(self)
         for key in ("sizes", "activations", "loop_times", "matrix_times"):
             result[key] = list(result[key])
+        if result["load"] is not None:
+            result["load"] = list(result["load"])
         result["layers"] = list(result["layers"])
-        for key in ("loop_seconds", "matrix_seconds", "ratio", "max_rel", "agree"):
+        derived = ("loop_seconds", "matrix_seconds", "ratio", "max_rel", "agree")
+        for key in (*derived, "load_warning"):
             result[key] = getattr(self, key)
         return result
 
@@ -347,7 +468,6 @@ class CompareReport:
                     )
                 )
         repeat = len(self.loop_times)
-        blas = "unknown" if self.blas_threads is None else str(self.blas_threads)
         verdict = "yes" if self.agree else "NO"
         lines = [
             header,
@@ -360,7 +480,14 @@ class CompareReport:
                 f" {_seconds(self.loop_seconds)}, matrix"
                 f" {_seconds(self.matrix_seconds)}, loop/matrix {self.ratio:.2f}"
             ),
-            f"threads: numba {self.numba_threads}, BLAS {blas} ({self.blas_source})",
+            thread_line(
+                self.numba_threads,
+                self.blas_threads,
+                self.blas_source,
+                self.threading_layer,
+                self.load,
+            ),
+            *([] if self.load_warning is None else [f"warning: {self.load_warning}"]),
             (
                 f"agree: {verdict} (max relative difference {self.max_rel:.2e},"
                 f" tolerance {self.tolerance:g} for {self.dtype})"
@@ -386,13 +513,14 @@ def _gradient_times(net, X, Y, reduction, l2, repeat):
     return tuple(times["loop"]), tuple(times["matrix"])
 
 
-def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
+def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0, threads=None):
     """Compare the loop and matrix forms of backpropagation on one batch.
 
     For every layer l: max |loop - matrix| and its relative size for z^l, a^l,
     delta^l, dC/dW^l and dC/dbias^l; then the median time of
     ``net.gradient(X, Y, reduction, l2, method="loop")`` and of
-    ``method="matrix"`` over ``repeat`` calls each, after one warm-up call each.
+    ``method="matrix"`` over ``repeat`` calls each, after one warm-up call each,
+    both on ``threads`` threads.
 
     Parameters
     ----------
@@ -408,6 +536,11 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
         Gradient of the mean or of the summed cost.
     l2 : float
         L2 strength, >= 0.
+    threads : int, optional
+        Run the loops on this many of Numba's threads and the matrix form on as
+        many of BLAS's (``pinned_threads``), both put back afterwards; by
+        default, whatever they are set to (``loopnet compare`` pins both to
+        ``DEFAULT_THREADS``).
 
     Returns
     -------
@@ -428,6 +561,9 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
         X, Y, net.dtype, reduction, l2
     )
     repeat = check.check_count(repeat, "repeat")
+    if threads is not None:
+        threads = check.check_count(threads, "threads")
+    net.layout.check_params(net.params)
     loop = _layer_values(net, X, Y, scale, l2_value, "loop")
     matrix = _layer_values(net, X, Y, scale, l2_value, "matrix")
     layers = []
@@ -449,8 +585,11 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
                 **differences,
             )
         )
-    loop_times, matrix_times = _gradient_times(net, X, Y, reduction, l2, repeat)
-    blas_threads, blas_source = _blas_threads()
+    load = machine_load()
+    with pinned_threads(threads):
+        loop_times, matrix_times = _gradient_times(net, X, Y, reduction, l2, repeat)
+        blas_threads, blas_source = _blas_threads()
+        numba_threads = numba.get_num_threads()
     return CompareReport(
         sizes=tuple(net.sizes),
         activations=tuple(net.activations),
@@ -463,10 +602,12 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0):
         layers=tuple(layers),
         loop_times=loop_times,
         matrix_times=matrix_times,
-        numba_threads=numba.get_num_threads(),
+        numba_threads=numba_threads,
         blas_threads=blas_threads,
         blas_source=blas_source,
         tolerance=TOLERANCE[net.dtype],
+        threading_layer=threading_layer(),
+        load=load,
     )
 
 
@@ -530,6 +671,8 @@ class BenchPoint:
     loop_seconds, matrix_seconds : float
         Median seconds of ``net.gradient`` with ``method="loop"`` and
         ``method="matrix"``.
+    numba_threads, blas_threads : int or None
+        The threads each form ran on (None: not recorded; BLAS's when unknown).
     """
 
     width: int
@@ -537,6 +680,8 @@ class BenchPoint:
     sizes: tuple
     loop_seconds: float
     matrix_seconds: float
+    numba_threads: int | None = None
+    blas_threads: int | None = None
 
     @property
     def ratio(self):
@@ -544,12 +689,15 @@ class BenchPoint:
         return self.loop_seconds / self.matrix_seconds
 
 
-def bench_point(width, n_batch, depth=2, dtype="float64", repeat=3, seed=0):
+def bench_point(
+    width, n_batch, depth=2, dtype="float64", repeat=3, seed=0, threads=None
+):
     """Time the gradient of a ``[width] * (depth + 1)`` network in both forms.
 
     Sigmoid layers, quadratic cost, mean reduction, a ``random_batch`` of
     ``n_batch`` examples; each form is called once to warm up, then ``repeat``
-    times, alternating.
+    times, alternating, both on ``threads`` threads (``pinned_threads``; by
+    default as they are set).
 
     Parameters
     ----------
@@ -565,6 +713,8 @@ def bench_point(width, n_batch, depth=2, dtype="float64", repeat=3, seed=0):
         Timed calls of each form, >= 1.
     seed : int
         Seed of the network and of the batch.
+    threads : int, optional
+        Threads of each form (``compare``).
 
     Returns
     -------
@@ -581,23 +731,30 @@ def bench_point(width, n_batch, depth=2, dtype="float64", repeat=3, seed=0):
     repeat = check.check_count(repeat, "repeat")
     net = Network([width] * (depth + 1), dtype=dtype, seed=seed)
     X, Y = random_batch(net, n_batch, seed)
-    loop_times, matrix_times = _gradient_times(net, X, Y, "mean", 0.0, repeat)
+    with pinned_threads(threads):
+        loop_times, matrix_times = _gradient_times(net, X, Y, "mean", 0.0, repeat)
+        numba_threads, blas_threads = numba.get_num_threads(), _blas_threads()[0]
     return BenchPoint(
         width,
         X.shape[0],
         tuple(net.sizes),
         statistics.median(loop_times),
         statistics.median(matrix_times),
+        numba_threads,
+        blas_threads,
     )
 
 
-def format_bench(points):
+def format_bench(points, notes=()):
     """Format the points of a sweep as a table: sizes, batch, both times, ratio.
 
     Parameters
     ----------
     points : sequence of BenchPoint
         The measured cells.
+    notes : sequence of str
+        Lines under the table: what the timings ran on (``thread_line``), a
+        ``load_warning``.
 
     Returns
     -------
@@ -614,4 +771,7 @@ def format_bench(points):
                 f"{point.ratio:.2f}",
             )
         )
-    return "\n".join(_table(rows, "<>>>>"))
+    lines = _table(rows, "<>>>>")
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)

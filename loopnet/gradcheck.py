@@ -107,6 +107,7 @@ def gradcheck(
     if tol is not None:
         tol = check.check_real(tol, "tol", 0.0, low_open=True)
     rng = check.check_seed(seed)
+    net.layout.check_params(net.params)
     analytic = net.gradient(X, Y, reduction=reduction, l2=l2, method=method).flat
     probe = net if net.dtype == np.float64 else _float64_copy(net)
     if tol is None:

@@ -276,6 +276,47 @@ class Layout(NamedTuple):
         """``flat`` as a ``Gradient``: the flat array and its per-layer views."""
         return Gradient(flat, *self.views(flat))
 
+    def locate(self, index):
+        """What entry ``index`` of a flat array is: ``"W[j, k] of layer l"`` or bias.
+
+        Examples
+        --------
+        >>> from loopnet.layout import Layout
+        >>> layout = Layout.build((2, 3, 1), ("sigmoid", "sigmoid"), "quadratic")
+        >>> layout.locate(5), layout.locate(7), layout.locate(12)
+        ('W[2, 1] of layer 1', 'bias[1] of layer 1', 'bias[0] of layer 2')
+        """
+        for layer in range(self.n_layers):
+            where = self.weight_slice(layer)
+            if where.start <= index < where.stop:
+                j, k = divmod(index - where.start, int(self.sizes[layer]))
+                return f"W[{j}, {k}] of layer {layer + 1}"
+            where = self.bias_slice(layer)
+            if where is not None and where.start <= index < where.stop:
+                return f"bias[{index - where.start}] of layer {layer + 1}"
+        raise IndexError(f"index {index} is past the {self.n_params} parameters")
+
+    def check_params(self, params):
+        """Return ``params`` if every entry is finite, else raise ValueError.
+
+        Called by every public computation before a kernel runs: a NaN or an
+        infinity in the parameters (a diverged training, an edit) makes every
+        output non-finite, which the checks of results would blame on the
+        magnitudes of the data. The message counts them and names the first.
+        """
+        finite = np.isfinite(params)
+        if finite.all():
+            return params
+        bad = np.flatnonzero(~finite)
+        first = int(bad[0])
+        values = "value" if bad.size == 1 else "values"
+        raise ValueError(
+            f"params holds {bad.size} NaN or infinite {values} (of {params.size};"
+            f" the first is params[{first}] = {params[first]}, {self.locate(first)}),"
+            " so nothing computed from them can be finite; did a training diverge?"
+            " Put finite values in params (or load a saved network) first"
+        )
+
     # --- data that fits this layout ---------------------------------------------
 
     def check_inputs(self, X, dtype):

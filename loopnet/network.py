@@ -189,6 +189,7 @@ class Network:
         (1, 1)
         """
         X = self._layout.check_inputs(X, self.dtype)
+        self._layout.check_params(self._params)
         return self._outputs(X).copy()
 
     def cost(self, X, Y, reduction="mean", l2=0.0):
@@ -229,6 +230,7 @@ class Network:
         0.0134
         """
         X, Y, _, l2 = self._layout.check_cost_arguments(X, Y, self.dtype, reduction, l2)
+        self._layout.check_params(self._params)
         Z_out, A_out = loop.forward(self._layout, self._params, X)
         # An overflow is reported once, as the ValueError below, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -286,6 +288,7 @@ class Network:
         X, Y, scale, l2 = self._layout.check_cost_arguments(
             X, Y, self.dtype, reduction, l2
         )
+        self._layout.check_params(self._params)
         backend = backends.get(method)
         flat = backend.gradient(self._layout, self._params, X, Y, scale, l2)
         check.check_finite_result(flat, "the gradient", "X, Y and l2 (or params)")
@@ -348,7 +351,10 @@ class Network:
             Evaluated after every epoch: mean cost and ``score``.
         progress : bool
             Show a tqdm progress bar (examples done, epoch, running cost) on
-            standard error when it is a terminal; never when False.
+            standard error when it is a terminal, preceded, when the compiled
+            loop is about to compile rather than load from Numba's cache, by the
+            line "compiling loopnet's kernels (first run, ...)"; never when
+            False.
         method : {"loop", "matrix", "cuda"}
             The backend, as in ``gradient``. ``"loop"``: the compiled loop
             above. ``"matrix"``: the same steps by the NumPy matrix form, one
@@ -372,7 +378,15 @@ class Network:
         Raises
         ------
         ValueError, TypeError
-            For a bad argument, naming it, before anything is changed.
+            For a bad argument, naming it, before anything is changed (NaN or
+            infinite ``params`` too).
+        DivergenceError
+            A ``FloatingPointError``, when training diverges: a mini-batch's
+            step would leave NaN or infinite parameters (or, on the CPU, its
+            examples' cost is not finite). The parameters, and the momentum
+            velocity, are then those from before that step; the error names the
+            epoch and mini-batch, and ``error.history`` holds the epochs
+            completed before it. Try a smaller ``lr``.
 
         Notes
         -----
@@ -381,8 +395,10 @@ class Network:
         loop runs a chunk of mini-batches per call (about ``CHUNK_WORK``
         multiply-adds, ``loopnet.training``), which never changes the result; on
         Ctrl-C the parameters are those of the last completed step and
-        ``KeyboardInterrupt`` propagates. A non-finite epoch cost warns once
-        (``RuntimeWarning``).
+        ``KeyboardInterrupt`` propagates. After each chunk the parameters are
+        checked to be finite; when they are not, the chunk is undone and run
+        again one mini-batch at a time to find the step that diverged, so
+        ``fit`` never leaves non-finite parameters.
 
         Examples
         --------
@@ -451,6 +467,7 @@ class Network:
         (2,)
         """
         X = self._layout.check_inputs(X, self.dtype)
+        self._layout.check_params(self._params)
         return target_classes(self._outputs(X))
 
     def _check_labels(self, labels, n_examples):
@@ -515,6 +532,7 @@ class Network:
         """
         X = self._layout.check_inputs(X, self.dtype)
         classes = self._check_labels(labels, X.shape[0])
+        self._layout.check_params(self._params)
         return float(np.mean(self.predict(X) == classes))
 
     def save(self, path):

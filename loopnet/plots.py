@@ -160,7 +160,7 @@ def _unit_label(net, values, X, layer, j):
     return text
 
 
-def bench_figure(points):
+def bench_figure(points, threads=None):
     """Plot a ``loopnet bench`` sweep: time and loop/matrix ratio against width.
 
     Left: median gradient time of the loop form (solid) and the matrix form
@@ -171,6 +171,9 @@ def bench_figure(points):
     ----------
     points : sequence of BenchPoint
         The sweep (``loopnet.compare.bench_point`` results).
+    threads : str, optional
+        What the timings ran on (``loopnet.compare.thread_line``), written
+        across the top of the figure.
 
     Returns
     -------
@@ -244,4 +247,6 @@ def bench_figure(points):
     ratio_ax.yaxis.set_minor_formatter(NullFormatter())
     time_ax.legend(fontsize=7)
     ratio_ax.legend(fontsize=7)
+    if threads is not None:
+        fig.suptitle(threads, fontsize=9)
     return fig

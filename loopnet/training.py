@@ -5,12 +5,19 @@ The mini-batches themselves run in the backend ``method`` names
 module calls it once per chunk of mini-batches, so that the progress bar advances
 within an epoch and Ctrl-C (which Python handles only between compiled calls)
 stops training after a completed step, never in the middle of one.
+
+Divergence: before each chunk the trainer's state (parameters and momentum
+velocity) is copied; after it, the parameters and the chunk's running cost are
+checked to be finite. When they are not, the copy is put back and the chunk is
+run again one mini-batch at a time (chunking never changes a result, so the
+replay gives the same bits) up to the first mini-batch whose step is not finite;
+its state is put back too, and ``DivergenceError`` says where it happened. So
+``fit`` never leaves NaN or infinite parameters behind.
 """
 
 import math
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +96,49 @@ class History:
         return columns
 
 
+class DivergenceError(FloatingPointError):
+    """Training diverged: a mini-batch's cost or step was not finite.
+
+    A mini-batch diverges when the parameters after its step are not all finite,
+    or (for the CPU backends, which keep a running cost) when the cost of its
+    examples, taken in its forward pass, is not.
+
+    Raised by ``Network.fit`` after it has put back the parameters (and the
+    momentum velocity) of the last step that left them finite, the step before
+    the one named here.
+
+    Attributes
+    ----------
+    history : History
+        What ``fit`` recorded until then: the epochs completed before the one
+        that diverged.
+    epoch : int
+        The epoch that diverged, counted from 1.
+    batch : int
+        The mini-batch whose step diverged, counted from 1 within its epoch;
+        the parameters are those after mini-batch ``batch - 1`` (of the
+        previous epoch's last one when ``batch`` is 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import loopnet as ln
+    >>> net = ln.Network([1, 1], activation="identity", output="identity", seed=0)
+    >>> X, Y = np.full((4, 1), 1e3), np.zeros((4, 1))
+    >>> try:
+    ...     net.fit(X, Y, epochs=10, batch_size=1, lr=1e6, seed=0)
+    ... except ln.DivergenceError as error:
+    ...     print(error.epoch, error.batch, error.history.epochs)
+    4 2 3
+    >>> bool(np.all(np.isfinite(net.params)))
+    True
+    """
+
+    def __init__(self, message, history, epoch, batch):
+        super().__init__(message)
+        self.history, self.epoch, self.batch = history, epoch, batch
+
+
 def _check_validation(layout, dtype, validation):
     """Return ``validation`` as a checked ``(X_val, Y_val)`` pair, or None."""
     if validation is None:
@@ -146,6 +196,7 @@ def fit(
     rng = check.check_seed(seed)
     validation = _check_validation(layout, net.dtype, validation)
     show = _show_progress(progress)
+    layout.check_params(params)
     backend = backends.get(method)
 
     n_examples = X.shape[0]
@@ -157,11 +208,15 @@ def fit(
         layout, params, X, Y, batch_size, lr, l2 / n_examples, momentum
     )
     run, running_cost = trainer.run, trainer.running_cost
+    if show:
+        entries = ("fit",) if method == "loop" else ()
+        if validation is not None or not running_cost:
+            entries += ("forward",)  # loop.evaluate, after each epoch
+        loop.compile_notice(entries, (net.dtype,))
     history = History()
     started = time.perf_counter()
     run(np.arange(n_examples), 0, 0, 0.0)  # compiles; trains nothing
     history.compile_seconds = time.perf_counter() - started
-    warned = False
     with tqdm(
         total=epochs * n_examples,
         desc=f"epoch 1/{epochs}",
@@ -178,7 +233,15 @@ def fit(
             cost_sum = 0.0
             for first in range(0, n_batches, chunk):
                 stop = min(first + chunk, n_batches)
-                cost_sum = run(order, first, stop, cost_sum)
+                saved = trainer.snapshot()
+                after = run(order, first, stop, cost_sum)
+                if not _finite(params, after):
+                    trainer.restore(saved)
+                    batch, n_bad = _replay_to_divergence(
+                        trainer, params, order, first, stop, cost_sum
+                    )
+                    raise _divergence(history, epoch, batch, n_bad, params, lr, X)
+                cost_sum = after
                 done = min(stop * batch_size, n_examples)
                 bar.update(done - first * batch_size)
                 if running_cost:
@@ -195,25 +258,58 @@ def fit(
                 bar.set_postfix(
                     cost=f"{history.cost[-1]:.4g}", val_accuracy=f"{val_accuracy:.4f}"
                 )
-            if not warned and not _finite_epoch(history, net, epoch == epochs - 1):
-                warned = True
-                warnings.warn(
-                    f"the training cost is {history.cost[-1]} in epoch {epoch + 1}"
-                    f" (parameters finite: {bool(np.all(np.isfinite(net.params)))}):"
-                    f" training diverged; try a smaller lr (lr={lr}) or rescale the"
-                    f" data (max |X| = {np.abs(X).max():.3g})",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
     return history
 
 
-def _finite_epoch(history, net, last):
-    """Whether the epoch's costs are finite and, after the last epoch, the params.
+def _finite(params, cost_sum):
+    """Whether a step left finite parameters and, if it keeps one, a finite cost."""
+    return bool(np.isfinite(params).all()) and (
+        cost_sum is None or math.isfinite(cost_sum)
+    )
 
-    An epoch's cost is taken before each mini-batch's step, so the step of the
-    last mini-batch shows only in the parameters themselves.
+
+def _replay_to_divergence(trainer, params, order, first, stop, cost_sum):
+    """Replay mini-batches ``first .. stop - 1`` singly; stop before the bad one.
+
+    The trainer holds the state from before mini-batch ``first``. Each
+    mini-batch runs alone from a copy of the state; the first that leaves it
+    non-finite is undone.
+
+    Returns
+    -------
+    batch : int
+        The mini-batch that diverged (0-based within the epoch).
+    n_bad : int or None
+        How many parameters its step made NaN or infinite (0: the parameters
+        stayed finite but its running cost did not).
     """
-    costs = history.cost[-1:] + history.val_cost[-1:]
-    finite = all(math.isfinite(cost) for cost in costs)
-    return finite and (not last or bool(np.all(np.isfinite(net.params))))
+    for batch in range(first, stop):
+        saved = trainer.snapshot()
+        after = trainer.run(order, batch, batch + 1, cost_sum)
+        if not _finite(params, after):
+            n_bad = int(np.count_nonzero(~np.isfinite(params)))
+            trainer.restore(saved)
+            return batch, n_bad
+        cost_sum = after
+    # A replay gives the chunk's bits, so this is never reached; if it were,
+    # the whole chunk is undone rather than trusted.
+    trainer.restore(saved)
+    return first, None
+
+
+def _divergence(history, epoch, batch, n_bad, params, lr, X):
+    """The ``DivergenceError`` of mini-batch ``batch`` of ``epoch`` (0-based)."""
+    if n_bad == 0:
+        what = "the cost of its examples (its forward pass) is not finite"
+    else:
+        count = "some" if n_bad is None else str(n_bad)
+        what = f"its step made {count} of the {params.size} parameters NaN or infinite"
+    return DivergenceError(
+        f"training diverged in epoch {epoch + 1}, mini-batch {batch + 1}: {what}."
+        " fit put back the parameters (and the momentum velocity) from before that"
+        f" step and stopped. Try a smaller lr (lr={lr:g}) or rescale the inputs"
+        f" (max |X| = {np.abs(X).max():.3g}).",
+        history,
+        epoch + 1,
+        batch + 1,
+    )

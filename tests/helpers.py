@@ -107,3 +107,23 @@ def targets(rng, output, cost, n_batch, n_out, dtype=np.float64):
 def reference_biases(net):
     """``net``'s biases as ``loopnet.reference`` takes them: None without biases."""
     return list(net.biases) if net.bias else [None] * len(net.biases)
+
+
+# fit's divergence (tests/test_divergence.py, test_cuda.py): an identity network on
+# inputs of magnitude ~10, whose parameters grow by orders of magnitude per step.
+# Under DIVERGING's (lr, momentum) it diverges in its second epoch, by its
+# parameters or by its cost, with mini-batches of DIVERGING_BATCH_SIZE drawn by
+# seed DIVERGING_SEED.
+DIVERGING = {"parameters": (0.01, 0.9), "cost": (0.01, 0.5)}
+DIVERGING_BATCH_SIZE, DIVERGING_SEED = 5, 2
+
+
+def diverging_problem(dtype=np.float64):
+    """``(net, X, Y)``: a [3, 4, 2] identity network and 23 examples."""
+    rng = np.random.default_rng(3)
+    X = (10 * rng.standard_normal((23, 3))).astype(dtype)
+    Y = rng.uniform(-1, 1, (23, 2)).astype(dtype)
+    import loopnet as ln
+
+    net = ln.Network([3, 4, 2], "identity", "identity", dtype=dtype, seed=1)
+    return net, X, Y

@@ -1,10 +1,12 @@
 """The ``loopnet`` command line, run in-process through ``main(argv)``."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -195,6 +197,19 @@ def test_train_digits_prints_accuracy_and_saves(capsys, tmp_path):
     assert net.score(data.X_test, data.labels_test) == pytest.approx(final, abs=1e-4)
 
 
+@needs_sklearn
+def test_train_that_diverges_says_so_and_saves_nothing(capsys, tmp_path):
+    path = tmp_path / "digits.npz"
+    status, out, err = run(
+        capsys,
+        *("train", "digits", "--epochs", "2", "--lr", "1e300"),
+        *("--activation", "identity", "--output", "identity", "--save", str(path)),
+    )
+    assert status == 1 and not path.exists() and "saved" not in out
+    assert err.startswith("loopnet train: error: training diverged in epoch 1,")
+    assert "smaller lr" in err and len(err.splitlines()) == 1
+
+
 @needs_sklearn  # the data loads before the folder is checked
 def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
     status, out, err = run(
@@ -288,7 +303,8 @@ def test_missing_matplotlib_is_one_line(capsys, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["compare"], ["train"], ["bench"], ["trace"], ["diagram"]]
+    "command",
+    [[], ["compare"], ["train"], ["bench"], ["trace"], ["diagram"], ["warmup"]],
 )
 def test_help(capsys, command):
     status, out, _ = run(capsys, *command, "--help")
@@ -305,4 +321,57 @@ def test_python_m_loopnet_help():
         check=False,
     )
     assert result.returncode == 0 and result.stderr == ""
-    assert "{compare,train,bench,trace,diagram}" in result.stdout
+    # the command list, warmup added
+    assert "{compare,train,bench,trace,diagram,warmup}" in result.stdout
+
+
+# --- the same threads for both forms, said in the output -----------------------
+
+
+def test_compare_pins_both_forms_to_one_thread_by_default(capsys):
+    before = numba.get_num_threads()
+    status, out, _ = run(capsys, "compare", "--sizes", "4,3,2", "--repeat", "1")
+    assert status == 0 and numba.get_num_threads() == before
+    line = next(line for line in out.splitlines() if line.startswith("threads:"))
+    assert line.startswith("threads: numba 1 (") and ", BLAS 1 (" in line
+    assert "load average" in line
+
+
+def test_compare_threads_option(capsys):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba's pool has one thread (NUMBA_NUM_THREADS=1)")
+    status, out, _ = run(
+        capsys, "compare", "--sizes", "4,3,2", "--repeat", "1", "--threads", "2"
+    )
+    assert status == 0
+    report_line = next(line for line in out.splitlines() if line.startswith("threads"))
+    assert report_line.startswith("threads: numba 2 (") and ", BLAS 2 (" in report_line
+    too_many = str(numba.config.NUMBA_NUM_THREADS + 1)
+    status, _, err = run(capsys, "compare", "--sizes", "4,3,2", "--threads", too_many)
+    assert status == 2 and "threads" in err and "NUMBA_NUM_THREADS" in err
+
+
+@needs_matplotlib  # --plot
+def test_bench_says_its_threads_under_the_table_and_on_the_plot(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 5.0, 5.0))  # a busy machine
+    plot = tmp_path / "speed.png"
+    status, out, _ = run(
+        capsys,
+        *("bench", "--widths", "3", "--batches", "1", "--repeat", "1"),
+        *("--depth", "1", "--plot", str(plot)),
+    )
+    assert status == 0
+    lines = out.splitlines()
+    threads = next(line for line in lines if line.startswith("threads:"))
+    assert threads.startswith("threads: numba 1 (") and ", BLAS 1 (" in threads
+    assert "load average 5.00 on" in threads
+    assert any(line.startswith("warning: the load average is 5.00") for line in lines)
+    assert lines[-1] == f"wrote {plot}"
+
+    from loopnet.compare import bench_point
+    from loopnet.plots import bench_figure
+
+    figure = bench_figure([bench_point(3, 1, depth=1, repeat=1)], threads)
+    assert figure.get_suptitle() == threads

@@ -2,9 +2,11 @@
 
 import dataclasses
 import json
+import os
 import runpy
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -16,6 +18,8 @@ from loopnet.compare import (
     bench_point,
     format_bench,
     layer_values,
+    load_warning,
+    pinned_threads,
     random_batch,
 )
 from tests.helpers import TOL, targets
@@ -208,3 +212,83 @@ def test_durations_are_printed_in_the_unit_of_their_rounded_value(seconds, text)
     point = BenchPoint(4, 2, (4, 4, 4), seconds, 1.0)
     row = format_bench([point]).splitlines()[-1]
     assert [cell.strip() for cell in row.split("  ") if cell][2] == text
+
+
+# --- both forms on the same threads, and the load --------------------------------
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+    ]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pinned_threads_pins_both_pools_and_puts_them_back(threads):
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("Numba's pool has one thread (NUMBA_NUM_THREADS=1)")
+    numba_before, blas_before = numba.get_num_threads(), _blas_threads()
+    with pinned_threads(threads):
+        assert numba.get_num_threads() == threads
+        assert _blas_threads() and set(_blas_threads()) == {threads}
+    assert numba.get_num_threads() == numba_before and _blas_threads() == blas_before
+
+
+def test_pinned_threads_refuses_more_than_numba_has():
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    with (
+        pytest.raises(ValueError, match="threads=.* more than Numba's pool"),
+        pinned_threads(too_many),
+    ):
+        pass
+
+
+def test_compare_and_bench_point_run_both_forms_on_the_threads_asked(rng):
+    net, X, Y = make(
+        rng, [5, 4, 3], "sigmoid", "sigmoid", "quadratic", True, np.float64
+    )
+    report = ln.compare(net, X, Y, repeat=1, threads=1)
+    assert (report.numba_threads, report.blas_threads) == (1, 1)
+    assert report.threading_layer in ("tbb", "omp", "workqueue", "not started")
+    line = next(line for line in str(report).splitlines() if line.startswith("threads"))
+    assert line.startswith("threads: numba 1 (") and ", BLAS 1 (" in line
+    point = bench_point(3, 2, depth=1, repeat=1, threads=1)
+    assert (point.numba_threads, point.blas_threads) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "load, threads, warned",
+    [
+        ((0.3, 2), 1, False),
+        ((1.0, 2), 1, False),  # one core busy elsewhere, one left for the timing
+        ((1.3, 2), 1, True),
+        ((0.4, 2), 2, False),
+        ((0.8, 2), 2, True),  # two timed threads, and a core partly taken
+        ((2.5, 4), 1, False),
+        ((3.5, 4), 1, True),
+        (None, 1, False),  # no load average on this system
+    ],
+)
+def test_load_warning(load, threads, warned):
+    warning = load_warning(load, threads)
+    assert (warning is not None) is warned
+    if warned:
+        assert f"load average is {load[0]:.2f} on {load[1]} cores" in warning
+        assert "unreliable" in warning
+
+
+def test_a_loaded_machine_is_said_in_the_report(rng, monkeypatch):
+    net, X, Y = make(
+        rng, [5, 4, 3], "sigmoid", "sigmoid", "quadratic", True, np.float64
+    )
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 7.0, 6.0))
+    report = ln.compare(net, X, Y, repeat=1, threads=1)
+    assert report.load == (7.5, os.cpu_count())
+    assert "load average 7.50 on" in str(report)
+    assert "warning: the load average is 7.50" in str(report)
+    assert report.to_dict()["load_warning"] == report.load_warning
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    quiet = ln.compare(net, X, Y, repeat=1, threads=1)
+    assert quiet.load_warning is None and "warning" not in str(quiet)

@@ -21,7 +21,17 @@ import loopnet as ln
 import loopnet.cuda as lc
 from loopnet import reference
 from loopnet.activations import ARRAY_FORMS
-from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
+from tests.helpers import (
+    DIVERGING,
+    DIVERGING_BATCH_SIZE,
+    DIVERGING_SEED,
+    DTYPES,
+    HIDDEN,
+    PAIRINGS,
+    TOL,
+    diverging_problem,
+    targets,
+)
 
 pytest.importorskip(
     "numba_cuda", reason='numba-cuda is not installed: pip install "loopnet[cuda]"'
@@ -643,3 +653,88 @@ def test_fit_rejects_an_unknown_device(rng):
     with pytest.raises(ValueError, match="device must be one of 'cpu', 'cuda'"):
         net.fit(np.ones((3, 2)), np.ones((3, 2)), device="tpu")
     np.testing.assert_array_equal(net.params, before)
+
+
+# --- divergence and non-finite parameters (docs/training.md "Divergence") ------
+
+
+# the simulator runs the kernels as NumPy scalars, which warn as they overflow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_fit_on_the_gpu_stops_before_the_step_that_diverges():
+    lr, momentum = DIVERGING["parameters"]
+    BATCH_SIZE, SEED = DIVERGING_BATCH_SIZE, DIVERGING_SEED
+    net, X, Y = diverging_problem()
+    N = X.shape[0]
+    N_BATCHES = -(-N // BATCH_SIZE)
+    start = net.copy()
+    with pytest.raises(ln.DivergenceError, match="smaller lr") as raised:
+        net.fit(
+            X, Y, epochs=60, batch_size=BATCH_SIZE, lr=lr, momentum=momentum,
+            seed=SEED, method="cuda", progress=False,
+        )  # fmt: skip
+    error = raised.value
+    assert isinstance(error, FloatingPointError) and (error.epoch, error.batch) > (1, 1)
+    assert error.history.epochs == error.epoch - 1
+    assert np.all(np.isfinite(net.params))
+    # the state after mini-batch batch - 1, rebuilt by the GPU trainer step by step
+    params = start.params.copy()
+    trainer = ln.backends.get("cuda").trainer(
+        start.layout, params, X, Y, BATCH_SIZE, lr, 0.0, momentum
+    )
+    rng = np.random.default_rng(SEED)
+    for _ in range(error.epoch - 1):
+        trainer.run(rng.permutation(N).astype(np.int64), 0, N_BATCHES, None)
+    order = rng.permutation(N).astype(np.int64)
+    for batch in range(error.batch - 1):
+        trainer.run(order, batch, batch + 1, None)
+    assert net.params.tobytes() == params.tobytes()
+    trainer.run(order, error.batch - 1, error.batch, None)
+    assert not np.all(np.isfinite(params))  # the next step is the one that diverged
+
+
+def test_gpu_trainer_snapshot_restores_parameters_and_velocity():
+    net, X, Y = diverging_problem()
+    params = net.params.copy()
+    trainer = ln.backends.get("cuda").trainer(
+        net.layout, params, X, Y, 5, 1e-4, 0.0, 0.9
+    )
+    order = np.random.default_rng(0).permutation(X.shape[0]).astype(np.int64)
+    trainer.run(order, 0, 2, None)
+    saved = trainer.snapshot()
+    before = params.copy()
+    trainer.run(order, 2, 5, None)
+    once = params.copy()
+    trainer.restore(saved)
+    assert params.tobytes() == before.tobytes()
+    trainer.run(order, 2, 5, None)
+    assert params.tobytes() == once.tobytes()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda net, X, Y: net.gradient(X, Y, method="cuda"),
+        lambda net, X, Y: lc.gradient(net, X, Y),
+        lambda net, X, Y: net.fit(X, Y, method="cuda", progress=False),
+        lambda net, X, Y: lc.Trainer(net, X, Y, batch_size=2, lr=0.1),
+        lambda net, X, Y: lc.train(net, X, Y, [np.arange(3)]),
+        lambda net, X, Y: lc.DeviceNetwork(net),
+    ],
+)
+def test_non_finite_params_are_named_on_the_gpu(call):
+    net = ln.Network([2, 3, 1], seed=0)
+    X, Y = np.ones((3, 2)), np.full((3, 1), 0.5)
+    net.params[4] = np.nan
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"params holds 1 NaN or infinite value"):
+        call(net, X, Y)
+    assert net.params.tobytes() == before.tobytes()
+
+
+def test_device_network_push_refuses_non_finite_params():
+    net = ln.Network([2, 3, 1], seed=0)
+    device = lc.DeviceNetwork(net)
+    net.params[0] = np.inf
+    with pytest.raises(ValueError, match="params holds 1 NaN or infinite value"):
+        device.push()
+    assert np.all(np.isfinite(device.params.copy_to_host()))

@@ -2,6 +2,7 @@
 
 import io
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -234,13 +235,17 @@ def test_history_without_validation(rng):
     assert list(history.as_dict()) == ["epoch", "cost", "seconds"]
 
 
-def test_divergence_warns_once(rng):
+def test_divergence_stops_before_the_step_with_finite_parameters(rng):
+    """The replaced contract: no RuntimeWarning, and never NaN parameters."""
     net, X, Y = _problem(rng, "identity", "quadratic", "identity")
-    with pytest.warns(RuntimeWarning, match="diverged") as warned:
-        history = net.fit(X * 1e3, Y, epochs=6, batch_size=23, lr=1e3)
-    # (without the JIT, NumPy scalars add their own overflow warnings)
-    ours = [w for w in warned if "diverged" in str(w.message)]
-    assert not np.isfinite(history.cost[-1]) and len(ours) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the old RuntimeWarning is gone
+        if NO_JIT:  # NumPy scalars add their own overflow warnings there
+            warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(FloatingPointError, match="smaller lr") as raised:
+            net.fit(X * 1e3, Y, epochs=6, batch_size=23, lr=1e3)
+    assert isinstance(raised.value, ln.DivergenceError)
+    assert np.all(np.isfinite(net.params))
 
 
 @pytest.mark.parametrize("output, cost", PAIRINGS)

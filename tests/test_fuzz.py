@@ -460,7 +460,7 @@ def test_cost_and_gradient(problem, which, data):
     data=st.data(),
 )
 def test_fit(problem, which, data):
-    """fit raises before touching anything, or trains; divergence warns once."""
+    """fit raises before touching anything, trains, or stops before diverging."""
     net, X, Y = problem
     arguments = {
         "X": X,
@@ -491,6 +491,7 @@ def test_fit(problem, which, data):
     }
     arguments[which] = data.draw(strategies[which])
     before = net.copy()
+    diverged = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -500,20 +501,31 @@ def test_fit(problem, which, data):
             assert net.params.tobytes() == before.params.tobytes()
             event("raised")
             return
-    event("returned")
-    diverged = [w for w in caught if "training diverged" in str(w.message)]
-    others = [w for w in caught if w not in diverged]
-    assert not others or NO_JIT, [str(w.message) for w in others]
-    assert history.epochs == int(arguments["epochs"])
-    finite = all(np.isfinite(history.cost + history.val_cost)) and np.all(
-        np.isfinite(net.params)
-    )
-    assert len(diverged) == (0 if finite else 1)
+        except ln.DivergenceError as error:
+            diverged, history = error, error.history
+    event("diverged" if diverged else "returned")
+    assert not caught or NO_JIT, [str(w.message) for w in caught]
+    # never NaN or infinite parameters, whether it trained or stopped
+    assert np.all(np.isfinite(net.params))
+    if diverged:
+        assert "smaller lr" in str(diverged) and f"epoch {diverged.epoch}" in str(
+            diverged
+        )
+        assert history.epochs == diverged.epoch - 1
+    else:
+        assert history.epochs == int(arguments["epochs"])
     clean = {**arguments, "X": convertible(arguments["X"], net.dtype)}
     clean["Y"] = convertible(arguments["Y"], net.dtype)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # counted above already
-        twin_history = before.fit(**clean)
+        warnings.simplefilter("ignore", RuntimeWarning)  # seen above already
+        try:
+            twin_history = before.fit(**clean)
+        except ln.DivergenceError as error:
+            assert diverged and (error.epoch, error.batch) == (
+                diverged.epoch,
+                diverged.batch,
+            )
+            twin_history = error.history
     assert net.params.tobytes() == before.params.tobytes()
     np.testing.assert_array_equal(history.cost, twin_history.cost)
 

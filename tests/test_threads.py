@@ -1,4 +1,4 @@
-"""The same bits with 1 Numba thread, 2 and all of them, run to run and in any process.
+"""The same bits with 1 Numba thread, 2 and all, run to run, in any process or thread.
 
 Every reduction in the kernels keeps one summation order whatever the thread
 count (STYLE: parallel loops only over an index whose writes are disjoint), so
@@ -11,6 +11,7 @@ with tiny layers every thread count would run the same serial code, and the test
 would prove nothing.
 """
 
+import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -225,3 +226,61 @@ def test_fit_is_bitwise_equal_across_processes_and_thread_counts():
         assert int(threads_used) == n_threads
         digests.add(digest)
     assert len(digests) == 1
+
+
+# --- Python threads calling loopnet at once ------------------------------------
+
+
+@pytest.mark.skipif(
+    numba.config.THREADING_LAYER == "workqueue",
+    reason="Numba's workqueue layer is not thread-safe (docs/robustness.md)",
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_python_threads_at_once_get_the_bits_of_one(dtype):
+    """One network's gradient, forward and cost, and fits, from 6 threads at once.
+
+    Each result equals, bit for bit, the same call made alone. The fits train
+    copies (one network trained by two threads at once would be a race of the
+    caller's making); the other threads read the network they share.
+    """
+    net, X, Y = problem(dtype)
+    alone = {
+        "gradient": net.gradient(X, Y, l2=0.1).flat,
+        "forward": net.forward(X),
+        "cost": net.cost(X, Y),
+    }
+    params_alone, history_alone = trained(dtype)
+    calls = {
+        "gradient": lambda: net.gradient(X, Y, l2=0.1).flat,
+        "forward": lambda: net.forward(X),
+        "cost": lambda: net.cost(X, Y),
+    }
+
+    def read(name):
+        return [(name, calls[name]()) for _ in range(4)]
+
+    def train():
+        return [("fit", trained(dtype))]
+
+    jobs = [(read, "gradient"), (read, "gradient"), (read, "forward")]
+    jobs += [(read, "cost"), (train,), (train,)]
+    with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(*job) for job in jobs]
+        # a failure in a thread raises here; a hang fails at the timeout
+        results = [pair for future in futures for pair in future.result(600)]
+    assert len(results) == 18
+    for name, value in results:
+        if name == "fit":
+            params, history = value
+            assert np.array_equal(params, params_alone)
+            assert history.cost == history_alone.cost
+        else:
+            assert np.array_equal(value, alone[name]), name
+
+
+def test_a_process_that_never_forked_runs_parallel_kernels():
+    """``serial_only`` holds only in a forked child of an OpenMP process."""
+    from loopnet import _jit
+
+    assert not _jit.serial_only()
+    assert _jit.use_threads(_jit.MIN_PARALLEL_WORK)

@@ -52,3 +52,20 @@ def test_parallel_blocks_are_whole_tiles(n_rows):
     height = _block_rows(n_rows)
     assert height % TILE == 0 and height >= TILE
     assert (n_rows + height - 1) // height <= max(16, n_rows // TILE)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_i, n_n, n_p", PRODUCT_SHAPES)
+def test_a_row_gives_the_same_bits_wherever_it_is(rng, dtype, n_i, n_n, n_p):
+    """Rows left over past the last whole tile go through the same tiles (padded).
+
+    So an example's z, a and delta do not depend on its place in the batch.
+    """
+    S = rng.standard_normal((n_i, n_p)).astype(dtype)
+    T = rng.standard_normal((n_n, n_p)).astype(dtype)
+    order = rng.permutation(n_i)
+    C = np.empty((n_i, n_n), dtype=dtype)
+    C_permuted = np.empty_like(C)
+    _dot_rows(S, T, C, 0, n_i)
+    _dot_rows(np.ascontiguousarray(S[order]), T, C_permuted, 0, n_i)
+    np.testing.assert_array_equal(C_permuted, C[order])

@@ -11,7 +11,10 @@ network's ``Layout`` and flat ``params``, never the ``Network`` itself:
 - ``trainer(layout, params, X, Y, batch_size, lr, decay, momentum)`` -> an object
   whose ``run(order, first, stop, cost_sum)`` takes mini-batch SGD steps
   ``first .. stop - 1`` of an epoch in ``order`` and leaves the result in
-  ``params``; ``running_cost`` says whether ``run`` returns the running cost.
+  ``params``; ``running_cost`` says whether ``run`` returns the running cost;
+  ``snapshot()`` copies the parameters and the optimizer's state (the momentum
+  velocity) and ``restore(snapshot)`` puts them back, on the host or the device
+  (``fit`` undoes a step that diverged with them).
 
 ``"loop"`` is the compiled kernels of ``loopnet.kernels``, ``"matrix"`` the NumPy
 matrix form of ``loopnet.reference`` and ``"cuda"`` the kernels of

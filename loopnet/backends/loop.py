@@ -5,8 +5,11 @@ Every function takes checked arrays (``Layout.check_examples``) in the dtype of
 drivers of ``kernels.backprop`` and ``kernels.training``.
 """
 
+import sys
+
 import numpy as np
 
+from loopnet._cache import will_compile
 from loopnet._jit import start_threads
 from loopnet.costs import example_costs, target_classes
 from loopnet.kernels.backprop import (
@@ -20,6 +23,47 @@ from loopnet.kernels.backprop import (
 )
 from loopnet.kernels.training import TrainingWorkspace, _train_batches
 from loopnet.kernels.update import SGD, OptimizerState, Step
+
+COMPILE_NOTICE = "compiling loopnet's kernels (first run, up to a minute)…"
+"""What ``compile_notice`` prints: the first run of ``loopnet compare`` compiled
+for 20-25 s on the project's 2-core machine (docs/deployment.md)."""
+
+DRIVERS = {
+    "gradient": (_network_gradient,),
+    "forward": (_forward_pass,),
+    "layer_values": (_forward_pass, _backward_pass, _scale_and_regularize),
+    "fit": (_train_batches,),
+}
+"""The compiled drivers each Python entry of this backend calls, by entry."""
+
+
+def will_compile_any(entries, dtypes):
+    """Whether running ``entries`` (keys of ``DRIVERS``) in ``dtypes`` compiles."""
+    return any(
+        will_compile(driver, np.dtype(dtype))
+        for entry in entries
+        for driver in DRIVERS[entry]
+        for dtype in dtypes
+    )
+
+
+def compile_notice(entries, dtypes, stream=None):
+    """Print ``COMPILE_NOTICE`` when ``entries`` will compile and ``stream`` is a tty.
+
+    ``stream`` is standard error by default; nothing goes to a pipe or a log.
+    The check reads one small cache index per driver (``_cache.will_compile``).
+
+    Returns
+    -------
+    bool
+        Whether the notice was printed.
+    """
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty() or not will_compile_any(entries, dtypes):
+        return False
+    print(COMPILE_NOTICE, file=stream, flush=True)
+    return True
 
 
 def _layer_blocks(layout, buffer, n_batch):
@@ -135,6 +179,17 @@ class Trainer:
         capacity = min(batch_size, X.shape[0])
         self.work = TrainingWorkspace.allocate(layout, capacity, params.dtype)
         start_threads()
+
+    def snapshot(self):
+        """A copy of what a step changes: the parameters and the optimizer's state."""
+        return self.params.copy(), [array.copy() for array in self.state]
+
+    def restore(self, snapshot):
+        """Put back the parameters and optimizer state of ``snapshot()``."""
+        params, state = snapshot
+        self.params[...] = params
+        for array, saved in zip(self.state, state, strict=True):
+            array[...] = saved
 
     def run(self, order, first, stop, cost_sum):
         """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost.

@@ -78,8 +78,18 @@ class Trainer:
         self.lr, self.decay, self.momentum = lr, decay, momentum
         self.weights, biases = layout.views(params)
         self.biases = _reference_biases(layout, biases)
-        velocity = np.zeros_like(params)
-        self.W_velocities, self.bias_velocities = layout.views(velocity)
+        self.velocity = np.zeros_like(params)
+        self.W_velocities, self.bias_velocities = layout.views(self.velocity)
+
+    def snapshot(self):
+        """A copy of everything a step changes: the parameters and the velocity."""
+        return self.params.copy(), self.velocity.copy()
+
+    def restore(self, snapshot):
+        """Put back the parameters and velocity of ``snapshot`` (``snapshot()``)."""
+        params, velocity = snapshot
+        self.params[...] = params
+        self.velocity[...] = velocity
 
     def run(self, order, first, stop, cost_sum):
         """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost."""

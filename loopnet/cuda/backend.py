@@ -22,6 +22,15 @@ class _Runner:
     def __init__(self, trainer):
         self._trainer = trainer
 
+    def snapshot(self):
+        """Device copies of the parameters and the velocity (``Trainer.snapshot``)."""
+        return self._trainer.snapshot()
+
+    def restore(self, snapshot):
+        """Put ``snapshot`` back on the device, and its parameters in ``params``."""
+        self._trainer.restore(snapshot)
+        self._trainer.pull()
+
     def run(self, order, first, stop, cost_sum):
         """Mini-batches ``first .. stop - 1`` of ``order`` on the GPU; returns None."""
         self._trainer.run(order, first, stop)

@@ -53,6 +53,7 @@ class DeviceNetwork:
 
     def _setup(self, layout, params):
         require_gpu()
+        layout.check_params(params)
         self.layout = layout
         self.host_params = params
         self.dtype = params.dtype
@@ -87,7 +88,12 @@ class DeviceNetwork:
         return tuple(weights), tuple(biases)
 
     def push(self):
-        """Copy ``net.params`` to the device (after editing them on the host)."""
+        """Copy ``net.params`` to the device (after editing them on the host).
+
+        Raises ValueError, leaving the device's copy as it was, when they hold
+        NaN or infinite values.
+        """
+        self.layout.check_params(self.host_params)
         self.params.copy_to_device(self.host_params)
 
     def pull(self):

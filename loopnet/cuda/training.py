@@ -439,6 +439,30 @@ class Trainer:
                     self.momentum,
                 )
 
+    def snapshot(self):
+        """Copies, on the device, of the parameters and the velocity.
+
+        Returns
+        -------
+        tuple of device arrays
+            ``(params, velocity)``, for ``restore``.
+        """
+        copies = []
+        for array in (self.device.params, self.velocity):
+            copy = cuda.device_array_like(array)
+            copy.copy_to_device(array)
+            copies.append(copy)
+        return tuple(copies)
+
+    def restore(self, snapshot):
+        """Put back the parameters and velocity of ``snapshot`` on the device.
+
+        ``pull`` then brings the restored parameters to the host.
+        """
+        params, velocity = snapshot
+        self.device.params.copy_to_device(params)
+        self.velocity.copy_to_device(velocity)
+
     def pull(self):
         """Copy the trained parameters into ``net.params``."""
         self.device.pull()

@@ -26,8 +26,8 @@ reductions over p, which LLVM vectorizes under the ``JIT_DOT`` fastmath flags (s
 with the 3 rows of T leave one of AVX2's 16 vector registers free (a 4 x 4 tile
 needs more than 16 and spilled to the stack: 1.5-1.9x slower on the project's
 AVX2 machine; ``benchmarks/README.md``). The rows and columns a whole tile does
-not cover are computed by the one-row (1 x 3) and one-column (4 x 1) tiles, which
-keep 3 and 4 sums running instead of one. Columns of C come in blocks of
+not cover are computed by the same tiles on a copy padded with zeros (rows)
+and by one-column (4 x 1) tiles (columns). Columns of C come in blocks of
 ``COLUMN_BLOCK`` so that a block of T's rows stays in cache while every row tile
 of S passes over it.
 
@@ -118,20 +118,6 @@ def _dot_tile(S, T, C, i, n):
 
 
 @njit(**JIT_DOT)
-def _dot_tile_row(S, T, C, i, n):
-    """Write C[i, n + c] = sum_p S[i, p] * T[n + c, p] for c in 0..2: one row's tile."""
-    s0 = S[i]
-    t0, t1, t2 = T[n], T[n + 1], T[n + 2]
-    c0 = c1 = c2 = C.dtype.type(0)
-    for p in range(S.shape[1]):
-        x0 = s0[p]
-        c0 += x0 * t0[p]
-        c1 += x0 * t1[p]
-        c2 += x0 * t2[p]
-    C[i, n], C[i, n + 1], C[i, n + 2] = c0, c1, c2
-
-
-@njit(**JIT_DOT)
 def _dot_tile_column(S, T, C, i, n):
     """Write C[i + r, n] = sum_p S[i + r, p] * T[n, p] for r in 0..3: one column's."""
     s0, s1, s2, s3 = S[i], S[i + 1], S[i + 2], S[i + 3]
@@ -144,6 +130,24 @@ def _dot_tile_column(S, T, C, i, n):
         c2 += s2[p] * y0
         c3 += s3[p] * y0
     C[i, n], C[i + 1, n], C[i + 2, n], C[i + 3, n] = c0, c1, c2, c3
+
+
+@njit(**JIT)
+def _dot_row_block(S, T, C, i):
+    """Rows i..i+3 of C[i, n] = sum_p S[i, p] * T[n, p]: 4 x 3 tiles, 4 x 1 at the end.
+
+    Columns are visited in blocks of ``COLUMN_BLOCK``, so that a block of T's
+    rows stays in cache while the tiles of the rows pass over it.
+    """
+    n_n = T.shape[0]
+    n_tiled = n_n - n_n % TILE_COLUMNS
+    for n_block in range(0, n_n, COLUMN_BLOCK):
+        n_block_stop = min(n_block + COLUMN_BLOCK, n_n)
+        n_block_tiled = min(n_block_stop, n_tiled)
+        for n in range(n_block, n_block_tiled, TILE_COLUMNS):
+            _dot_tile(S, T, C, i, n)
+        for n in range(n_block_tiled, n_block_stop):
+            _dot_tile_column(S, T, C, i, n)
 
 
 @njit(**JIT)
@@ -163,30 +167,25 @@ def _dot_rows(S, T, C, i_start, i_stop):
 
     Notes
     -----
-    4 x 3 register tiles (``_dot_tile``) wherever rows and columns allow, one-row
-    tiles for the last ``n_i % 4`` rows, one-column tiles for the last
-    ``n_n % 3`` columns, and single dot products where both are left over.
-    Columns are visited in blocks of ``COLUMN_BLOCK``, and within a block every
-    row tile, so the block's rows of T are read from cache. Matrix form:
-    ``S @ T.T``.
+    Blocks of 4 rows of 4 x 3 register tiles (``_dot_tile``), one-column tiles
+    for the last ``n_n % 3`` columns (``_dot_row_block``). The last ``n_i % 4``
+    rows, fewer than a tile, are copied into a block of 4 rows padded with zeros
+    and computed by the same tiles: every entry of C is then the same sum,
+    rounded the same way, whatever row of S it comes from, so an example's
+    values do not depend on its place in the batch. Matrix form: ``S @ T.T``.
     """
     n_i = S.shape[0]
-    n_n = T.shape[0]
     i_tiled = min(i_stop, n_i - n_i % TILE)
-    n_tiled = n_n - n_n % TILE_COLUMNS
-    for n_block in range(0, n_n, COLUMN_BLOCK):
-        n_block_stop = min(n_block + COLUMN_BLOCK, n_n)
-        n_block_tiled = min(n_block_stop, n_tiled)
-        for i in range(i_start, i_tiled, TILE):
-            for n in range(n_block, n_block_tiled, TILE_COLUMNS):
-                _dot_tile(S, T, C, i, n)
-            for n in range(n_block_tiled, n_block_stop):
-                _dot_tile_column(S, T, C, i, n)
-        for i in range(max(i_start, i_tiled), i_stop):
-            for n in range(n_block, n_block_tiled, TILE_COLUMNS):
-                _dot_tile_row(S, T, C, i, n)
-            for n in range(n_block_tiled, n_block_stop):
-                C[i, n] = _dot(S[i], T[n])
+    for i in range(i_start, i_tiled, TILE):
+        _dot_row_block(S, T, C, i)
+    first = max(i_start, i_tiled)
+    n_left = i_stop - first
+    if n_left > 0:
+        padded = np.zeros((TILE, S.shape[1]), dtype=S.dtype)
+        padded[:n_left] = S[first:i_stop]
+        rows = np.empty((TILE, C.shape[1]), dtype=C.dtype)
+        _dot_row_block(padded, T, rows, 0)
+        C[first:i_stop] = rows[:n_left]
 
 
 @njit(**JIT)

@@ -1,0 +1,198 @@
+"""Compile every kernel ahead of time, for both dtypes: ``loopnet warmup``.
+
+The first call of a kernel in a fresh install compiles it (the first ``loopnet
+compare`` took 20-25 s on the project's 2-core machine); Numba caches the machine
+code, and later processes load it in milliseconds. ``warmup()`` makes that first
+run happen now, when an image is built, not when a user or a server first asks:
+the network drivers (gradient, forward, ``layer_values``, fit) through a small
+``Network``, and each public kernel of ``loopnet.kernels`` on small arrays, in
+float32 and float64. Tiny sizes compile the same code as large ones: Numba
+compiles by argument types, and the parallel forms are compiled inside the
+drivers that choose them.
+
+The public kernels are called with arguments made from their parameters' names,
+which follow the project's index convention (``W``, ``A_prev``, ``delta``, ...;
+``ARGUMENTS``); a kernel with a parameter outside it is reported, not warmed.
+"""
+
+import inspect
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from loopnet import kernels
+from loopnet.backends import loop
+from loopnet.compare import layer_values
+from loopnet.network import Network
+
+DTYPES = ("float32", "float64")
+
+N_BATCH, N_L, N_PREV, N_NEXT = 3, 4, 5, 2
+"""The sizes of the arrays the public kernels are warmed on."""
+
+ARGUMENTS = {
+    "W": (N_L, N_PREV),
+    "dW": (N_L, N_PREV),
+    "velocity": (N_L, N_PREV),
+    "bias": (N_L,),
+    "A_prev": (N_BATCH, N_PREV),
+    "Z": (N_BATCH, N_L),
+    "A": (N_BATCH, N_L),
+    "Y": (N_BATCH, N_L),
+    "delta": (N_BATCH, N_L),
+    "delta_next": (N_BATCH, N_NEXT),
+    "W_next": (N_NEXT, N_L),
+    "a_prev": (N_PREV,),
+    "z": (N_L,),
+    "a": (N_L,),
+    "y": (N_L,),
+    "lr": (),
+}
+"""Shape of the argument each parameter name stands for; ``()`` is a scalar.
+
+In a ``*_example`` kernel (one example) the batched names lose their first axis.
+Parameters with defaults that are not listed keep their defaults.
+"""
+
+_BATCHED = ("A_prev", "Z", "A", "Y", "delta", "delta_next")
+
+
+@dataclass(frozen=True)
+class Warmed:
+    """One compiled entry of a ``warmup``.
+
+    Attributes
+    ----------
+    name : str
+        ``"Network.fit"``, ``"kernels.forward_layer"``, ...
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+    compiled : bool or None
+        True when it compiled, False when it was already cached; None for a
+        public kernel, whose cache state is not looked up.
+    seconds : float
+        Wall time of its calls.
+    """
+
+    name: str
+    dtype: str
+    compiled: bool | None
+    seconds: float
+
+
+def kernel_arguments(name, dtype, rng=None):
+    """Arguments for ``loopnet.kernels.<name>`` of the right shapes, or None.
+
+    Parameters
+    ----------
+    name : str
+        A name of ``loopnet.kernels.__all__``.
+    dtype : str or numpy.dtype
+        The arrays' dtype.
+    rng : numpy.random.Generator, optional
+        Source of the values, uniform on [0.1, 0.9) (valid targets and rates).
+
+    Returns
+    -------
+    dict or None
+        Keyword arguments; None when a parameter without a default has a name
+        outside ``ARGUMENTS``.
+
+    Examples
+    --------
+    >>> from loopnet.warmup import kernel_arguments
+    >>> {key: value.shape for key, value in kernel_arguments("weight_gradient",
+    ...                                                      "float64").items()}
+    {'delta': (3, 4), 'A_prev': (3, 5)}
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    example = name.endswith("_example")
+    arguments = {}
+    for parameter in inspect.signature(getattr(kernels, name)).parameters.values():
+        shape = ARGUMENTS.get(parameter.name)
+        if shape is None:
+            if parameter.default is inspect.Parameter.empty:
+                return None
+            continue
+        if shape == ():
+            arguments[parameter.name] = 0.1
+            continue
+        if example and parameter.name in _BATCHED:
+            shape = shape[1:]
+        arguments[parameter.name] = rng.uniform(0.1, 0.9, shape).astype(dtype)
+    return arguments
+
+
+def _network_calls(dtype):
+    """(name, driver entries, call) for every driver a ``Network`` runs."""
+    net = Network(
+        [N_PREV, N_L, N_NEXT], "tanh", "softmax", "log_likelihood", dtype=dtype, seed=0
+    )
+    rng = np.random.default_rng(0)
+    X = rng.random((N_BATCH, N_PREV)).astype(dtype)
+    Y = np.eye(N_NEXT, dtype=dtype)[rng.integers(0, N_NEXT, N_BATCH)]
+    return [
+        ("Network.forward", ("forward",), lambda: net.forward(X)),
+        ("Network.gradient", ("gradient",), lambda: net.gradient(X, Y)),
+        ("layer_values", ("layer_values",), lambda: layer_values(net, X, Y)),
+        (
+            "Network.fit",
+            ("fit",),
+            lambda: net.fit(
+                X, Y, epochs=1, batch_size=2, momentum=0.5, seed=0, progress=False
+            ),
+        ),
+    ]
+
+
+def warmup(dtypes=DTYPES, report=None):
+    """Compile (or load from the cache) every kernel for each of ``dtypes``.
+
+    Parameters
+    ----------
+    dtypes : sequence of str
+        ``"float32"`` and/or ``"float64"``.
+    report : callable, optional
+        Called with each ``Warmed`` as it is done (``loopnet warmup`` prints
+        them).
+
+    Returns
+    -------
+    warmed : list of Warmed
+        Every entry, drivers first.
+    skipped : list of str
+        Public kernels whose arguments could not be made (``kernel_arguments``).
+
+    Examples
+    --------
+    >>> from loopnet.warmup import warmup
+    >>> warmed, skipped = warmup(["float64"])
+    >>> sorted({item.name for item in warmed})[:2], skipped
+    (['Network.fit', 'Network.forward'], [])
+    """
+    warmed, skipped = [], []
+    for dtype in dtypes:
+        dtype = np.dtype(dtype).name
+        items = list(_network_calls(dtype))
+        for name in kernels.__all__:
+            arguments = kernel_arguments(name, dtype)
+            if arguments is None:
+                if name not in skipped:
+                    skipped.append(name)
+                continue
+            kernel = getattr(kernels, name)
+            items.append((f"kernels.{name}", None, partial(kernel, **arguments)))
+        for name, entries, call in items:
+            # asked just before: a driver compiles the kernels it calls too
+            compiled = (
+                None if entries is None else loop.will_compile_any(entries, (dtype,))
+            )
+            started = time.perf_counter()
+            call()
+            item = Warmed(name, dtype, compiled, time.perf_counter() - started)
+            warmed.append(item)
+            if report is not None:
+                report(item)
+    return warmed, skipped
