@@ -24,10 +24,14 @@ only (``asv preview`` would listen on every interface).
 import argparse
 import functools
 import http.server
+import itertools
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from benchmarks import offline_pages
@@ -67,10 +71,9 @@ def git(*args):
 
 
 def covered_commits(branch=BRANCH):
-    """Every ``EVERY``-th merge of ``branch``'s first-parent history since
-    FIRST_COMMIT, and its tip.
+    """Every ``EVERY``-th merge into ``branch`` since FIRST_COMMIT, and its tip.
 
-    Oldest first, full hashes.
+    First-parent history, oldest first, full hashes.
     """
     first = git("rev-parse", FIRST_COMMIT)
     merges = git(
@@ -142,6 +145,98 @@ def build_pages():
     offline_pages.main([str(HTML)])
 
 
+GRAPHS = {
+    "bench_gradient.GradientForms.time_gradient": ("loop", "matrix"),
+    "bench_fit.EpochForms.time_epoch": ("fit", "numpy"),
+    "bench_gradient.GradientRatio.track_loop_over_matrix": (),
+    "bench_fit.EpochRatio.track_fit_over_numpy": (),
+}
+"""The graphs the README points at, and the forms each must draw a line for."""
+
+
+def history_lines(benchmark, forms):
+    """Commits with a value, per parameter combination of ``benchmark``'s graph.
+
+    From the published pages of the reference machine; only the combinations of
+    ``forms`` when given.
+    """
+    index = json.loads((HTML / "index.json").read_text())
+    params = index["benchmarks"][benchmark]["params"]
+    names = index["benchmarks"][benchmark]["param_names"]
+    combinations = list(itertools.product(*params))
+    counts = dict.fromkeys(combinations, 0)
+    for path in HTML.glob(f"graphs/**/machine-{REFERENCE_MACHINE}/**/{benchmark}.json"):
+        for _, values in json.loads(path.read_text()):
+            values = values if isinstance(values, list) else [values]
+            for combination, value in zip(combinations, values, strict=True):
+                counts[combination] += value is not None
+    if forms:
+        at = names.index("form")
+        counts = {key: n for key, n in counts.items() if key[at].strip("'") in forms}
+    return counts
+
+
+def check(port=8181):
+    """Build the pages; fail unless each README graph has lines of >= 2 commits.
+
+    With Chromium installed, also take a screenshot of each graph's page, served
+    on 127.0.0.1, into ``.asv/screenshots`` (look at them: the check cannot see
+    pixels), and fail if one is missing.
+    """
+    build_pages()
+    failures = []
+    for benchmark, forms in GRAPHS.items():
+        for combination, n in history_lines(benchmark, forms).items():
+            print(f"{benchmark} {combination}: {n} commits")
+            if n < 2:
+                failures.append(f"{benchmark} {combination}")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("no Chromium here: the graphs' data was checked, no screenshots taken")
+    else:
+        failures += screenshots(browser, port)
+    if failures:
+        sys.exit("no history line (fewer than 2 commits) for: " + ", ".join(failures))
+    print("every graph has its history lines")
+
+
+def screenshots(browser, port):
+    """Screenshots of the ``GRAPHS`` pages in headless Chromium; the failures."""
+    shots = ROOT / ".asv" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    failures = []
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        for benchmark in GRAPHS:
+            image = shots / f"{benchmark}.png"
+            image.unlink(missing_ok=True)
+            command = [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1400,1000",
+                "--virtual-time-budget=15000",
+                f"--screenshot={image}",
+                f"http://127.0.0.1:{port}/#{benchmark}",
+            ]
+            subprocess.run(command, capture_output=True, timeout=120, check=False)
+            if image.is_file() and image.stat().st_size > 0:
+                print(f"screenshot: {image.relative_to(ROOT)}")
+            else:
+                failures.append(f"{benchmark} (no screenshot)")
+        server.shutdown()
+    return failures
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """``http.server``'s handler without a log line per request."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 def serve(port):
     """Serve the pages on 127.0.0.1:``port`` until Ctrl-C."""
     handler = functools.partial(
@@ -168,6 +263,7 @@ def main(argv=None):
     show = commands.add_parser("show", help="build the pages, serve on 127.0.0.1")
     show.add_argument("--port", type=int, default=8080)
     show.add_argument("--no-serve", action="store_true", help="only build them")
+    commands.add_parser("check", help="the README's graphs have history lines")
     commands.add_parser("commits", help="the commits the history covers")
     args = parser.parse_args(argv)
     if args.command == "update":
@@ -176,6 +272,8 @@ def main(argv=None):
         build_pages()
         if not args.no_serve:
             serve(args.port)
+    elif args.command == "check":
+        check()
     else:
         for commit in covered_commits():
             print(git("log", "-1", "--format=%h %ad %s", "--date=short", commit))
