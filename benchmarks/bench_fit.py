@@ -4,6 +4,10 @@ import loopnet as ln
 
 from . import common, contenders
 
+RATIO_SAMPLES = {"repeat": 15, "min_seconds": 0.05}
+"""Interleaved samples of a ratio: 15 of at least 50 ms each (the gate's noise,
+benchmarks/README.md, shrank with more and longer samples)."""
+
 EPOCH = {common.TINY: 300, common.NIELSEN: 1000}
 """Examples in the training set of each workload; minibatches are its batch size."""
 
@@ -34,6 +38,8 @@ class EpochForms:
 
     params = (list(contenders.EPOCHS), [common.TINY, common.NIELSEN], common.DTYPES)
     param_names = ["form", "workload", "dtype"]
+    # 40 cells: 2-10 samples of at most 2 s each keep a commit's run short
+    repeat = (2, 10, 2.0)
 
     def setup(self, form, workload, dtype):
         self.contender, (self.weights, self.biases) = _epoch_contender(
@@ -59,6 +65,7 @@ class EpochRatio:
         return common.median_ratio(
             lambda: self.fit.epoch(self.weights, self.biases, 0),
             lambda: self.numpy.epoch(self.weights, self.biases, 0),
+            **RATIO_SAMPLES,
         )
 
 

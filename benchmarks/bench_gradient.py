@@ -4,6 +4,10 @@ import numpy as np
 
 from . import common, contenders
 
+RATIO_SAMPLES = {"repeat": 15, "min_seconds": 0.05}
+"""Interleaved samples of a ratio: 15 of at least 50 ms each (the gate's noise,
+benchmarks/README.md, shrank with more and longer samples)."""
+
 
 class GradientForms:
     """One batch's gradient by every form, on one graph per workload and dtype.
@@ -15,6 +19,8 @@ class GradientForms:
 
     params = (list(contenders.GRADIENTS), list(common.WORKLOADS), common.DTYPES)
     param_names = ["form", "workload", "dtype"]
+    # 40 cells: 2-10 samples of at most 2 s each keep a commit's run short
+    repeat = (2, 10, 2.0)
 
     def setup(self, form, workload, dtype):
         common.set_threads(common.THREADS)
@@ -48,7 +54,7 @@ class GradientRatio:
         self.matrix = contenders.gradient("matrix", sizes, X, Y)
 
     def track_loop_over_matrix(self, workload, dtype):
-        return common.median_ratio(self.loop, self.matrix)
+        return common.median_ratio(self.loop, self.matrix, **RATIO_SAMPLES)
 
     def track_max_abs_diff(self, workload, dtype):
         """max |loop - matrix| over every parameter's gradient."""

@@ -13,6 +13,11 @@ attributes (the local files are not byte-identical to the CDN's minified ones).
 
 It fails, naming the address, if the pages load a CDN address it does not know
 (a newer asv), rather than leave a page that silently breaks offline.
+
+It also starts every graph's y axis at 0: asv does that only for times and
+memory, and zooms the axis of a ``track_`` benchmark (a ratio) onto its range, so
+that a 4% wobble filled the graph like a zig-zag. The "zoom y axis" button of
+the pages still zooms.
 """
 
 import argparse
@@ -61,6 +66,23 @@ REWRITES = [
         r"bootstrap/\1",
     ),
 ]
+Y_AXIS_FROM_ZERO = (
+    "graphdisplay.js",
+    """            if (unit_list !== null) {
+                if (!zoom_y_axis) {
+                    options.yaxis.min = 0.0;
+                    options.yaxis.max = max * 1.3;
+                }
+""",
+    """            if (!zoom_y_axis) {  // loopnet: every graph from 0, ratios too
+                options.yaxis.min = 0.0;
+                options.yaxis.max = max * 1.3;
+            }
+            if (unit_list !== null) {
+""",
+)
+"""(file, asv's code, loopnet's): the y axis of every graph starts at 0."""
+
 DROPPED_ATTRIBUTES = re.compile(r'\s(?:integrity|crossorigin|referrerpolicy)="[^"]*"')
 REMOTE = re.compile(r'(?:src|href)="(https?://[^"]+\.(?:js|css))"')
 
@@ -100,6 +122,18 @@ def rewrite(page):
     return REMOTE.findall(text)
 
 
+def start_y_axes_at_zero(html):
+    """Patch asv's graph script so that every y axis starts at 0 (once)."""
+    name, old, new = Y_AXIS_FROM_ZERO
+    script = html / name
+    text = script.read_text(encoding="utf-8")
+    if new in text:
+        return
+    if old not in text:
+        sys.exit(f"{script}: asv's y-axis code is not where this script expects it")
+    script.write_text(text.replace(old, new), encoding="utf-8")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -128,7 +162,8 @@ def main(argv=None):
         unknown += [f"{page.name}: {url}" for url in rewrite(page)]
     if unknown:
         sys.exit("CDN addresses with no local copy:\n" + "\n".join(unknown))
-    print(f"{args.html} now loads its libraries from {target}")
+    start_y_axes_at_zero(args.html)
+    print(f"{args.html} now loads its libraries from {target}; y axes start at 0")
 
 
 if __name__ == "__main__":
