@@ -108,6 +108,10 @@ class _LoopNetEstimator(BaseEstimator):
         """
         dtype = check.resolve_dtype(self.dtype)
         hidden = _check_hidden(self.hidden)
+        if not isinstance(self.warm_start, bool | np.bool_):
+            raise TypeError(
+                f"warm_start must be True or False, got {self.warm_start!r}"
+            )
         continuing = (incremental or self.warm_start) and hasattr(self, "network_")
         X, y = validate_data(
             self,
@@ -310,8 +314,9 @@ class LoopNetClassifier(ClassifierMixin, _LoopNetEstimator):
     >>> from loopnet.sklearn import LoopNetClassifier
     >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 8)
     >>> y = np.array(["no", "yes", "yes", "no"] * 8)
-    >>> model = LoopNetClassifier(hidden=(8,), lr=0.05, epochs=300, batch_size=4,
-    ...                           random_state=0).fit(X, y)
+    >>> model = LoopNetClassifier(hidden=(8,), activation="tanh", lr=0.05,
+    ...                           epochs=200, batch_size=4, random_state=0)
+    >>> model = model.fit(X, y)
     >>> model.predict(X[:4]).tolist(), model.score(X, y)
     (['no', 'yes', 'yes', 'no'], 1.0)
     """
