@@ -1,5 +1,7 @@
 """loopnet.sklearn: scikit-learn's estimator checks, pipelines, partial_fit, errors."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,11 @@ def test_scikit_learn_estimator_checks(estimator, check):
 def blobs():
     X, y = make_blobs(n_samples=90, centers=3, n_features=4, random_state=0)
     return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    return _classifier(epochs=2).fit(*blobs)
 
 
 def _classifier(**options):
@@ -224,14 +231,14 @@ def test_unfitted_predict_raises_not_fitted(blobs):
         ({"progress": 1}, TypeError, "progress"),
     ],
 )
-def test_bad_parameters_raise_and_change_nothing(blobs, options, error, match):
+def test_bad_parameters_raise_and_change_nothing(fitted, blobs, options, error, match):
     X, y = blobs
-    model = _classifier().fit(X, y)
+    model = copy.deepcopy(fitted)
     net, params = model.network_, model.network_.params.copy()
     model.set_params(**options)  # scikit-learn's rule: set_params never checks
     with pytest.raises(error, match=match):
         model.fit(X, y)
-    assert model.network_ is net and model.n_iter_ == 20
+    assert model.network_ is net and model.n_iter_ == 2
     np.testing.assert_array_equal(net.params, params)
 
 
