@@ -6,7 +6,8 @@ and 0.999), L2 (alpha = l2 = 1e-4), mini-batch size and number of epochs, on
 the same stratified split. MLPClassifier runs every epoch (``tol=0`` and
 ``n_iter_no_change`` = epochs: no stop on a plateau). Prints, per setting, the
 test accuracy (mean and spread over the seeds) and the median fit time of each,
-and the machine it ran on.
+both on the same number of threads (``--threads``, 1 by default: Numba's pool
+for loopnet, BLAS's for MLPClassifier), and the machine it ran on.
 
     python examples/estimators_vs_mlp.py                 # 5 seeds, 50 epochs
     python examples/estimators_vs_mlp.py --seeds 2 --epochs 10
@@ -30,6 +31,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from loopnet.sklearn import LoopNetClassifier
 
@@ -41,6 +43,12 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="default 5")
     parser.add_argument("--epochs", type=int, default=50, help="default 50")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="Numba's threads and BLAS's threads, both pinned to it (default 1)",
+    )
     return parser.parse_args()
 
 
@@ -93,6 +101,12 @@ def commit():
 
 def main():
     args = parse_args()
+    numba.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):  # MLPClassifier's matrix products
+        compare(args)
+
+
+def compare(args):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
@@ -105,8 +119,8 @@ def main():
     )
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()}"
-        f" CPUs, load {os.getloadavg()[0]:.2f}; Numba threads"
-        f" {numba.get_num_threads()}; numba {numba.__version__}, numpy"
+        f" CPUs, load {os.getloadavg()[0]:.2f}; Numba and BLAS threads"
+        f" {args.threads}; numba {numba.__version__}, numpy"
         f" {np.__version__}; commit {commit()}"
     )
     print()

@@ -224,7 +224,7 @@ class _LoopNetEstimator(BaseEstimator):
 
     # --- prediction ----------------------------------------------------------
 
-    def _outputs(self, X):
+    def _network_outputs(self, X):
         """a^L of checked ``X``, after checking the estimator is fitted."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=self.network_.dtype)
@@ -412,7 +412,7 @@ class LoopNetClassifier(ClassifierMixin, _LoopNetEstimator):
             Rows sum to 1: [1 - a, a] of the sigmoid unit for two classes, the
             softmax outputs otherwise.
         """
-        A = self._outputs(X)
+        A = self._network_outputs(X)
         if self.classes_.shape[0] == 2:
             return np.column_stack([1 - A[:, 0], A[:, 0]])
         return A
@@ -504,7 +504,7 @@ class LoopNetRegressor(RegressorMixin, _LoopNetEstimator):
 
     def predict(self, X):
         """a^L of each example: shape (n_samples,) when ``y`` was 1-D."""
-        A = self._outputs(X)
+        A = self._network_outputs(X)
         return A[:, 0] if self._one_column else A
 
     def __sklearn_tags__(self):

@@ -28,7 +28,6 @@ from tqdm import tqdm
 from loopnet import _validation as check
 from loopnet import backends, schedules
 from loopnet.backends import loop
-from loopnet.kernels.update import OptimizerState
 
 CHUNK_WORK = 1 << 28
 """Work per compiled call, in multiply-adds (about 0.1 s on the project's machines).
@@ -221,13 +220,13 @@ class SavedOptimizer(NamedTuple):
     ----------
     optimizer : str
         The optimizer it belongs to, a name of ``OPTIMIZERS``.
-    state : OptimizerState
+    state : loopnet.kernels.update.OptimizerState
         Its velocity (SGD's mu v - lr g, Nesterov's sum of gradients), Adam's
         moments m and v, and the steps taken t, laid out like ``params``.
     """
 
     optimizer: str
-    state: OptimizerState
+    state: tuple
 
 
 @dataclass(frozen=True)

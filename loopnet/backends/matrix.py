@@ -8,9 +8,8 @@ over mini-batches, slow next to the compiled one; it is there to check it.
 import numpy as np
 
 from loopnet import reference
-from loopnet.backends import loop
 from loopnet.costs import example_costs
-from loopnet.kernels.update import OptimizerState
+from loopnet.kernels.update import ADAM, NESTEROV, SGD, OptimizerState
 
 
 def _reference_biases(layout, biases):
@@ -64,8 +63,9 @@ def layer_values(layout, params, X, Y, scale, l2):
     return {"z": Zs, "a": As, "delta": deltas, "dW": dWs, "dbias": dbiases}
 
 
-OPTIMIZERS = ("sgd", "nesterov", "adam")
-"""The optimizers this backend's trainer takes (``reference``'s steps of each)."""
+OPTIMIZERS = {"sgd": SGD, "nesterov": NESTEROV, "adam": ADAM}
+"""The optimizers this backend's trainer takes (``reference``'s steps of each),
+and their codes, whose ``OptimizerState`` is laid out as the loop backend's."""
 
 
 class Trainer:
@@ -203,7 +203,7 @@ def trainer(
         (beta1, beta2, eps),
     )
     if state is None:
-        kind = loop.OPTIMIZERS[optimizer]
+        kind = OPTIMIZERS[optimizer]
         state = OptimizerState.zeros(kind, params.shape[0], params.dtype)
     trained.state = OptimizerState(*(array.copy() for array in state))
     return trained
