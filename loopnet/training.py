@@ -261,7 +261,10 @@ def check_options(net, epochs, batch_size, lr, l2, momentum, method, extra):
     if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
         lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=dtype)
     schedule = schedules.as_schedule(lr)
-    rates = [schedule(epoch, dtype) for epoch in range(epochs)]
+    if isinstance(schedule, schedules.Constant):  # one check for every epoch
+        rates = [schedule(0, dtype)] * epochs
+    else:
+        rates = [schedule(epoch, dtype) for epoch in range(epochs)]
     l2 = check.check_l2(l2, dtype)
     momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
     optimizer = check.check_choice(extra["optimizer"], "optimizer", OPTIMIZERS)
