@@ -103,9 +103,30 @@ class _LoopNetEstimator(BaseEstimator):
     def _fit(self, X, y, incremental, classes=None):
         """Train on ``X``, ``y``: from scratch, or one more epoch (``incremental``).
 
-        Every check runs before any attribute is set, so a call that raises
-        leaves a fitted estimator as it was.
+        A call that raises leaves a fitted estimator as it was: the network is
+        replaced only after its training, and what ``validate_data`` records
+        (``n_features_in_``, ``feature_names_in_``) and the random state are
+        put back.
         """
+        kept = {
+            name: self.__dict__[name]
+            for name in ("n_features_in_", "feature_names_in_")
+            if name in self.__dict__
+        }
+        rng = getattr(self, "_random_state", None)
+        rng_state = None if rng is None else rng.get_state()
+        try:
+            return self._train(X, y, incremental, classes)
+        except BaseException:
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+            self.__dict__.update(kept)
+            if rng is not None:
+                rng.set_state(rng_state)
+            raise
+
+    def _train(self, X, y, incremental, classes):
+        """``_fit``'s work, which may leave attributes half set when it raises."""
         dtype = check.resolve_dtype(self.dtype)
         hidden = _check_hidden(self.hidden)
         if not isinstance(self.warm_start, bool | np.bool_):
@@ -195,9 +216,15 @@ class _LoopNetEstimator(BaseEstimator):
                 stratify=stratify,
             )
         except ValueError:  # too few of a class to stratify: split at random
-            parts = train_test_split(
-                X, Y, y, test_size=self.validation_fraction, random_state=seed
-            )
+            try:
+                parts = train_test_split(
+                    X, Y, y, test_size=self.validation_fraction, random_state=seed
+                )
+            except ValueError as error:
+                raise ValueError(
+                    f"early_stopping cannot hold out validation_fraction="
+                    f"{self.validation_fraction!r} of {X.shape[0]} examples: {error}"
+                ) from error
         X_train, X_val, Y_train, Y_val, y_train, y_val = parts
         return X_train, Y_train, y_train, (X_val, Y_val, y_val)
 

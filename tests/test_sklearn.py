@@ -246,3 +246,21 @@ def test_one_class_is_refused(blobs):
     X, _ = blobs
     with pytest.raises(ValueError, match="at least 2 classes"):
         _classifier().fit(X, np.zeros(X.shape[0]))
+
+
+def test_a_failed_refit_keeps_what_the_fitted_model_recorded(fitted, blobs):
+    X, y = blobs
+    model = copy.deepcopy(fitted)
+    model.set_params(lr=-1.0)
+    with pytest.raises(ValueError, match="lr"):
+        model.fit(X[:, :3], y)  # validate_data saw 3 features before fit refused lr
+    assert model.n_features_in_ == 4
+    assert model.predict(X).shape == (90,)
+
+
+def test_early_stopping_on_too_few_examples_names_the_fraction(blobs):
+    X, y = blobs
+    rows = [np.flatnonzero(y == 0)[0], np.flatnonzero(y == 1)[0]]
+    model = _classifier(early_stopping=True, validation_fraction=0.9)
+    with pytest.raises(ValueError, match="validation_fraction=0.9 of 2 examples"):
+        model.fit(X[rows], y[rows])
