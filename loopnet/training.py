@@ -6,8 +6,14 @@ module calls it once per chunk of mini-batches, so that the progress bar advance
 within an epoch and Ctrl-C (which Python handles only between compiled calls)
 stops training after a completed step, never in the middle of one.
 
-Divergence: before each chunk the trainer's state (parameters and momentum
-velocity) is copied; after it, the parameters and the chunk's running cost are
+Between epochs: the learning rate of a schedule changes (``trainer.set_lr``),
+early stopping keeps a copy of the best epoch's state and puts it back at the
+end, and the callback sees the epoch's history row. After the call the
+trainer's optimizer state stays on the network (``SavedOptimizer``), for
+``warm_start``.
+
+Divergence: before each chunk the trainer's state (parameters and optimizer
+state) is copied; after it, the parameters and the chunk's running cost are
 checked to be finite. When they are not, the copy is put back and the chunk is
 run again one mini-batch at a time (chunking never changes a result, so the
 replay gives the same bits) up to the first mini-batch whose step is not finite;
@@ -136,7 +142,7 @@ class DivergenceError(FloatingPointError):
     examples, taken in its forward pass, is not.
 
     Raised by ``Network.fit`` after it has put back the parameters (and the
-    momentum velocity) of the last step that left them finite, the step before
+    optimizer state) of the last step that left them finite, the step before
     the one named here.
 
     Attributes
@@ -560,7 +566,7 @@ def _divergence(history, epoch, batch, n_bad, params, lr, X):
         what = f"its step made {count} of the {params.size} parameters NaN or infinite"
     return DivergenceError(
         f"training diverged in epoch {epoch + 1}, mini-batch {batch + 1}: {what}."
-        " fit put back the parameters (and the momentum velocity) from before that"
+        " fit put back the parameters (and the optimizer's state) from before that"
         f" step and stopped. Try a smaller lr (lr={lr:g}) or rescale the inputs"
         f" (max |X| = {np.abs(X).max():.3g}).",
         history,
