@@ -440,8 +440,8 @@ class Network:
         DivergenceError
             A ``FloatingPointError``, when training diverges: a mini-batch's
             step would leave NaN or infinite parameters (or, on the CPU, its
-            examples' cost is not finite). The parameters, and the momentum
-            velocity, are then those from before that step; the error names the
+            examples' cost is not finite). The parameters, and the optimizer's
+            state, are then those from before that step; the error names the
             epoch and mini-batch, and ``error.history`` holds the epochs
             completed before it. Try a smaller ``lr``.
 
