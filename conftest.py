@@ -28,6 +28,7 @@ from numba.core import config
 # they need, its package, the extra that installs it).
 DOCTEST_EXTRAS = {
     "loopnet.datasets.digits": ("sklearn", "scikit-learn", "examples"),
+    "loopnet.sklearn": ("sklearn", "scikit-learn", "test"),
     "loopnet.plots.": ("matplotlib", "matplotlib", "examples"),
     "loopnet.cuda.": ("numba_cuda", "numba-cuda", "cuda"),
 }

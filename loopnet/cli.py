@@ -2,6 +2,7 @@
 
     loopnet compare [--sizes 784,100,10] [--batch 64] [--json] ...
     loopnet train digits [--epochs 30] [--batch-size 10] [--lr 3.0] [--save PATH]
+                         [--optimizer sgd] [--init nielsen] [--early-stopping]
     loopnet bench [--widths 16,64,256,1024] [--batches 1,10,64,256] [--plot speed.png]
     loopnet trace [--example worked | --sizes 2,3,1 --seed 0]
     loopnet diagram [--sizes 2,3,1] [--example worked] -o net.png
@@ -20,6 +21,8 @@ import os
 import sys
 import time
 
+from tqdm import tqdm
+
 from loopnet._validation import check_real
 from loopnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from loopnet.backends import loop
@@ -34,9 +37,11 @@ from loopnet.compare import (
     threads_in_use,
 )
 from loopnet.costs import COSTS
+from loopnet.initializations import INITIALIZATIONS
 from loopnet.network import Network
 from loopnet.plots import bench_figure, figure_class, network_figure
 from loopnet.trace import EXPLANATION, network_line, trace, worked_example, worked_trace
+from loopnet.training import OPTIMIZERS
 from loopnet.warmup import DTYPES, warmup
 
 EXAMPLES = ("worked", "worked-batch", "random")
@@ -187,6 +192,7 @@ def _network(args, sizes):
         bias=not options["no_bias"],
         dtype=options["dtype"],
         seed=args.seed,
+        init=getattr(args, "init", "nielsen"),
     )
 
 
@@ -298,11 +304,26 @@ def _run_train(args):
     net = _network(args, (64, args.hidden, 10))
     if args.save is not None:
         _check_folder(args.save, "--save")
+    stopping = ", early stopping" if args.early_stopping else ""
     print(
         f"{network_line(net)}: {data.X_train.shape[0]} training and"
         f" {data.X_test.shape[0]} test digits; {args.epochs} epochs,"
-        f" batch {args.batch_size}, lr {args.lr}, seed {args.seed}"
+        f" batch {args.batch_size}, {args.optimizer} lr {args.lr}, init"
+        f" {args.init}{stopping}, seed {args.seed}"
     )
+
+    def report(row):
+        """Print the epoch's line as it ends, above the progress bar."""
+        if args.early_stopping:  # the held-out cost steers; the test set is apart
+            accuracy = net.score(data.X_test, data.labels_test)
+            held_out = f"  held-out cost {row['val_cost']:.5f}"
+        else:
+            accuracy, held_out = row["val_accuracy"], ""
+        tqdm.write(
+            f"epoch {row['epoch']:3d}  training cost {row['cost']:.5f}{held_out}"
+            f"  test accuracy {accuracy:.4f}"
+        )
+
     history = net.fit(
         data.X_train,
         data.Y_train,
@@ -312,18 +333,21 @@ def _run_train(args):
         l2=args.l2,
         momentum=args.momentum,
         seed=args.seed,
-        validation=(data.X_test, data.Y_test),
+        validation=None if args.early_stopping else (data.X_test, data.Y_test),
         progress=True,
+        optimizer=args.optimizer,
+        early_stopping=args.early_stopping,
+        callback=report,
     )
-    for epoch, (cost, accuracy) in enumerate(
-        zip(history.cost, history.val_accuracy, strict=True), start=1
-    ):
+    if args.early_stopping:
+        ended = "stopped after" if history.stopped_by else "ran"
         print(
-            f"epoch {epoch:3d}  training cost {cost:.5f}  test accuracy {accuracy:.4f}"
+            f"{ended} epoch {history.epochs}; the held-out cost was lowest in epoch"
+            f" {history.best_epoch}, whose network is kept"
         )
     seconds = sum(history.seconds) / history.epochs
     print(
-        f"test accuracy {history.val_accuracy[-1]:.4f}"
+        f"test accuracy {net.score(data.X_test, data.labels_test):.4f}"
         f" ({seconds * 1e3:.1f} ms per epoch; compile or cache load"
         f" {history.compile_seconds:.2f} s)"
     )
@@ -472,6 +496,25 @@ def build_parser():
     )
     train.add_argument(
         "--hidden", type=_positive, default=30, help="hidden units (default: 30)"
+    )
+    train.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="sgd",
+        help="sgd (classical momentum with --momentum), nesterov or adam"
+        " (default: sgd)",
+    )
+    train.add_argument(
+        "--init",
+        choices=tuple(INITIALIZATIONS),
+        default="nielsen",
+        help="how the weights are drawn (default: nielsen)",
+    )
+    train.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out 10%% of the training digits; stop when their cost has not"
+        " improved for 10 epochs and keep the best epoch's network",
     )
     train.add_argument(
         "--save", metavar="PATH", help="save the trained network to PATH (.npz)"

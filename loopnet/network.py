@@ -69,6 +69,9 @@ class Network:
         Activation of each layer after the input.
     init : str
         The initialization the parameters were drawn with.
+    optimizer_state : loopnet.training.SavedOptimizer or None
+        The optimizer's state after the last ``fit`` (see ``fit``'s
+        ``warm_start``); None before any.
 
     Notes
     -----
@@ -110,6 +113,7 @@ class Network:
         self.weights, self.biases = self._layout.views(self._params)
         biases = self.biases if self.bias else None  # else read-only zeros
         initialize(self.weights, biases, check.check_seed(seed), self.init)
+        self.optimizer_state = None  # what the last fit's optimizer left
 
     @property
     def layout(self):
@@ -310,18 +314,29 @@ class Network:
         progress=True,
         method="loop",
         device=None,
+        optimizer="sgd",
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience=10,
+        tol=1e-4,
+        callback=None,
+        warm_start=False,
     ):
-        """Train by mini-batch SGD, each epoch's loop inside compiled code.
+        """Train by mini-batch gradient steps, each epoch's loop in compiled code.
 
         Minimizes the mean cost over the N training examples plus the L2 term,
         (1/N) sum_b C_b + l2/(2N) sum W^2 (biases never regularized). For each
         mini-batch B of m examples, with g the mean gradient (1/m) sum_{b in B}
-        dC_b/dparams:
+        dC_b/dparams plus (l2/N) W on the weights (0 on biases), ``"sgd"`` steps
 
             W <- W - lr * (g_W + (l2/N) W),   bias <- bias - lr * g_bias
 
-        or, with momentum mu > 0, v <- mu v - lr (g + (l2/N) W) and W <- W + v
-        (classical momentum; v starts at 0 in every call).
+        or, with momentum mu > 0, v <- mu v - lr g and W <- W + v (classical
+        momentum); ``"nesterov"`` and ``"adam"`` step as
+        ``loopnet.kernels.optimizers`` (docs/estimators.md has every formula).
 
         Parameters
         ----------
@@ -335,13 +350,17 @@ class Network:
             Examples per mini-batch, >= 1. The last mini-batch of an epoch holds
             the remaining N mod batch_size examples when that is not 0 (it is
             used, not dropped); ``batch_size >= N`` is full-batch gradient descent.
-        lr : float
-            Learning rate, finite and > 0.
+        lr : float, loopnet.schedules.Schedule or callable
+            Learning rate, finite and > 0; or a schedule, lr(e) for epoch e = 0,
+            1, ... of this call (``loopnet.schedules``: ``StepDecay``,
+            ``Exponential``, ``InverseScaling``, or any callable of the epoch).
+            Every epoch's rate is computed and checked before training starts.
         l2 : float
             L2 strength, >= 0; note the 1/N, N the training set's size (not the
             mini-batch's), as in the seeds.
         momentum : float
-            mu in [0, 1); 0 is plain SGD.
+            mu in [0, 1) of ``"sgd"`` (0 is plain SGD) and ``"nesterov"``; must
+            be 0 with ``"adam"``, whose momentum is ``beta1``.
         seed : None, int or numpy.random.Generator
             Seed of the shuffling: one ``numpy.random.default_rng(seed)`` per call,
             and epoch e trains on ``order = rng.permutation(N)`` (the e-th draw),
@@ -368,6 +387,44 @@ class Network:
         device : {"cpu", "cuda"}, optional
             Deprecated name of the choice: ``"cpu"`` is ``method="loop"``,
             ``"cuda"`` is ``method="cuda"`` (a ``DeprecationWarning``).
+        optimizer : {"sgd", "nesterov", "adam"}
+            ``"sgd"``: plain SGD, classical momentum with ``momentum`` > 0 (the
+            default, as before). ``"nesterov"``: Nesterov momentum, PyTorch's
+            ``SGD(nesterov=True)``. ``"adam"``: Adam with bias correction
+            (Kingma and Ba 2015, Algorithm 1), ``torch.optim.Adam``'s step. L2
+            is added to the weights' gradient for all three. ``method="cuda"``
+            has ``"sgd"`` only (a ValueError otherwise).
+        beta1, beta2 : float
+            Adam's decay rates of its moment estimates, in [0, 1).
+        eps : float
+            Adam's epsilon, > 0.
+        early_stopping : bool
+            Stop when the validation cost (of ``validation``, or without it of a
+            held-out ``validation_fraction`` of ``X``, ``Y``, the seed's first
+            draw) has not fallen below its best so far minus ``tol`` for
+            ``patience`` epochs in a row, then put back the parameters (and
+            optimizer state) of the best epoch; ``history.best_epoch`` says which.
+            At the end of ``epochs`` the best epoch's parameters are put back too.
+        validation_fraction : float
+            In (0, 1): the share held out for ``early_stopping`` when
+            ``validation`` is not given (at least one example).
+        patience : int
+            Epochs without improvement before stopping, >= 1.
+        tol : float
+            The improvement that counts, >= 0.
+        callback : callable, optional
+            Called after every epoch with its row of the history
+            (``History.row``: ``epoch`` from 1, ``cost``, ``lr``, ``seconds``,
+            ``val_cost`` and ``val_accuracy`` with validation); returning a
+            true value stops training after that epoch
+            (``history.stopped_by == "callback"``). An exception it raises
+            propagates, the parameters being those of the completed epoch.
+        warm_start : bool
+            False (default): the optimizer starts at rest (zero velocity and
+            moments, t = 0), as in every earlier version. True: it continues
+            from ``self.optimizer_state``, the state the last ``fit`` of this
+            network left (at rest when there is none); the optimizer must be
+            the same (ValueError otherwise), and the backend a CPU one.
 
         Returns
         -------
@@ -383,8 +440,8 @@ class Network:
         DivergenceError
             A ``FloatingPointError``, when training diverges: a mini-batch's
             step would leave NaN or infinite parameters (or, on the CPU, its
-            examples' cost is not finite). The parameters, and the momentum
-            velocity, are then those from before that step; the error names the
+            examples' cost is not finite). The parameters, and the optimizer's
+            state, are then those from before that step; the error names the
             epoch and mini-batch, and ``error.history`` holds the epochs
             completed before it. Try a smaller ``lr``.
 
@@ -399,6 +456,13 @@ class Network:
         checked to be finite; when they are not, the chunk is undone and run
         again one mini-batch at a time to find the step that diverged, so
         ``fit`` never leaves non-finite parameters.
+
+        After every call on a CPU backend (returned or raised),
+        ``self.optimizer_state`` holds the optimizer's state
+        (``training.SavedOptimizer``: the optimizer's name, then its velocity,
+        moments and step count t, laid out like ``params``) for a later
+        ``fit(..., warm_start=True)``; after ``method="cuda"`` it is None.
+        ``copy``, ``save`` and ``load`` do not keep it.
 
         Examples
         --------
@@ -417,15 +481,25 @@ class Network:
             self,
             X,
             Y,
-            epochs,
-            batch_size,
-            lr,
-            l2,
-            momentum,
-            seed,
-            validation,
-            progress,
-            method,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            l2=l2,
+            momentum=momentum,
+            seed=seed,
+            validation=validation,
+            progress=progress,
+            method=method,
+            optimizer=optimizer,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            tol=tol,
+            callback=callback,
+            warm_start=warm_start,
         )
 
     @staticmethod

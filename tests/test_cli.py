@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import loopnet as ln
+from loopnet import cli
 from loopnet.cli import main
 from tests.helpers import needs_matplotlib, needs_sklearn
 
@@ -198,6 +199,34 @@ def test_train_digits_prints_accuracy_and_saves(capsys, tmp_path):
 
 
 @needs_sklearn
+def test_train_prints_each_epoch_as_it_ends(capsys, monkeypatch):
+    """Each epoch's line is written inside fit, not after it returns."""
+    events = []
+    monkeypatch.setattr(cli.tqdm, "write", lambda line: events.append(line))
+    fit = ln.Network.fit
+
+    def recorded_fit(self, *args, **kwargs):
+        history = fit(self, *args, **kwargs)
+        events.append("fit returned")
+        return history
+
+    monkeypatch.setattr(ln.Network, "fit", recorded_fit)
+    status, out, _ = run(
+        capsys,
+        *("train", "digits", "--epochs", "3", "--optimizer", "adam", "--lr", "0.01"),
+        *("--init", "he_normal", "--activation", "relu", "--early-stopping"),
+    )
+    assert status == 0
+    assert [line.split()[:2] for line in events[:3]] == [
+        ["epoch", str(epoch)] for epoch in (1, 2, 3)
+    ]
+    assert events[3] == "fit returned" and "held-out cost" in events[0]
+    lines = out.splitlines()
+    assert "adam lr 0.01, init he_normal, early stopping" in lines[0]
+    assert lines[1].startswith("ran epoch 3; the held-out cost was lowest in epoch")
+
+
+@needs_sklearn
 def test_train_that_diverges_says_so_and_saves_nothing(capsys, tmp_path):
     path = tmp_path / "digits.npz"
     status, out, err = run(
@@ -269,6 +298,8 @@ def test_train_refuses_a_missing_folder_before_training(capsys, tmp_path):
         (["train", "digits", "--lr", "x"], "argument --lr: expected a number"),
         (["train", "digits", "--momentum", "1"], "argument --momentum: value must"),
         (["train", "digits", "--l2", "-0.5"], "argument --l2: value must"),
+        (["train", "digits", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["train", "digits", "--init", "zeros"], "invalid choice: 'zeros'"),
         (["train", "digits", "--epochs", "0"], "argument --epochs"),
         pytest.param(  # the data loads before the pairing is checked
             ["train", "digits", "--output", "tanh", "--cost", "cross_entropy"],

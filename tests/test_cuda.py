@@ -647,6 +647,44 @@ def test_fit_on_the_gpu_matches_the_cpu(rng, dtype):
     assert history.cost[-1] == pytest.approx(float(on_gpu.cost(X, Y)), rel=1e-5)
 
 
+def test_fit_on_the_gpu_runs_a_schedule_and_stops_early(rng):
+    """Schedules, early stopping and callbacks live in fit's Python driver."""
+    net = ln.Network([4, 5, 3], "tanh", "softmax", "log_likelihood", seed=3)
+    X = rng.random((11, 4))
+    Y = targets(rng, "softmax", "log_likelihood", 11, 3, np.float64)
+    on_cpu, on_gpu = net.copy(), net.copy()
+    arguments = {
+        "epochs": 3,
+        "batch_size": 4,
+        "lr": ln.schedules.StepDecay(0.5, drop=0.5, every=1),
+        "momentum": 0.5,
+        "seed": 7,
+        "validation": (X, Y),
+        "early_stopping": True,
+        "progress": False,
+    }
+    on_cpu.fit(X, Y, **arguments)
+    history = on_gpu.fit(X, Y, method="cuda", **arguments)
+    np.testing.assert_allclose(on_gpu.params, on_cpu.params, **TOL[np.float64])
+    assert history.lr == [0.5, 0.25, 0.125] and on_gpu.optimizer_state is None
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"optimizer": "adam"}, "optimizer='adam' is not available with method='cuda'"),
+        ({"optimizer": "nesterov"}, "optimizer='nesterov' is not available"),
+        ({"warm_start": True}, "warm_start=True needs a CPU backend"),
+    ],
+)
+def test_fit_on_the_gpu_refuses_what_it_has_not(rng, options, match):
+    net = ln.Network([2, 2], seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=match):
+        net.fit(np.ones((3, 2)), np.ones((3, 2)), method="cuda", **options)
+    np.testing.assert_array_equal(net.params, before)
+
+
 def test_fit_rejects_an_unknown_device(rng):
     net = ln.Network([2, 2], seed=0)
     before = net.params.copy()

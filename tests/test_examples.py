@@ -128,3 +128,14 @@ def test_mnist_with_a_corrupt_file(tmp_path, rng):
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01garbage")
     result = run("mnist.py", tmp_path, cwd=tmp_path)
     assert result.returncode == 2 and "t10k-labels-idx1-ubyte" in result.stderr
+
+
+@pytest.mark.heavy
+@needs_sklearn
+def test_estimators_against_mlp_prints_its_table(tmp_path):
+    result = run("estimators_vs_mlp.py", "--seeds", "1", "--epochs", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    row = r"^\| (\d+) \| (\d+) \| 0\.\d+ ± 0\.0000 \|"
+    rows = re.findall(row, result.stdout, re.MULTILINE)
+    assert rows == [("100", "200"), ("100", "32"), ("30", "10")]
+    assert "commit " in result.stdout

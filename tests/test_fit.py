@@ -224,7 +224,14 @@ def test_history_contents(rng):
     assert history.val_accuracy[-1] == net.score(X_val, Y_val)
     assert history.cost[-1] < history.cost[0]
     columns = history.as_dict()
-    assert list(columns) == ["epoch", "cost", "val_cost", "val_accuracy", "seconds"]
+    assert list(columns) == [
+        "epoch",
+        "cost",
+        "val_cost",
+        "val_accuracy",
+        "lr",
+        "seconds",
+    ]
     assert columns["epoch"] == [1, 2, 3, 4] and columns["cost"] == history.cost
 
 
@@ -232,7 +239,7 @@ def test_history_without_validation(rng):
     net, X, Y = _problem(rng)
     history = net.fit(X, Y, epochs=2)
     assert history.val_cost == [] and history.val_accuracy == []
-    assert list(history.as_dict()) == ["epoch", "cost", "seconds"]
+    assert list(history.as_dict()) == ["epoch", "cost", "lr", "seconds"]
 
 
 def test_divergence_stops_before_the_step_with_finite_parameters(rng):

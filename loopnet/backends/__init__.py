@@ -8,13 +8,18 @@ network's ``Layout`` and flat ``params``, never the ``Network`` itself:
 - ``gradient(layout, params, X, Y, scale, l2)`` -> dC/dparams, a new flat array;
 - ``layer_values(layout, params, X, Y, scale, l2)`` -> z^l, a^l, delta^l, dW^l and
   dbias^l of every layer (``loopnet.compare``; the CPU backends only);
-- ``trainer(layout, params, X, Y, batch_size, lr, decay, momentum)`` -> an object
-  whose ``run(order, first, stop, cost_sum)`` takes mini-batch SGD steps
-  ``first .. stop - 1`` of an epoch in ``order`` and leaves the result in
-  ``params``; ``running_cost`` says whether ``run`` returns the running cost;
-  ``snapshot()`` copies the parameters and the optimizer's state (the momentum
-  velocity) and ``restore(snapshot)`` puts them back, on the host or the device
-  (``fit`` undoes a step that diverged with them).
+- ``trainer(layout, params, X, Y, batch_size, lr, decay, momentum, optimizer=
+  "sgd", beta1=0.9, beta2=0.999, eps=1e-8, state=None)`` -> an object whose
+  ``run(order, first, stop, cost_sum)`` takes mini-batch steps ``first .. stop -
+  1`` of an epoch in ``order`` and leaves the result in ``params``;
+  ``running_cost`` says whether ``run`` returns the running cost; ``set_lr(lr)``
+  changes the rate from the next step on (a schedule's next epoch);
+  ``snapshot()`` copies the parameters and the optimizer's state and
+  ``restore(snapshot)`` puts them back, on the host or the device (``fit`` undoes
+  a step that diverged, and returns to early stopping's best epoch, with them).
+  ``OPTIMIZERS`` names the optimizers a backend has; the CPU backends' trainers
+  keep their ``kernels.update.OptimizerState`` as ``state`` (continued from
+  ``state=``), which ``fit`` leaves in ``Network.optimizer_state``.
 
 ``"loop"`` is the compiled kernels of ``loopnet.kernels``, ``"matrix"`` the NumPy
 matrix form of ``loopnet.reference`` and ``"cuda"`` the kernels of

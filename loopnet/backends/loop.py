@@ -22,11 +22,14 @@ from loopnet.kernels.backprop import (
     _unit_offsets,
 )
 from loopnet.kernels.training import TrainingWorkspace, _train_batches
-from loopnet.kernels.update import SGD, OptimizerState, Step
+from loopnet.kernels.update import ADAM, NESTEROV, SGD, OptimizerState, Step
 
 COMPILE_NOTICE = "compiling loopnet's kernels (first run, up to a minute)…"
 """What ``compile_notice`` prints: the first run of ``loopnet compare`` compiled
 for 20-25 s on the project's 2-core machine (docs/deployment.md)."""
+
+OPTIMIZERS = {"sgd": SGD, "nesterov": NESTEROV, "adam": ADAM}
+"""The optimizers this backend's trainer takes, by name, and their ``Step.kind``."""
 
 DRIVERS = {
     "gradient": (_network_gradient,),
@@ -166,19 +169,26 @@ def evaluate(layout, params, X, Y):
 
 
 class Trainer:
-    """Mini-batch SGD in the compiled loop ``_train_batches``; see ``trainer``."""
+    """Mini-batch training in the compiled loop ``_train_batches``; see ``trainer``."""
 
     running_cost = True
 
-    def __init__(self, layout, params, X, Y, batch_size, step):
+    def __init__(self, layout, params, X, Y, batch_size, step, state=None):
         self.layout, self.params, self.X, self.Y = layout, params, X, Y
         self.batch_size, self.step = batch_size, step
-        # One allocation per fit: the optimizer's state (zeros: every fit starts
-        # at rest), the gathered mini-batch, the z, a, delta buffers and scratch.
-        self.state = OptimizerState.zeros(step.kind, params.shape[0], params.dtype)
+        # One allocation per fit: the optimizer's state (zeros unless a state to
+        # continue is given, copied), the gathered mini-batch, the z, a, delta
+        # buffers and scratch.
+        if state is None:
+            state = OptimizerState.zeros(step.kind, params.shape[0], params.dtype)
+        self.state = OptimizerState(*(array.copy() for array in state))
         capacity = min(batch_size, X.shape[0])
         self.work = TrainingWorkspace.allocate(layout, capacity, params.dtype)
         start_threads()
+
+    def set_lr(self, lr):
+        """Use learning rate ``lr`` from the next step on (a schedule's next epoch)."""
+        self.step = self.step._replace(lr=self.params.dtype.type(lr))
 
     def snapshot(self):
         """A copy of what a step changes: the parameters and the optimizer's state."""
@@ -213,10 +223,29 @@ class Trainer:
         )
 
 
-def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
-    """A ``Trainer`` of ``params`` in place: SGD with lr, decay (l2 / N), momentum mu.
+def trainer(
+    layout,
+    params,
+    X,
+    Y,
+    batch_size,
+    lr,
+    decay,
+    momentum,
+    optimizer="sgd",
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    state=None,
+):
+    """A ``Trainer`` of ``params`` in place by ``optimizer`` (a key of ``OPTIMIZERS``).
 
-    The constants are rounded once to the parameters' dtype.
+    lr, decay (l2 / N) and momentum mu (SGD, Nesterov), beta1, beta2 and eps
+    (Adam) are rounded once to the parameters' dtype. ``state``, an
+    ``OptimizerState`` of the same optimizer, is copied and continued; ``None``
+    starts at rest.
     """
-    step = Step.of(SGD, params.dtype, lr, decay, momentum)
-    return Trainer(layout, params, X, Y, batch_size, step)
+    step = Step.of(
+        OPTIMIZERS[optimizer], params.dtype, lr, decay, momentum, beta1, beta2, eps
+    )
+    return Trainer(layout, params, X, Y, batch_size, step, state)

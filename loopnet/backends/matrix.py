@@ -9,6 +9,7 @@ import numpy as np
 
 from loopnet import reference
 from loopnet.costs import example_costs
+from loopnet.kernels.update import ADAM, NESTEROV, SGD, OptimizerState
 
 
 def _reference_biases(layout, biases):
@@ -62,34 +63,65 @@ def layer_values(layout, params, X, Y, scale, l2):
     return {"z": Zs, "a": As, "delta": deltas, "dW": dWs, "dbias": dbiases}
 
 
-class Trainer:
-    """Mini-batch SGD by the matrix form, one Python iteration per mini-batch.
+OPTIMIZERS = {"sgd": SGD, "nesterov": NESTEROV, "adam": ADAM}
+"""The optimizers this backend's trainer takes (``reference``'s steps of each),
+and their codes, whose ``OptimizerState`` is laid out as the loop backend's."""
 
-    Each step is ``reference.sgd_step`` on every block, with the mean mini-batch
-    gradient of ``reference.forward`` and ``reference.backward``: the equations
-    of ``kernels.training._train_batches``, summed by NumPy.
+
+class Trainer:
+    """Mini-batch training by the matrix form, one Python iteration per mini-batch.
+
+    Each step is ``reference.sgd_step``, ``reference.nesterov_step`` or
+    ``reference.adam_step`` on every block, with the mean mini-batch gradient of
+    ``reference.forward`` and ``reference.backward``: the equations of
+    ``kernels.training._train_batches``, summed by NumPy. The state is an
+    ``OptimizerState``, laid out as the loop backend's, so either continues the
+    other's.
     """
 
     running_cost = True
 
-    def __init__(self, layout, params, X, Y, batch_size, lr, decay, momentum):
+    def __init__(
+        self, layout, params, X, Y, batch_size, lr, decay, momentum, optimizer, betas
+    ):
         self.layout, self.params, self.X, self.Y = layout, params, X, Y
-        self.batch_size = batch_size
-        self.lr, self.decay, self.momentum = lr, decay, momentum
+        self.batch_size, self.optimizer = batch_size, optimizer
+        to = params.dtype.type
+        self.lr, self.decay, self.momentum = to(lr), to(decay), to(momentum)
+        self.beta1, self.beta2, self.eps = (to(x) for x in betas)
         self.weights, biases = layout.views(params)
         self.biases = _reference_biases(layout, biases)
-        self.velocity = np.zeros_like(params)
-        self.W_velocities, self.bias_velocities = layout.views(self.velocity)
+
+    def _blocks(self):
+        """Per block: (param view, its decay, its state's views), weights first."""
+        layout = self.layout
+        views = [
+            layout.views(array) if array.size else None for array in self.state[:3]
+        ]
+        blocks = []
+        for layer in range(layout.n_layers):
+            for kind, params in ((0, self.weights), (1, self.biases)):
+                if params[layer] is None:
+                    continue
+                states = [None if v is None else v[kind][layer] for v in views]
+                decay = self.decay if kind == 0 else self.params.dtype.type(0)
+                blocks.append((params[layer], decay, states))
+        return blocks
 
     def snapshot(self):
-        """A copy of everything a step changes: the parameters and the velocity."""
-        return self.params.copy(), self.velocity.copy()
+        """A copy of everything a step changes: the parameters and the state."""
+        return self.params.copy(), [array.copy() for array in self.state]
 
     def restore(self, snapshot):
-        """Put back the parameters and velocity of ``snapshot`` (``snapshot()``)."""
-        params, velocity = snapshot
+        """Put back the parameters and state of ``snapshot`` (``snapshot()``)."""
+        params, state = snapshot
         self.params[...] = params
-        self.velocity[...] = velocity
+        for array, saved in zip(self.state, state, strict=True):
+            array[...] = saved
+
+    def set_lr(self, lr):
+        """Use learning rate ``lr`` from the next step on (a schedule's next epoch)."""
+        self.lr = self.params.dtype.type(lr)
 
     def run(self, order, first, stop, cost_sum):
         """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost."""
@@ -105,32 +137,73 @@ class Trainer:
                 )
                 deltas = reference.backward(self.weights, Zs, As, Y, names, cost)
                 scale = self.params.dtype.type(1 / X.shape[0])
-                A_prevs = [X, *As[:-1]]
-                for layer, (delta, A_prev) in enumerate(
-                    zip(deltas, A_prevs, strict=True)
+                grads = []
+                for delta, A_prev in zip(deltas, [X, *As[:-1]], strict=True):
+                    grads.append(scale * reference.weight_gradient(delta, A_prev))
+                    if layout.bias:
+                        grads.append(scale * reference.bias_gradient(delta))
+                self.state.t[0] += 1
+                for (param, decay, states), grad in zip(
+                    self._blocks(), grads, strict=True
                 ):
-                    self._step(
-                        self.weights[layer],
-                        self.W_velocities[layer],
-                        scale * reference.weight_gradient(delta, A_prev),
-                        self.decay,
-                    )
-                    if self.biases[layer] is not None:
-                        self._step(
-                            self.biases[layer],
-                            self.bias_velocities[layer],
-                            scale * reference.bias_gradient(delta),
-                            0.0,
-                        )
+                    self._step(param, grad, decay, *states)
         return cost_sum
 
-    def _step(self, param, velocity, grad, decay):
-        """``reference.sgd_step`` of one block, written back into ``params``."""
-        param[...], velocity[...] = reference.sgd_step(
-            param, grad, self.lr, decay, self.momentum, velocity
-        )
+    def _step(self, param, grad, decay, velocity, m, v):
+        """The optimizer's ``reference`` step of one block, written back in place."""
+        if self.optimizer == "adam":
+            param[...], m[...], v[...] = reference.adam_step(
+                param,
+                grad,
+                self.lr,
+                decay,
+                self.beta1,
+                self.beta2,
+                self.eps,
+                m,
+                v,
+                int(self.state.t[0]),
+            )
+        elif self.optimizer == "nesterov":
+            param[...], velocity[...] = reference.nesterov_step(
+                param, grad, self.lr, decay, self.momentum, velocity
+            )
+        else:
+            param[...], velocity[...] = reference.sgd_step(
+                param, grad, self.lr, decay, self.momentum, velocity
+            )
 
 
-def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
-    """A ``Trainer`` of ``params`` in place: lr, decay (l2 / N) and momentum mu."""
-    return Trainer(layout, params, X, Y, batch_size, lr, decay, momentum)
+def trainer(
+    layout,
+    params,
+    X,
+    Y,
+    batch_size,
+    lr,
+    decay,
+    momentum,
+    optimizer="sgd",
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    state=None,
+):
+    """A ``Trainer`` of ``params`` in place; the arguments of ``loop.trainer``."""
+    trained = Trainer(
+        layout,
+        params,
+        X,
+        Y,
+        batch_size,
+        lr,
+        decay,
+        momentum,
+        optimizer,
+        (beta1, beta2, eps),
+    )
+    if state is None:
+        kind = OPTIMIZERS[optimizer]
+        state = OptimizerState.zeros(kind, params.shape[0], params.dtype)
+    trained.state = OptimizerState(*(array.copy() for array in state))
+    return trained

@@ -7,7 +7,11 @@ has checked: parameters and data go to the GPU, results come back.
 from loopnet.cuda.network import gradient_checked as gradient
 from loopnet.cuda.training import Trainer
 
-__all__ = ["gradient", "trainer"]
+__all__ = ["OPTIMIZERS", "gradient", "trainer"]
+
+OPTIMIZERS = ("sgd",)
+"""The optimizers of the GPU loop: SGD, with classical momentum when mu > 0.
+``fit`` refuses the others (and continuing a state) for ``method="cuda"``."""
 
 
 class _Runner:
@@ -21,6 +25,10 @@ class _Runner:
 
     def __init__(self, trainer):
         self._trainer = trainer
+
+    def set_lr(self, lr):
+        """Use learning rate ``lr`` from the next step on (a schedule's next epoch)."""
+        self._trainer.lr = self._trainer._real(lr)
 
     def snapshot(self):
         """Device copies of the parameters and the velocity (``Trainer.snapshot``)."""
@@ -37,8 +45,31 @@ class _Runner:
         self._trainer.pull()
 
 
-def trainer(layout, params, X, Y, batch_size, lr, decay, momentum):
-    """Mini-batch SGD of ``params`` on the GPU (``Trainer``), copied back per call."""
+def trainer(
+    layout,
+    params,
+    X,
+    Y,
+    batch_size,
+    lr,
+    decay,
+    momentum,
+    optimizer="sgd",
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    state=None,
+):
+    """Mini-batch SGD of ``params`` on the GPU (``Trainer``), copied back per call.
+
+    The arguments of ``loopnet.backends.loop.trainer``; only ``optimizer="sgd"``
+    from rest (``state=None``): Adam's and Nesterov's betas and eps are unused.
+    """
+    if optimizer not in OPTIMIZERS or state is not None:
+        raise ValueError(
+            "the cuda backend trains by SGD (with momentum) from rest only; got"
+            f" optimizer={optimizer!r}{'' if state is None else ' and a state'}"
+        )
     return _Runner(
         Trainer.from_layout(layout, params, X, Y, batch_size, lr, decay, momentum)
     )
