@@ -1,0 +1,268 @@
+"""loopnet.distributed on a LocalCluster of 2 worker processes this module starts.
+
+Sync mode against ``Network.fit`` (1e-12 relative in float64) and against
+itself (bit for bit); local SGD on one shard against ``fit`` bit for bit;
+``dask.array`` inputs; bad input; divergence; a worker killed mid-training.
+Skipped when dask.distributed is not installed.
+"""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "distributed", reason='dask.distributed is not installed: pip install -e ".[test]"'
+)
+da = pytest.importorskip("dask.array", reason="dask.array is not installed")
+
+from distributed import Client, LocalCluster  # noqa: E402
+
+import loopnet as ln  # noqa: E402
+from loopnet import distributed  # noqa: E402
+from loopnet.distributed import worker  # noqa: E402
+from tests.helpers import TOL, needs_sklearn  # noqa: E402
+
+SIZES = [5, 4, 3]
+SETTINGS = {"epochs": 2, "batch_size": 7, "lr": 0.5, "l2": 0.1, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(20261202)
+    X = rng.random((43, SIZES[0]))
+    return X, np.eye(SIZES[-1])[np.argmax(X[:, : SIZES[-1]], axis=1)]  # learnable
+
+
+def network():
+    return ln.Network(SIZES, "tanh", "softmax", "log_likelihood", seed=0)
+
+
+def train(client, data, **options):
+    net = network()
+    history = distributed.fit(
+        net, *data, client, progress=False, **{**SETTINGS, **options}
+    )
+    return net, history
+
+
+def test_import_loopnet_does_not_import_dask():
+    code = (
+        "import sys, loopnet; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sync_equals_fit(client, data, momentum):
+    net, history = train(client, data, momentum=momentum)
+    alone = network()
+    expected = alone.fit(*data, progress=False, momentum=momentum, **SETTINGS)
+    np.testing.assert_allclose(net.params, alone.params, **TOL[np.float64])
+    np.testing.assert_allclose(history.cost, expected.cost, **TOL[np.float64])
+    assert history.n_shards == 2 and len(history.step_seconds) == 2 * 7
+    assert all(t >= 0 for t in history.communication_seconds)
+
+
+def test_sync_is_the_same_bits_run_to_run(client, data):
+    first, _ = train(client, data, momentum=0.9)
+    second, _ = train(client, data, momentum=0.9)
+    assert np.array_equal(first.params, second.params)
+
+
+@pytest.mark.parametrize(
+    "optimizer, momentum", [("sgd", 0.9), ("nesterov", 0.9), ("adam", 0.0)]
+)
+def test_local_sgd_on_one_shard_is_fits_compiled_loop(
+    client, data, optimizer, momentum
+):
+    # one chunk: one shard, trained by _train_batches on fit's shuffle, averaged
+    # over one copy; sync mode, over two shards, takes the same steps
+    X, Y = data
+    one_chunk = da.from_array(X, chunks=(X.shape[0], SIZES[0]))
+    options = {"optimizer": optimizer, "momentum": momentum, "sync_every": 2}
+    local, history = train(client, (one_chunk, Y), mode="local_sgd", **options)
+    assert history.n_shards == 1 and len(history.step_seconds) == 2 * 4
+    sync, _ = train(client, data, optimizer=optimizer, momentum=momentum)
+    np.testing.assert_allclose(sync.params, local.params, **TOL[np.float64])
+    if optimizer == "sgd":
+        alone = network()
+        alone.fit(*data, progress=False, momentum=momentum, **SETTINGS)
+        assert np.array_equal(local.params, alone.params)
+
+
+def test_dask_array_chunks_are_the_shards(client, data):
+    X, Y = data
+    chunked = da.from_array(X, chunks=(15, 2)), da.from_array(Y, chunks=(10, 3))
+    net, history = train(client, chunked)
+    alone = network()
+    alone.fit(*data, progress=False, **SETTINGS)
+    assert history.n_shards == 3
+    np.testing.assert_allclose(net.params, alone.params, **TOL[np.float64])
+
+
+def test_local_sgd_two_shards_trains(client, data):
+    net, history = train(client, data, mode="local_sgd", sync_every=1, epochs=5)
+    assert history.n_shards == 2 and len(history.step_seconds) == 5 * 4  # 22 rows
+    assert history.cost[-1] < history.cost[0]
+    assert np.isfinite(net.params).all()
+
+
+def test_bad_arguments_raise_before_any_change(client, data):
+    X, Y = data
+    net = network()
+    before = net.params.copy()
+    with pytest.raises(TypeError, match="client"):
+        distributed.fit(net, X, Y, "tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="mode"):
+        distributed.fit(net, X, Y, client, mode="async")
+    with pytest.raises(ValueError, match="optimizer"):
+        distributed.fit(net, X, Y, client, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="sync_every"):
+        distributed.fit(net, X, Y, client, mode="local_sgd", sync_every=0)
+    with pytest.raises(ValueError, match="X"):
+        distributed.fit(net, X[:, :3], Y, client)
+    bad = X.copy()
+    bad[30, 1] = np.nan
+    with pytest.raises(ValueError, match="rows 30 to 42"):
+        distributed.fit(net, da.from_array(bad, chunks=(30, 5)), Y, client)
+    assert np.array_equal(net.params, before)
+
+
+def test_divergence_keeps_the_last_finite_step(client, data):
+    net = ln.Network([5, 1], activation="identity", output="identity", seed=0)
+    X = np.full((8, 5), 1e3)
+    with pytest.raises(ln.DivergenceError) as caught:
+        distributed.fit(
+            net, X, np.zeros((8, 1)), client, epochs=20, lr=1e6, progress=False
+        )
+    assert np.isfinite(net.params).all()
+    assert caught.value.epoch >= 1
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_at(epoch, step, then=None):
+    def callback(e, s):
+        if (e, s) == (epoch, step):
+            if then is not None:
+                then()
+            raise Stop
+
+    return callback
+
+
+def test_callback_stops_after_a_completed_step(client, data):
+    stopped = []
+    for _ in range(2):
+        net = network()
+        with pytest.raises(Stop):
+            distributed.fit(
+                net, *data, client, progress=False, callback=stop_at(2, 3), **SETTINGS
+            )
+        stopped.append(net.params.copy())
+    assert np.array_equal(stopped[0], stopped[1])
+    assert not np.array_equal(stopped[0], network().params)
+
+
+def kill_a_worker(client):
+    pid = max(client.run(os.getpid).items())[1]
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_killed_worker_is_survived_exactly(client, data):
+    expected, _ = train(client, data, momentum=0.9)
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 3):
+            kill_a_worker(client)
+
+    net, _ = train(client, data, momentum=0.9, callback=kill)
+    assert np.array_equal(net.params, expected.params)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it
+
+
+def test_worker_lost_beyond_retries_keeps_the_last_step(client, data):
+    reached = network()
+    with pytest.raises(Stop):
+        distributed.fit(
+            reached, *data, client, progress=False, callback=stop_at(1, 4), **SETTINGS
+        )
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 4):
+            kill_a_worker(client)
+
+    net = network()
+    try:
+        with pytest.raises(distributed.WorkerLostError, match="last completed step"):
+            distributed.fit(
+                net, *data, client, progress=False, retries=0, callback=kill, **SETTINGS
+            )
+    finally:
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts it
+    assert np.array_equal(net.params, reached.params)
+
+
+def test_workers_are_configured(client):
+    reports = distributed.configure(client)
+    assert len(reports) == 2
+    for report in reports.values():
+        assert report["numba_threads"] == 1 and report["cpu"]
+    # tasks travel as references to this module, never as compiled code
+    assert b"loopnet.distributed.worker" in pickle.dumps(worker.shard_gradient)
+    assert len(pickle.dumps(worker.local_round)) < 200
+
+
+@pytest.mark.heavy
+@needs_sklearn
+def test_local_sgd_reaches_fits_digits_accuracy(client):
+    # [64, 30, 10] on the 8x8 digits, 10 epochs: fit reaches about 0.95 test
+    # accuracy; local SGD over 2 shards, averaging every 20 mini-batches, stays
+    # within 0.03 of it
+    split = ln.datasets.digits(seed=0)
+    settings = {"epochs": 10, "batch_size": 10, "lr": 0.5, "seed": 0}
+
+    def digits_network():
+        return ln.Network([64, 30, 10], output="softmax", cost="log_likelihood", seed=0)
+
+    alone = digits_network()
+    alone.fit(split.X_train, split.Y_train, progress=False, **settings)
+    net = digits_network()
+    distributed.fit(
+        net,
+        split.X_train,
+        split.Y_train,
+        client,
+        mode="local_sgd",
+        sync_every=20,
+        progress=False,
+        **settings,
+    )
+    expected = alone.score(split.X_test, split.labels_test)
+    assert expected > 0.9
+    assert net.score(split.X_test, split.labels_test) >= expected - 0.03
