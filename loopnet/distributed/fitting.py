@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from distributed import Client
-from distributed.comm import CommClosedError
 from tqdm import tqdm
 
 from loopnet import _validation as check
@@ -53,8 +52,8 @@ RETRIES = 3
 """Times a step is run again after losing a worker, before ``fit`` gives up."""
 
 # What a lost worker looks like from the driver: its scattered data (a shard, the
-# step's parameters) cancelled, or its connection closed mid-transfer.
-_LOST = (CancelledError, CommClosedError)
+# step's parameters) cancelled, or its connection closed (CommClosedError is one).
+_LOST = (CancelledError, OSError)
 
 
 class WorkerLostError(RuntimeError):
@@ -331,11 +330,13 @@ class _Trainer:
         """``client.gather(submit())``, submitted again after a lost worker."""
         for attempt in range(self.retries + 1):
             try:
+                if attempt:
+                    # give the scheduler time to see the loss, a nanny to restart
+                    time.sleep(0.1 * 2**attempt)
+                    self.shards.refresh()
                 return self.client.gather(submit())
             except _LOST as error:
                 lost = error
-                if attempt < self.retries:
-                    self.shards.refresh()
         raise WorkerLostError(
             f"epoch {epoch + 1}, step {step + 1}: workers were lost"
             f" {self.retries + 1} times ({type(lost).__name__}: {lost}). The"
