@@ -9,6 +9,7 @@ per mini-batch in this process. Then the model of docs/distributed.md projects
 the speed-up over ``Network.fit`` alone to 8, 32 and 100 workers.
 
     python benchmarks/distributed_cost.py [--json results.json]
+    python benchmarks/distributed_cost.py --from-json results.json  # tables only
 
 Prints two Markdown tables (docs/distributed.md holds a run's output). Not part
 of the asv suite: it starts clusters and takes minutes.
@@ -116,33 +117,36 @@ def projected_step(entry, batch_size, n_workers, mode):
 
     compute: sync splits the batch's rows, at least one a worker; local SGD
     runs SYNC_EVERY whole mini-batches on every worker, as ``fit`` does.
-    communication: the parameters (and, for local SGD, as much optimizer
-    state: SGD's velocity here) out to P workers and P results back through
-    one link, a latency each way, and the scheduler's time for P tasks; the
-    driver's reduce adds P results at the measured rate.
+    communication, as implemented (star): the parameters (and, for local SGD,
+    as much optimizer state: SGD's velocity here) out to P workers and P
+    results back through one link, a latency each way, and the scheduler's time
+    for P tasks; the driver's reduce adds P results at the measured rate.
+    ``"sync/allreduce"`` (not implemented): the workers sum among themselves by
+    a ring allreduce, 2 S (P - 1) / P bytes per link and 2 log2(P) latencies,
+    the reduce split over them.
     """
-    one = entry[f"{mode}/1"]
-    size = entry["params_bytes"] * (1 if mode == "sync" else 2)
-    if mode == "sync":
-        compute = one["compute"] * math.ceil(batch_size / n_workers) / batch_size
-    else:
+    measured = "sync" if mode == "sync/allreduce" else mode
+    one = entry[f"{measured}/1"]
+    size = entry["params_bytes"] * (2 if mode == "local_sgd" else 1)
+    if mode == "local_sgd":
         compute = SYNC_EVERY * entry["alone"]
-    per_result = max(entry[f"{mode}/2"]["reduce"] - one["reduce"], 0.0)
+    else:
+        compute = one["compute"] * math.ceil(batch_size / n_workers) / batch_size
+    per_result = max(entry[f"{measured}/2"]["reduce"] - one["reduce"], 0.0)
+    overhead = STEP_OVERHEAD + n_workers * TASK
+    if mode == "sync/allreduce":
+        reduce = one["reduce"] + per_result
+        hops = 2 * math.log2(n_workers) * LATENCY
+        return compute + reduce + overhead + hops + 2 * size / BANDWIDTH
     reduce = one["reduce"] + (n_workers - 1) * per_result
-    communication = (
-        STEP_OVERHEAD
-        + n_workers * TASK
-        + 2 * LATENCY
-        + 2 * n_workers * size / BANDWIDTH
-    )
-    return compute + reduce + communication
+    return compute + reduce + overhead + 2 * LATENCY + 2 * n_workers * size / BANDWIDTH
 
 
 def speedup(entry, batch_size, n_workers, mode):
     """``Network.fit``'s epoch over the modelled epoch of N_PROJECTED examples."""
     n_batches = N_PROJECTED / batch_size
     alone = n_batches * entry["alone"]
-    if mode == "sync":
+    if mode != "local_sgd":
         steps = n_batches
     else:  # every worker runs n_batches / P mini-batches, SYNC_EVERY a round
         steps = n_batches / n_workers / SYNC_EVERY
@@ -174,7 +178,7 @@ def tables(results):
     ]
     for name, entry in results["workloads"].items():
         batch_size = WORKLOADS[name][1]
-        for mode in distributed.MODES:
+        for mode in (*distributed.MODES, "sync/allreduce"):
             cells = " | ".join(
                 f"{speedup(entry, batch_size, p, mode):.2g}x" for p in PROJECTED
             )
@@ -185,14 +189,19 @@ def tables(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the measurements here")
+    parser.add_argument("--from-json", help="project measurements saved by --json")
     arguments = parser.parse_args()
-    started = time.perf_counter()
-    results = run()
-    results["seconds"] = time.perf_counter() - started
+    if arguments.from_json:
+        with open(arguments.from_json) as file:
+            results = json.load(file)
+    else:
+        started = time.perf_counter()
+        results = run()
+        results["seconds"] = time.perf_counter() - started
     print(tables(results))
     print(f"load average before {results['loadavg_before']}, after", end=" ")
     print(f"{results['loadavg_after']}; {results['seconds']:.0f} s")
-    if arguments.json:
+    if arguments.json and not arguments.from_json:
         with open(arguments.json, "w") as file:
             json.dump(results, file, indent=1)
 
