@@ -26,6 +26,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 import loopnet as ln  # noqa: E402
 from loopnet import distributed  # noqa: E402
 from loopnet.distributed import worker  # noqa: E402
+from loopnet.kernels.update import SGD, OptimizerState, Step  # noqa: E402
 from tests.helpers import TOL, needs_sklearn  # noqa: E402
 
 SIZES = [5, 4, 3]
@@ -114,6 +115,41 @@ def test_local_sgd_on_one_shard_is_fits_compiled_loop(
         assert np.array_equal(local.params, alone.params)
 
 
+def test_shard_gradient_is_the_summed_gradient_of_its_rows(data):
+    # the worker's task, run here: Network.gradient(reduction="sum") of the rows
+    X, Y = data
+    net, rows = network(), np.array([7, 0, 30, 2])
+    grad, cost, _ = worker.shard_gradient((X, Y), net.params, rows, net.layout)
+    expected = net.gradient(X[rows], Y[rows], reduction="sum")
+    np.testing.assert_allclose(grad, expected.flat, **TOL[np.float64])
+    np.testing.assert_allclose(
+        cost, net.cost(X[rows], Y[rows], reduction="sum"), **TOL[np.float64]
+    )
+
+
+def test_local_round_is_an_epoch_of_fit(data):
+    # the worker's task, run here, on fit's shuffle: fit's compiled loop
+    X, Y = data
+    net, alone = network(), network()
+    order = np.random.default_rng(3).permutation(X.shape[0])
+    step = Step.of(SGD, np.float64, 0.5, 0.1 / X.shape[0], 0.9)
+    state = OptimizerState.zeros(SGD, net.n_params, np.float64)
+    params, _, _, _ = worker.local_round(
+        (X, Y), net.params, state, order, 7, net.layout, step
+    )
+    alone.fit(X, Y, batch_size=7, lr=0.5, l2=0.1, momentum=0.9, seed=3, progress=False)
+    assert np.array_equal(params, alone.params)
+    assert np.array_equal(net.params, network().params)  # its inputs are left alone
+
+
+def test_prepare_shard_names_the_rows(data):
+    X, Y = data
+    layout = network().layout
+    with pytest.raises(ValueError, match="rows 10 to 52"):
+        worker.prepare_shard(X, Y * 2, layout, np.float64, 10)
+    assert worker.warm(["float64"])["seconds"] >= 0
+
+
 def test_dask_array_chunks_are_the_shards(client, data):
     X, Y = data
     chunked = da.from_array(X, chunks=(15, 2)), da.from_array(Y, chunks=(10, 3))
@@ -145,6 +181,8 @@ def test_bad_arguments_raise_before_any_change(client, data):
         distributed.fit(net, X, Y, client, mode="local_sgd", sync_every=0)
     with pytest.raises(ValueError, match="X"):
         distributed.fit(net, X[:, :3], Y, client)
+    with pytest.raises(ValueError, match="lr"):
+        distributed.fit(net, X.tolist(), Y.tolist(), client, lr=-1.0)
     bad = X.copy()
     bad[30, 1] = np.nan
     with pytest.raises(ValueError, match="rows 30 to 42"):
@@ -190,72 +228,6 @@ def test_callback_stops_after_a_completed_step(client, data):
     assert not np.array_equal(stopped[0], network().params)
 
 
-def kill_workers(client, which="all"):
-    """SIGKILL one worker or all: with all, their scattered shards are lost.
-
-    (Dask may have copied a shard to the other worker, for a task it moved
-    there, so killing one does not always lose one.) Nannies start new ones.
-    """
-    pids = sorted(client.run(os.getpid).values())
-    for pid in pids[-1:] if which == "one" else pids:
-        os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def restarted(client):
-    """After the test, wait for the nanny's new worker and the old one's removal."""
-    yield
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        try:
-            pids = client.run(os.getpid)
-        except OSError:  # a worker that is gone, not yet removed
-            continue
-        if len(pids) == 2 and all(_alive(pid) for pid in pids.values()):
-            return
-    raise AssertionError(f"the cluster did not get 2 live workers back: {pids}")
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize("which", ["one", "all"])
-def test_killed_workers_are_survived_exactly(client, data, restarted, which):
-    expected, _ = train(client, data, momentum=0.9)
-
-    def kill(epoch, step):
-        if (epoch, step) == (1, 3):
-            kill_workers(client, which)
-
-    net, _ = train(client, data, momentum=0.9, callback=kill)
-    assert np.array_equal(net.params, expected.params)
-
-
-def test_worker_lost_beyond_retries_keeps_the_last_step(client, data, restarted):
-    reached = network()
-    with pytest.raises(Stop):
-        distributed.fit(
-            reached, *data, client, progress=False, callback=stop_at(1, 4), **SETTINGS
-        )
-
-    def kill(epoch, step):
-        if (epoch, step) == (1, 4):
-            kill_workers(client)
-
-    net = network()
-    with pytest.raises(distributed.WorkerLostError, match="last completed step"):
-        distributed.fit(
-            net, *data, client, progress=False, retries=0, callback=kill, **SETTINGS
-        )
-    assert np.array_equal(net.params, reached.params)
-
-
 def test_workers_are_configured(client):
     reports = distributed.configure(client)
     assert len(reports) == 2
@@ -294,3 +266,75 @@ def test_local_sgd_reaches_fits_digits_accuracy(client):
     expected = alone.score(split.X_test, split.labels_test)
     assert expected > 0.9
     assert net.score(split.X_test, split.labels_test) >= expected - 0.03
+
+
+# Last: the cluster's workers are killed (and restarted by their nannies).
+
+
+def kill_workers(client, which="all"):
+    """SIGKILL one worker or all: with all, their scattered shards are lost.
+
+    (Dask may have copied a shard to the other worker, for a task it moved
+    there, so killing one does not always lose one.) Nannies start new ones.
+    """
+    pids = sorted(client.run(os.getpid).values())
+    for pid in pids[-1:] if which == "one" else pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def restarted(client):
+    """After the test, wait for the nanny's new worker and the old one's removal."""
+    yield
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            pids = client.run(os.getpid)
+        except OSError:  # a worker that is gone, not yet removed
+            continue
+        workers = client.scheduler_info()["workers"]
+        if len(pids) == len(workers) == 2 and all(map(_alive, pids.values())):
+            return
+    raise AssertionError(f"the cluster did not get 2 live workers back: {pids}")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("which", ["one", "all"])
+def test_killed_workers_are_survived_exactly(client, data, restarted, which):
+    expected, _ = train(client, data, momentum=0.9)
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 3):
+            kill_workers(client, which)
+
+    net, _ = train(client, data, momentum=0.9, callback=kill)
+    assert np.array_equal(net.params, expected.params)
+
+
+# The module's last test: its workers are not waited for (after a second kill of
+# both workers within seconds, the LocalCluster was seen closing a nanny).
+def test_worker_lost_beyond_retries_keeps_the_last_step(client, data):
+    reached = network()
+    with pytest.raises(Stop):
+        distributed.fit(
+            reached, *data, client, progress=False, callback=stop_at(1, 4), **SETTINGS
+        )
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 4):
+            kill_workers(client)
+
+    net = network()
+    with pytest.raises(distributed.WorkerLostError, match="last completed step"):
+        distributed.fit(
+            net, *data, client, progress=False, retries=0, callback=kill, **SETTINGS
+        )
+    assert np.array_equal(net.params, reached.params)

@@ -122,12 +122,18 @@ def configure(client, threads=1, dtypes=("float64",)):
     """
     threads = check.check_count(threads, "threads")
     plugin = worker.LoopnetWorkerPlugin(threads, dtypes)
-    client.register_plugin(plugin, name=worker.PLUGIN_NAME)
-    return client.run(worker.worker_report)
+    for attempt in range(RETRIES + 1):
+        try:
+            client.register_plugin(plugin, name=worker.PLUGIN_NAME)
+            return client.run(worker.worker_report)
+        except OSError:  # a worker that died, not yet removed by the scheduler
+            if attempt == RETRIES:
+                raise
+            time.sleep(0.1 * 2**attempt)
 
 
-def _optimizer_step(optimizer, dtype, lr, decay, momentum, beta1, beta2, eps):
-    """The checked ``Step`` of ``optimizer``, in ``dtype``."""
+def _optimizer_step(optimizer, dtype, lr, momentum, beta1, beta2, eps):
+    """The checked ``Step`` of ``optimizer``, in ``dtype``, without L2 decay yet."""
     check.check_choice(optimizer, "optimizer", tuple(OPTIMIZERS))
     lr = check.check_real(lr, "lr", 0.0, low_open=True, dtype=dtype)
     momentum = check.check_real(momentum, "momentum", 0.0, 1.0)
@@ -135,7 +141,7 @@ def _optimizer_step(optimizer, dtype, lr, decay, momentum, beta1, beta2, eps):
     beta2 = check.check_real(beta2, "beta2", 0.0, 1.0)
     eps = check.check_real(eps, "eps", 0.0, low_open=True, dtype=dtype)
     kind = OPTIMIZERS[optimizer]
-    return Step.of(kind, dtype, lr, decay, momentum, beta1, beta2, eps)
+    return Step.of(kind, dtype, lr, 0.0, momentum, beta1, beta2, eps)
 
 
 def fit(
@@ -258,17 +264,15 @@ def fit(
     retries = check.check_count(retries, "retries", 0)
     threads = check.check_count(threads, "threads")
     net.layout.check_params(net.params)
-    n_examples = X.shape[0]
-    # l2 / N in float64, rounded once to the network's dtype, as fit does
-    step = _optimizer_step(
-        optimizer, net.dtype, lr, l2 / n_examples, momentum, beta1, beta2, eps
-    )
+    step = _optimizer_step(optimizer, net.dtype, lr, momentum, beta1, beta2, eps)
     history = DistributedHistory()
     started = time.perf_counter()
     configure(client, threads, (net.dtype.name,))
     history.compile_seconds = time.perf_counter() - started
     shards = Shards.place(client, net, X, Y)
-    history.n_shards = len(shards)
+    history.n_shards, n_examples = len(shards), shards.n_examples
+    # l2 / N in float64, rounded once to the network's dtype, as fit does
+    step = step._replace(decay=net.dtype.type(l2 / n_examples))
     batch_size = min(batch_size, n_examples)
     trainer = (_SyncTrainer if mode == "sync" else _LocalTrainer)(
         net, shards, step, batch_size, retries, history
