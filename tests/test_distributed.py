@@ -307,7 +307,8 @@ def _alive(pid):
     return True
 
 
-@pytest.mark.parametrize("which", ["one", "all"])
+# killing both waits for their nannies' restarts (about 10 s): heavy
+@pytest.mark.parametrize("which", ["one", pytest.param("all", marks=pytest.mark.heavy)])
 def test_killed_workers_are_survived_exactly(client, data, restarted, which):
     expected, _ = train(client, data, momentum=0.9)
 

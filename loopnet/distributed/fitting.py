@@ -401,7 +401,7 @@ class _SyncTrainer(_Trainer):
 
             results = self._run(submit, epoch, batch)
             reduced = time.perf_counter()
-            grad = results[0][0].copy()
+            grad = results[0][0].copy()  # gathered arrays may be read-only
             for part, _, _ in results[1:]:  # in shard order: the same bits each run
                 grad += part
             cost = sum(cost for _, cost, _ in results)
