@@ -79,11 +79,14 @@ def test_import_loopnet_does_not_import_dask():
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_sync_equals_fit(client, data, momentum):
-    net, history = train(client, data, momentum=momentum)
+    options = {"momentum": momentum, "validation": data}
+    net, history = train(client, data, **options)
     alone = network()
-    expected = alone.fit(*data, progress=False, momentum=momentum, **SETTINGS)
+    expected = alone.fit(*data, progress=False, **options, **SETTINGS)
     np.testing.assert_allclose(net.params, alone.params, **TOL[np.float64])
     np.testing.assert_allclose(history.cost, expected.cost, **TOL[np.float64])
+    np.testing.assert_allclose(history.val_cost, expected.val_cost, **TOL[np.float64])
+    assert history.val_accuracy == expected.val_accuracy
     assert history.n_shards == 2 and len(history.step_seconds) == 2 * 7
     assert all(t >= 0 for t in history.communication_seconds)
 
