@@ -1,0 +1,344 @@
+"""loopnet.distributed on a LocalCluster of 2 worker processes this module starts.
+
+Sync mode against ``Network.fit`` (1e-12 relative in float64) and against
+itself (bit for bit); local SGD on one shard against ``fit`` bit for bit;
+``dask.array`` inputs; bad input; divergence; a worker killed mid-training.
+Skipped when dask.distributed is not installed.
+"""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "distributed", reason='dask.distributed is not installed: pip install -e ".[test]"'
+)
+da = pytest.importorskip("dask.array", reason="dask.array is not installed")
+
+from distributed import Client, LocalCluster  # noqa: E402
+
+import loopnet as ln  # noqa: E402
+from loopnet import distributed  # noqa: E402
+from loopnet.distributed import worker  # noqa: E402
+from loopnet.kernels.update import SGD, OptimizerState, Step  # noqa: E402
+from tests.helpers import TOL, needs_sklearn  # noqa: E402
+
+SIZES = [5, 4, 3]
+SETTINGS = {"epochs": 2, "batch_size": 7, "lr": 0.5, "l2": 0.1, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(20261202)
+    X = rng.random((43, SIZES[0]))
+    return X, np.eye(SIZES[-1])[np.argmax(X[:, : SIZES[-1]], axis=1)]  # learnable
+
+
+def network():
+    return ln.Network(SIZES, "tanh", "softmax", "log_likelihood", seed=0)
+
+
+def train(client, data, **options):
+    net = network()
+    history = distributed.fit(
+        net, *data, client, progress=False, **{**SETTINGS, **options}
+    )
+    return net, history
+
+
+def test_import_loopnet_does_not_import_dask():
+    code = (
+        "import sys, loopnet; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sync_equals_fit(client, data, momentum):
+    options = {"momentum": momentum, "validation": data}
+    net, history = train(client, data, **options)
+    alone = network()
+    expected = alone.fit(*data, progress=False, **options, **SETTINGS)
+    np.testing.assert_allclose(net.params, alone.params, **TOL[np.float64])
+    np.testing.assert_allclose(history.cost, expected.cost, **TOL[np.float64])
+    np.testing.assert_allclose(history.val_cost, expected.val_cost, **TOL[np.float64])
+    assert history.val_accuracy == expected.val_accuracy
+    assert history.n_shards == 2 and len(history.step_seconds) == 2 * 7
+    assert all(t >= 0 for t in history.communication_seconds)
+
+
+def test_sync_is_the_same_bits_run_to_run(client, data):
+    first, _ = train(client, data, momentum=0.9)
+    second, _ = train(client, data, momentum=0.9)
+    assert np.array_equal(first.params, second.params)
+
+
+@pytest.mark.parametrize(
+    "optimizer, momentum", [("sgd", 0.9), ("nesterov", 0.9), ("adam", 0.0)]
+)
+def test_local_sgd_on_one_shard_is_fits_compiled_loop(
+    client, data, optimizer, momentum
+):
+    # one chunk: one shard, trained by _train_batches on fit's shuffle, averaged
+    # over one copy; sync mode, over two shards, takes the same steps
+    X, Y = data
+    one_chunk = da.from_array(X, chunks=(X.shape[0], SIZES[0]))
+    options = {"optimizer": optimizer, "momentum": momentum, "sync_every": 2}
+    local, history = train(client, (one_chunk, Y), mode="local_sgd", **options)
+    assert history.n_shards == 1 and len(history.step_seconds) == 2 * 4
+    sync, _ = train(client, data, optimizer=optimizer, momentum=momentum)
+    np.testing.assert_allclose(sync.params, local.params, **TOL[np.float64])
+    if optimizer == "sgd":
+        alone = network()
+        alone.fit(*data, progress=False, momentum=momentum, **SETTINGS)
+        assert np.array_equal(local.params, alone.params)
+
+
+def test_shard_gradient_is_the_summed_gradient_of_its_rows(data):
+    # the worker's task, run here: Network.gradient(reduction="sum") of the rows
+    X, Y = data
+    net, rows = network(), np.array([7, 0, 30, 2])
+    grad, cost, _ = worker.shard_gradient((X, Y), net.params, rows, net.layout)
+    expected = net.gradient(X[rows], Y[rows], reduction="sum")
+    np.testing.assert_allclose(grad, expected.flat, **TOL[np.float64])
+    np.testing.assert_allclose(
+        cost, net.cost(X[rows], Y[rows], reduction="sum"), **TOL[np.float64]
+    )
+
+
+def test_local_round_is_an_epoch_of_fit(data):
+    # the worker's task, run here, on fit's shuffle: fit's compiled loop
+    X, Y = data
+    net, alone = network(), network()
+    order = np.random.default_rng(3).permutation(X.shape[0])
+    step = Step.of(SGD, np.float64, 0.5, 0.1 / X.shape[0], 0.9)
+    state = OptimizerState.zeros(SGD, net.n_params, np.float64)
+    params, _, _, _ = worker.local_round(
+        (X, Y), net.params, state, order, 7, net.layout, step
+    )
+    alone.fit(X, Y, batch_size=7, lr=0.5, l2=0.1, momentum=0.9, seed=3, progress=False)
+    assert np.array_equal(params, alone.params)
+    assert np.array_equal(net.params, network().params)  # its inputs are left alone
+
+
+def test_prepare_shard_names_the_rows(data):
+    X, Y = data
+    layout = network().layout
+    with pytest.raises(ValueError, match="rows 10 to 52"):
+        worker.prepare_shard(X, Y * 2, layout, np.float64, 10)
+    assert worker.warm(["float64"])["seconds"] >= 0
+
+
+def test_dask_array_chunks_are_the_shards(client, data):
+    X, Y = data
+    chunked = da.from_array(X, chunks=(15, 2)), da.from_array(Y, chunks=(10, 3))
+    net, history = train(client, chunked)
+    alone = network()
+    alone.fit(*data, progress=False, **SETTINGS)
+    assert history.n_shards == 3
+    np.testing.assert_allclose(net.params, alone.params, **TOL[np.float64])
+
+
+def test_local_sgd_two_shards_trains(client, data):
+    net, history = train(client, data, mode="local_sgd", sync_every=1, epochs=5)
+    assert history.n_shards == 2 and len(history.step_seconds) == 5 * 4  # 22 rows
+    assert history.cost[-1] < history.cost[0]
+    assert np.isfinite(net.params).all()
+
+
+def test_bad_arguments_raise_before_any_change(client, data):
+    X, Y = data
+    net = network()
+    before = net.params.copy()
+    with pytest.raises(TypeError, match="client"):
+        distributed.fit(net, X, Y, "tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="mode"):
+        distributed.fit(net, X, Y, client, mode="async")
+    with pytest.raises(ValueError, match="optimizer"):
+        distributed.fit(net, X, Y, client, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="sync_every"):
+        distributed.fit(net, X, Y, client, mode="local_sgd", sync_every=0)
+    with pytest.raises(ValueError, match="X"):
+        distributed.fit(net, X[:, :3], Y, client)
+    with pytest.raises(ValueError, match="lr"):
+        distributed.fit(net, X.tolist(), Y.tolist(), client, lr=-1.0)
+    bad = X.copy()
+    bad[30, 1] = np.nan
+    with pytest.raises(ValueError, match="rows 30 to 42"):
+        distributed.fit(net, da.from_array(bad, chunks=(30, 5)), Y, client)
+    assert np.array_equal(net.params, before)
+
+
+def test_divergence_keeps_the_last_finite_step(client, data):
+    net = ln.Network([5, 1], activation="identity", output="identity", seed=0)
+    X = np.full((8, 5), 1e3)
+    with pytest.raises(ln.DivergenceError) as caught:
+        distributed.fit(
+            net, X, np.zeros((8, 1)), client, epochs=20, lr=1e6, progress=False
+        )
+    assert np.isfinite(net.params).all()
+    assert caught.value.epoch >= 1
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_at(epoch, step, then=None):
+    def callback(e, s):
+        if (e, s) == (epoch, step):
+            if then is not None:
+                then()
+            raise Stop
+
+    return callback
+
+
+def test_callback_stops_after_a_completed_step(client, data):
+    stopped = []
+    for _ in range(2):
+        net = network()
+        with pytest.raises(Stop):
+            distributed.fit(
+                net, *data, client, progress=False, callback=stop_at(2, 3), **SETTINGS
+            )
+        stopped.append(net.params.copy())
+    assert np.array_equal(stopped[0], stopped[1])
+    assert not np.array_equal(stopped[0], network().params)
+
+
+def test_workers_are_configured(client):
+    reports = distributed.configure(client)
+    assert len(reports) == 2
+    for report in reports.values():
+        assert report["numba_threads"] == 1 and report["cpu"]
+    # tasks travel as references to this module, never as compiled code
+    assert b"loopnet.distributed.worker" in pickle.dumps(worker.shard_gradient)
+    assert len(pickle.dumps(worker.local_round)) < 200
+
+
+@pytest.mark.heavy
+@needs_sklearn
+def test_local_sgd_reaches_fits_digits_accuracy(client):
+    # [64, 30, 10] on the 8x8 digits, 10 epochs: fit reaches about 0.95 test
+    # accuracy; local SGD over 2 shards, averaging every 20 mini-batches, stays
+    # within 0.03 of it
+    split = ln.datasets.digits(seed=0)
+    settings = {"epochs": 10, "batch_size": 10, "lr": 0.5, "seed": 0}
+
+    def digits_network():
+        return ln.Network([64, 30, 10], output="softmax", cost="log_likelihood", seed=0)
+
+    alone = digits_network()
+    alone.fit(split.X_train, split.Y_train, progress=False, **settings)
+    net = digits_network()
+    distributed.fit(
+        net,
+        split.X_train,
+        split.Y_train,
+        client,
+        mode="local_sgd",
+        sync_every=20,
+        progress=False,
+        **settings,
+    )
+    expected = alone.score(split.X_test, split.labels_test)
+    assert expected > 0.9
+    assert net.score(split.X_test, split.labels_test) >= expected - 0.03
+
+
+# Last: the cluster's workers are killed (and restarted by their nannies).
+
+
+def kill_workers(client, which="all"):
+    """SIGKILL one worker or all: with all, their scattered shards are lost.
+
+    (Dask may have copied a shard to the other worker, for a task it moved
+    there, so killing one does not always lose one.) Nannies start new ones.
+    """
+    pids = sorted(client.run(os.getpid).values())
+    for pid in pids[-1:] if which == "one" else pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def restarted(client):
+    """After the test, wait for the nanny's new worker and the old one's removal."""
+    yield
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            pids = client.run(os.getpid)
+        except OSError:  # a worker that is gone, not yet removed
+            continue
+        workers = client.scheduler_info()["workers"]
+        if len(pids) == len(workers) == 2 and all(map(_alive, pids.values())):
+            return
+    raise AssertionError(f"the cluster did not get 2 live workers back: {pids}")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# killing both waits for their nannies' restarts (about 10 s): heavy
+@pytest.mark.parametrize("which", ["one", pytest.param("all", marks=pytest.mark.heavy)])
+def test_killed_workers_are_survived_exactly(client, data, restarted, which):
+    expected, _ = train(client, data, momentum=0.9)
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 3):
+            kill_workers(client, which)
+
+    net, _ = train(client, data, momentum=0.9, callback=kill)
+    assert np.array_equal(net.params, expected.params)
+
+
+# The module's last test: its workers are not waited for (after a second kill of
+# both workers within seconds, the LocalCluster was seen closing a nanny).
+def test_worker_lost_beyond_retries_keeps_the_last_step(client, data):
+    reached = network()
+    with pytest.raises(Stop):
+        distributed.fit(
+            reached, *data, client, progress=False, callback=stop_at(1, 4), **SETTINGS
+        )
+
+    def kill(epoch, step):
+        if (epoch, step) == (1, 4):
+            kill_workers(client)
+
+    net = network()
+    with pytest.raises(distributed.WorkerLostError, match="last completed step"):
+        distributed.fit(
+            net, *data, client, progress=False, retries=0, callback=kill, **SETTINGS
+        )
+    assert np.array_equal(net.params, reached.params)
