@@ -31,6 +31,7 @@ DOCTEST_EXTRAS = {
     "loopnet.sklearn": ("sklearn", "scikit-learn", "test"),
     "loopnet.plots.": ("matplotlib", "matplotlib", "examples"),
     "loopnet.cuda.": ("numba_cuda", "numba-cuda", "cuda"),
+    "loopnet.distributed": ("distributed", "dask[distributed]", "distributed"),
 }
 MISSING_EXTRAS = {
     prefix: f'{package} is not installed: pip install -e ".[{extra}]"'

@@ -21,7 +21,7 @@ pytest.importorskip(
 )
 da = pytest.importorskip("dask.array", reason="dask.array is not installed")
 
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client, LocalCluster, get_task_stream  # noqa: E402
 
 import loopnet as ln  # noqa: E402
 from loopnet import distributed  # noqa: E402
@@ -269,6 +269,29 @@ def test_local_sgd_reaches_fits_digits_accuracy(client):
     expected = alone.score(split.X_test, split.labels_test)
     assert expected > 0.9
     assert net.score(split.X_test, split.labels_test) >= expected - 0.03
+
+
+@needs_sklearn
+def test_grid_search_on_the_cluster_equals_the_serial_search(client):
+    """GridSearchCV's fits on the workers (joblib's "dask" backend), same scores."""
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    from loopnet.sklearn import LoopNetClassifier
+
+    rng = np.random.default_rng(5)
+    X = rng.random((60, 4))
+    labels = (X[:, 0] + X[:, 1] > 1).astype(int)
+    model = LoopNetClassifier(hidden=(5,), epochs=5, batch_size=10, random_state=0)
+    grid = {"lr": [0.003, 0.03], "optimizer": ["adam", "nesterov"]}
+    serial = GridSearchCV(model, grid, cv=2).fit(X, labels)
+    distributed.configure(client)
+    with get_task_stream(client) as stream, joblib.parallel_backend("dask"):
+        on_cluster = GridSearchCV(model, grid, cv=2, n_jobs=-1).fit(X, labels)
+    assert stream.data, "no fit ran as a Dask task"
+    for key in ("split0_test_score", "split1_test_score"):
+        assert np.array_equal(on_cluster.cv_results_[key], serial.cv_results_[key])
+    assert on_cluster.best_params_ == serial.best_params_
 
 
 # Last: the cluster's workers are killed (and restarted by their nannies).
