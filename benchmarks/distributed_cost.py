@@ -20,13 +20,21 @@ import json
 import math
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
-from distributed import Client, LocalCluster
 
 import loopnet as ln
-from loopnet import distributed
+
+try:  # asv imports every module of benchmarks/, also in environments without Dask
+    from distributed import Client, LocalCluster
+
+    from loopnet import distributed
+except ImportError as error:
+    MISSING_DASK = error
+else:
+    MISSING_DASK = None
 
 WORKLOADS = {
     # name: (sizes, batch size, rows: enough steps for a median, few minutes)
@@ -191,6 +199,8 @@ def main():
     parser.add_argument("--json", help="also write the measurements here")
     parser.add_argument("--from-json", help="project measurements saved by --json")
     arguments = parser.parse_args()
+    if MISSING_DASK is not None:
+        sys.exit(f'needs Dask: pip install -e ".[distributed]" ({MISSING_DASK})')
     if arguments.from_json:
         with open(arguments.from_json) as file:
             results = json.load(file)
