@@ -117,7 +117,10 @@ def update(machine, bench=HISTORY_BENCH):
     try:
         arguments = ["run", f"HASHFILE:{listing.name}", "--skip-existing-commits"]
         arguments += ["--machine", machine, "--show-stderr", "--bench", bench]
-        asv(*arguments)
+        if asv(*arguments, check=False) != 0:
+            # asv exits non-zero when a benchmark failed at some commit: old
+            # commits lack newer APIs, and one crashed (benchmarks/README.md)
+            print("some benchmarks failed at some commits: recorded as failed")
     finally:
         os.unlink(listing.name)
     if gpu_present():
