@@ -204,6 +204,19 @@ def _show_progress(progress):
     return bool(progress) and isatty is not None and isatty()
 
 
+def epoch_bar(epochs, n_examples, show):
+    """The progress bar of ``epochs`` passes over ``n_examples``, on standard error."""
+    return tqdm(
+        total=epochs * n_examples,
+        desc=f"epoch 1/{epochs}",
+        disable=not show,
+        unit="ex",
+        unit_scale=True,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+
 def chunk_batches(n_params, batch_size, n_batches):
     """Mini-batches per compiled call: about ``CHUNK_WORK`` multiply-adds each.
 
@@ -441,15 +454,7 @@ def _train(net, trainer, X, Y, options, rng, validation, show, method):
     run(np.arange(n_examples), 0, 0, 0.0)  # compiles; trains nothing
     history.compile_seconds = time.perf_counter() - started
     stopping = _EarlyStopping(options) if options.early_stopping else None
-    with tqdm(
-        total=epochs * n_examples,
-        desc=f"epoch 1/{epochs}",
-        disable=not show,
-        unit="ex",
-        unit_scale=True,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    ) as bar:
+    with epoch_bar(epochs, n_examples, show) as bar:
         for epoch in range(epochs):
             bar.set_description(f"epoch {epoch + 1}/{epochs}")
             rate = options.rates[epoch]

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from distributed import Client
-from tqdm import tqdm
 
 from loopnet import _validation as check
 from loopnet.distributed import worker
@@ -42,6 +41,7 @@ from loopnet.training import (
     _check_validation,
     _show_progress,
     chunk_batches,
+    epoch_bar,
 )
 
 MODES = ("sync", "local_sgd")
@@ -294,14 +294,7 @@ def _default_sync_every(net, batch_size):
 def _epochs(net, trainer, rng, epochs, validation, show, callback, history):
     """The epochs: shuffle, steps (or rounds), bar, history, validation."""
     n_examples = trainer.shards.n_examples
-    with tqdm(
-        total=epochs * n_examples,
-        disable=not show,
-        unit="ex",
-        unit_scale=True,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    ) as bar:
+    with epoch_bar(epochs, n_examples, show) as bar:
         for epoch in range(epochs):
             bar.set_description(f"epoch {epoch + 1}/{epochs}")
             started = time.perf_counter()
