@@ -11,6 +11,8 @@ arrays (``refresh``); a shard of a ``dask.array`` is a task's result, which Dask
 computes again from its chunks by itself.
 """
 
+import time
+
 import numpy as np
 
 from loopnet.distributed import worker
@@ -160,6 +162,14 @@ class Shards:
 
 
 def _workers(client, timeout=60):
-    """The addresses of the cluster's workers, sorted; waits for one if none."""
-    client.wait_for_workers(1, timeout=timeout)
-    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+    """The addresses of the cluster's workers, sorted; waits for one if none.
+
+    Asks the scheduler directly (``Client.nthreads``): ``scheduler_info()``
+    returns a cache that the client's periodic refresh, which carries no
+    workers, can overwrite between the fetch and the return.
+    """
+    deadline = time.monotonic() + timeout
+    while not (workers := sorted(client.nthreads())):
+        # the one worker wait_for_workers saw may be gone again: wait anew
+        client.wait_for_workers(1, timeout=max(deadline - time.monotonic(), 1e-3))
+    return workers
