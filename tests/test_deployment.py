@@ -234,6 +234,7 @@ def fit_digest():
 
 
 @needs_jit
+@pytest.mark.heavy  # compiles in fresh caches: minutes
 def test_two_processes_compile_into_one_fresh_cache_at_once(tmp_path):
     """Two processes compile into one empty cache at once; both train right.
 
@@ -617,6 +618,7 @@ print(json.dumps({
 
 
 @needs_jit
+@pytest.mark.heavy  # compiles in fresh caches: minutes
 def test_cached_caller_compiles_again_when_a_callee_file_changes(tmp_path):
     """``_weight_gradient`` (gradients.py) calls ``_dot_rows`` (_tiles.py).
 
