@@ -367,8 +367,12 @@ def test_interrupt_during_validation_keeps_the_epoch(monkeypatch, tmp_path):
 
 
 SIGINT_DURING_FIT = """
-import faulthandler
+import faulthandler, signal
 faulthandler.dump_traceback_later(100, exit=True)  # a hang shows where, and ends
+# Ctrl-C raises KeyboardInterrupt, as at a terminal: a child of a shell's
+# background job (as in CI's lanes) starts with SIGINT ignored, and Python then
+# keeps it ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np, loopnet as ln
 rng = np.random.default_rng(0)
 X, Y = rng.standard_normal((2000, 60)), rng.random((2000, 10))
