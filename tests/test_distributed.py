@@ -21,11 +21,13 @@ pytest.importorskip(
 )
 da = pytest.importorskip("dask.array", reason="dask.array is not installed")
 
+import dask  # noqa: E402
 from distributed import Client, LocalCluster, get_task_stream  # noqa: E402
 
 import loopnet as ln  # noqa: E402
 from loopnet import distributed  # noqa: E402
 from loopnet.distributed import worker  # noqa: E402
+from loopnet.distributed.shards import Shards  # noqa: E402
 from loopnet.kernels.update import SGD, OptimizerState, Step  # noqa: E402
 from tests.helpers import TOL, needs_sklearn  # noqa: E402
 
@@ -245,10 +247,6 @@ def test_shards_find_every_worker_while_the_client_refreshes_its_cache(client, d
     # Client.scheduler_info() could return the periodic refresh's cache, which has
     # no workers (a CI failure: "integer modulo by zero"); refreshed every 1 ms
     # here, that cache was what 1 call in 3 returned
-    import dask
-
-    from loopnet.distributed.shards import Shards
-
     with (
         dask.config.set({"distributed.client.scheduler-info-interval": "1ms"}),
         Client(client.scheduler.address) as busy,
