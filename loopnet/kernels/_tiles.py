@@ -14,9 +14,10 @@ with both ``S`` and ``T`` read along rows (contiguous in p):
   (S = delta transposed, T = A_prev transposed).
 
 A weight gradient summed over few examples is better done as outer products:
-``_outer_product_rows`` adds the examples' terms in blocks of 4 rows j by 4
-examples b, k innermost, in increasing b (``gradients.MIN_TILED_BATCH`` says
-which form a batch takes).
+``_outer_product_rows`` adds the examples' terms in increasing b, in the vector
+register blocks of ``_vectors`` (``gradients.MIN_TILED_BATCH`` says which form a
+batch takes); ``_outer_product_sgd_rows`` steps the weights from those sums
+without storing them.
 
 ``_dot_rows`` computes rows of C in register tiles of 4 x 3 entries: 12 running
 sums that share each loaded S[i, p] three times and T[n, p] four times, so the
@@ -41,6 +42,14 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
+from loopnet.kernels._vectors import (
+    BLOCK_BYTES,
+    BLOCK_ROWS,
+    _outer_block,
+    _outer_block_sgd,
+    _outer_row,
+    _outer_row_sgd,
+)
 
 TILE = 4
 """Rows of C (rows of S) in one register tile; row blocks start at its multiples."""
@@ -189,17 +198,12 @@ def _dot_rows(S, T, C, i_start, i_stop):
 
 
 @njit(**JIT)
-def _add_example(dW_j, d, a):
-    """dW_j[k] += d * a[k] over k: one example's term of one row of dW."""
-    for k in range(dW_j.shape[0]):
-        dW_j[k] += d * a[k]
-
-
-@njit(**JIT)
-def _add_four_examples(dW_j, d0, d1, d2, d3, a0, a1, a2, a3):
-    """dW_j[k] += d0 a0[k] + d1 a1[k] + d2 a2[k] + d3 a3[k], added left to right."""
-    for k in range(dW_j.shape[0]):
-        dW_j[k] = dW_j[k] + d0 * a0[k] + d1 * a1[k] + d2 * a2[k] + d3 * a3[k]
+def _outer_sum(delta, A_prev, j, k):
+    """sum_b delta[b, j] * A_prev[b, k], its terms added one by one in increasing b."""
+    total = A_prev.dtype.type(0)
+    for b in range(delta.shape[0]):
+        total += delta[b, j] * A_prev[b, k]
+    return total
 
 
 @njit(**JIT)
@@ -209,66 +213,63 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
     Parameters
     ----------
     delta : ndarray, shape (n_batch, n_l)
-        Errors of layer l.
+        Errors of layer l, C-contiguous.
     A_prev : ndarray, shape (n_batch, n_prev)
         Activations of layer l-1, C-contiguous.
     rows : ndarray, shape (j_stop - j_start, n_prev)
         Output, overwritten: rows j_start..j_stop-1 of dW (a block of ``dW``
-        itself, or scratch).
+        itself, or scratch), C-contiguous.
     j_start, j_stop : int
         The rows j of dW to compute.
 
     Notes
     -----
-    Blocks of 4 rows j by 4 examples b: for each k, the four A_prev[b, k] are
-    loaded once and used by all four rows, sixteen multiply-adds per four loads
-    and four read-modify-writes of ``rows``, with k innermost and contiguous so
-    LLVM vectorizes it. Each dW[j, k] still adds its terms one by one in
-    increasing b (no fastmath: written left to right, nothing is reassociated),
-    so the result equals the seeds' per-example accumulator bit for bit.
+    Register blocks of ``BLOCK_ROWS`` rows j by one cache line of columns k
+    (``_vectors``), the sum over b innermost in vector registers, each entry
+    stored once. The column blocks are the outer loop, so that a block's lines
+    of A_prev stay in cache while every row block passes over them. Rows and
+    columns left over are summed one entry at a time (``_outer_sum``). Every
+    dW[j, k] adds its terms one by one in increasing b, with no fused
+    multiply-add, so it equals the seeds' per-example accumulator bit for bit.
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
-    n_batch = delta.shape[0]
-    n_rows = j_stop - j_start
+    n_rows, n_k = j_stop - j_start, A_prev.shape[1]
+    width = BLOCK_BYTES // A_prev.itemsize
+    k_blocked = n_k - n_k % width
+    r_blocked = n_rows - n_rows % BLOCK_ROWS
+    for k in range(0, k_blocked, width):
+        for r in range(0, r_blocked, BLOCK_ROWS):
+            _outer_block(rows, delta, A_prev, j_start + r, r, k)
+        for r in range(r_blocked, n_rows):
+            _outer_row(rows, delta, A_prev, j_start + r, r, k)
     for r in range(n_rows):
-        rows[r, :] = 0
-    b_four = n_batch - n_batch % 4
-    r_four = n_rows - n_rows % 4
-    for r in range(0, r_four, 4):
-        j = j_start + r
-        r0, r1, r2, r3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
-        for b in range(0, b_four, 4):
-            a0, a1, a2, a3 = A_prev[b], A_prev[b + 1], A_prev[b + 2], A_prev[b + 3]
-            d0, d1, d2, d3 = delta[b], delta[b + 1], delta[b + 2], delta[b + 3]
-            e0, e1, e2, e3 = d0[j], d0[j + 1], d0[j + 2], d0[j + 3]
-            f0, f1, f2, f3 = d1[j], d1[j + 1], d1[j + 2], d1[j + 3]
-            g0, g1, g2, g3 = d2[j], d2[j + 1], d2[j + 2], d2[j + 3]
-            h0, h1, h2, h3 = d3[j], d3[j + 1], d3[j + 2], d3[j + 3]
-            for k in range(A_prev.shape[1]):
-                x0, x1, x2, x3 = a0[k], a1[k], a2[k], a3[k]
-                r0[k] = r0[k] + e0 * x0 + f0 * x1 + g0 * x2 + h0 * x3
-                r1[k] = r1[k] + e1 * x0 + f1 * x1 + g1 * x2 + h1 * x3
-                r2[k] = r2[k] + e2 * x0 + f2 * x1 + g2 * x2 + h2 * x3
-                r3[k] = r3[k] + e3 * x0 + f3 * x1 + g3 * x2 + h3 * x3
-        for b in range(b_four, n_batch):
-            for i in range(4):
-                _add_example(rows[r + i], delta[b, j + i], A_prev[b])
-    for r in range(r_four, n_rows):
-        j = j_start + r
-        for b in range(0, b_four, 4):
-            _add_four_examples(
-                rows[r],
-                delta[b, j],
-                delta[b + 1, j],
-                delta[b + 2, j],
-                delta[b + 3, j],
-                A_prev[b],
-                A_prev[b + 1],
-                A_prev[b + 2],
-                A_prev[b + 3],
-            )
-        for b in range(b_four, n_batch):
-            _add_example(rows[r], delta[b, j], A_prev[b])
+        for k in range(k_blocked, n_k):
+            rows[r, k] = _outer_sum(delta, A_prev, j_start + r, k)
+
+
+@njit(**JIT)
+def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop):
+    """W[j, k] <- W[j, k] - lr (scale sum_b delta[b, j] A_prev[b, k] + decay W[j, k]).
+
+    The plain SGD step of rows j_start..j_stop-1 of ``W`` (shape (n_l, n_prev),
+    C-contiguous, updated in place), taken from the sums of
+    ``_outer_product_rows`` while they are still in registers: the same sums and
+    the same expression as ``update._sgd_step`` applied to them, so the same bits,
+    with no dW written or read.
+    """
+    n_k = A_prev.shape[1]
+    width = BLOCK_BYTES // A_prev.itemsize
+    k_blocked = n_k - n_k % width
+    r_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
+    for k in range(0, k_blocked, width):
+        for j in range(j_start, r_blocked, BLOCK_ROWS):
+            _outer_block_sgd(W, delta, A_prev, j, j, k, lr, scale, decay)
+        for j in range(r_blocked, j_stop):
+            _outer_row_sgd(W, delta, A_prev, j, j, k, lr, scale, decay)
+    for j in range(j_start, j_stop):
+        for k in range(k_blocked, n_k):
+            w = W[j, k]
+            W[j, k] = w - lr * (scale * _outer_sum(delta, A_prev, j, k) + decay * w)
 
 
 @njit(**JIT)

@@ -10,10 +10,13 @@ This is the seeds' update (Nielsen's ``update_mini_batch``: w -> (1 - lr l2 / N)
 - (lr / m) sum_b dC_b/dw), with classical momentum added.
 
 The training loop fuses each layer's weight gradient into its step
-(``_weight_step``): the gradient of ``TILE`` rows of W at a time goes to a small
-scratch block, still in cache, and the step is taken from it at once, so no dW
-array of the layer's size is written or read back. ``_weight_step_plain`` is the
-same step as written: the whole dW by its triple loop, then ``_sgd_step``.
+(``_weight_step``), so no dW array of the layer's size is written or read back.
+Plain SGD on a mini-batch under ``MIN_TILED_BATCH`` examples steps each weight
+straight from the vector registers that hold its sum; the other optimizers, and
+longer batches, take the gradient of ``TILE`` rows of W at a time into a small
+scratch block, still in cache, and step from it at once. ``_weight_step_plain``
+is the same step as written: the whole dW by its triple loop, then
+``_sgd_step``.
 """
 
 from typing import NamedTuple
@@ -23,7 +26,12 @@ from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet._jit import JIT, PARALLEL, use_threads
-from loopnet.kernels._tiles import TILE, _block_rows, _transposed
+from loopnet.kernels._tiles import (
+    TILE,
+    _block_rows,
+    _outer_product_sgd_rows,
+    _transposed,
+)
 from loopnet.kernels.gradients import (
     MIN_TILED_BATCH,
     _bias_gradient,
@@ -195,9 +203,17 @@ def _weight_step_rows(
     ``W`` is the layer's flat (n_l * n_prev,) block and ``state`` its state; the
     gradient of each ``TILE`` rows goes to ``scratch`` (at least TILE * n_prev
     entries) and ``_apply_step`` applies it while it is in cache. ``start`` is a
-    multiple of ``TILE``; other arguments as ``_weight_step``.
+    multiple of ``TILE``; other arguments as ``_weight_step``. Plain SGD on a
+    batch under ``MIN_TILED_BATCH`` steps straight from the sums' registers
+    (``_tiles._outer_product_sgd_rows``), without the scratch.
     """
     n_prev = A_prev.shape[1]
+    if step.kind == SGD and step.momentum == 0 and delta.shape[0] < MIN_TILED_BATCH:
+        W_rows = W.reshape((W.shape[0] // n_prev, n_prev))
+        _outer_product_sgd_rows(
+            delta, A_prev, W_rows, step.lr, scale, step.decay, start, stop
+        )
+        return
     for j in range(start, stop, TILE):
         j_stop = min(j + TILE, stop)
         n_entries = (j_stop - j) * n_prev
