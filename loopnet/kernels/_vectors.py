@@ -49,90 +49,96 @@ def _python_block(out, delta, A_prev, j, r, k, n_rows, step=None):
     """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``."""
     zero = A_prev.dtype.type(0)
     for i in range(n_rows):
-        for l in range(BLOCK_BYTES // A_prev.itemsize):
+        for column in range(k, k + BLOCK_BYTES // A_prev.itemsize):
             total = zero
             for b in range(delta.shape[0]):
-                total = total + delta[b, j + i] * A_prev[b, k + l]
+                total = total + delta[b, j + i] * A_prev[b, column]
             if step is None:
-                out[r + i, k + l] = total
+                out[r + i, column] = total
             else:
                 lr, scale, decay = step
-                w = out[r + i, k + l]
-                out[r + i, k + l] = w - lr * (scale * total + decay * w)
+                w = out[r + i, column]
+                out[r + i, column] = w - lr * (scale * total + decay * w)
 
 
-def _element_pointer(context, builder, array_type, array, row, column):
-    """Pointer to ``array[row, column]`` of a C-contiguous 2-D array (unchecked)."""
-    view = context.make_array(array_type)(context, builder, array)
-    shape = cgutils.unpack_tuple(builder, view.shape, 2)
-    strides = cgutils.unpack_tuple(builder, view.strides, 2)
-    return cgutils.get_item_pointer2(
-        context, builder, view.data, shape, strides, "C", [row, column]
-    )
+class _BlockBuilder:
+    """IR helpers of one block: element pointers, vector loads, broadcasts."""
+
+    def __init__(self, context, builder, dtype):
+        self.context, self.builder = context, builder
+        scalar = context.get_value_type(dtype)
+        self.align = context.get_abi_sizeof(scalar)
+        self.width = BLOCK_BYTES // 2 // self.align  # lanes of one AVX vector
+        self.vector = ir.VectorType(scalar, self.width)
+        self.intp = context.get_value_type(types.intp)
+
+    def pointer(self, array_type, array, row, column):
+        """Pointer to ``array[row, column]`` of a C-contiguous 2-D array."""
+        view = self.context.make_array(array_type)(self.context, self.builder, array)
+        shape = cgutils.unpack_tuple(self.builder, view.shape, 2)
+        strides = cgutils.unpack_tuple(self.builder, view.strides, 2)
+        return cgutils.get_item_pointer2(
+            self.context, self.builder, view.data, shape, strides, "C", [row, column]
+        )
+
+    def vector_pointer(self, array_type, array, row, column, half):
+        """Pointer to the vector of ``array[row]`` at column + half * width."""
+        column = self.builder.add(column, self.intp(half * self.width))
+        element = self.pointer(array_type, array, row, column)
+        return self.builder.bitcast(element, self.vector.as_pointer())
+
+    def splat(self, value):
+        """A vector with ``value`` in every lane."""
+        lanes = ir.Constant(ir.VectorType(ir.IntType(32), self.width), [0] * self.width)
+        zero = ir.Constant(self.vector, None)
+        first = self.builder.insert_element(zero, value, ir.IntType(32)(0))
+        return self.builder.shuffle_vector(first, zero, lanes)
+
+    def rows(self, array_type, array):
+        """The first dimension of a 2-D array."""
+        view = self.context.make_array(array_type)(self.context, self.builder, array)
+        return cgutils.unpack_tuple(self.builder, view.shape, 2)[0]
 
 
 def _emit_block(context, builder, signature, args, n_rows, sgd):
-    """IR of one block: the sums over b in vectors, then store or SGD step."""
+    """IR of one block: the sums over b in vectors, then stored or stepped."""
     out_type, delta_type, a_type = signature.args[:3]
     out, delta, a_prev, j, r, k = args[:6]
-    scalar = context.get_value_type(a_type.dtype)
-    width = BLOCK_BYTES // 2 // context.get_abi_sizeof(scalar)
-    vector = ir.VectorType(scalar, width)
-    pointer = vector.as_pointer()
-    align = context.get_abi_sizeof(scalar)
-    zeros = ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width)
-    intp = context.get_value_type(types.intp)
+    ir_ = _BlockBuilder(context, builder, a_type.dtype)
+    halves = (0, 1)
     sums = [
-        [cgutils.alloca_once_value(builder, ir.Constant(vector, None)) for _ in "01"]
+        [
+            cgutils.alloca_once_value(builder, ir.Constant(ir_.vector, None))
+            for _ in halves
+        ]
         for _ in range(n_rows)
     ]
-
-    def vector_at(array_type, array, row, column, half):
-        column = builder.add(column, intp(half * width))
-        element = _element_pointer(context, builder, array_type, array, row, column)
-        return builder.bitcast(element, pointer)
-
-    n_batch = cgutils.unpack_tuple(
-        builder, context.make_array(delta_type)(context, builder, delta).shape, 2
-    )[0]
-    with cgutils.for_range(builder, n_batch) as loop:
+    with cgutils.for_range(builder, ir_.rows(delta_type, delta)) as loop:
         b = loop.index
         x = [
-            builder.load(vector_at(a_type, a_prev, b, k, half), align=align)
-            for half in (0, 1)
+            builder.load(ir_.vector_pointer(a_type, a_prev, b, k, h), align=ir_.align)
+            for h in halves
         ]
         for i in range(n_rows):
-            row = builder.add(j, intp(i))
-            d = builder.load(
-                _element_pointer(context, builder, delta_type, delta, b, row)
-            )
-            d = builder.insert_element(ir.Constant(vector, None), d, ir.IntType(32)(0))
-            d = builder.shuffle_vector(d, ir.Constant(vector, None), zeros)
-            for half in (0, 1):
-                total = builder.load(sums[i][half])
-                total = builder.fadd(total, builder.fmul(d, x[half]))
-                builder.store(total, sums[i][half])
+            row = builder.add(j, ir_.intp(i))
+            d = ir_.splat(builder.load(ir_.pointer(delta_type, delta, b, row)))
+            for h in halves:  # sum + d * x: two roundings, as the accumulator
+                total = builder.fadd(builder.load(sums[i][h]), builder.fmul(d, x[h]))
+                builder.store(total, sums[i][h])
     if sgd:
-        lr, scale, decay = (
-            builder.shuffle_vector(
-                builder.insert_element(ir.Constant(vector, None), c, ir.IntType(32)(0)),
-                ir.Constant(vector, None),
-                zeros,
-            )
-            for c in args[6:9]
-        )
+        lr, scale, decay = (ir_.splat(constant) for constant in args[6:9])
     for i in range(n_rows):
-        row = builder.add(r, intp(i))
-        for half in (0, 1):
-            target = vector_at(out_type, out, row, k, half)
-            total = builder.load(sums[i][half])
+        row = builder.add(r, ir_.intp(i))
+        for h in halves:
+            target = ir_.vector_pointer(out_type, out, row, k, h)
+            total = builder.load(sums[i][h])
             if sgd:  # w - lr * (scale * sum + decay * w), as _sgd_step
-                w = builder.load(target, align=align)
+                w = builder.load(target, align=ir_.align)
                 gradient = builder.fadd(
                     builder.fmul(scale, total), builder.fmul(decay, w)
                 )
                 total = builder.fsub(w, builder.fmul(lr, gradient))
-            builder.store(total, target, align=align)
+            builder.store(total, target, align=ir_.align)
     return context.get_dummy_value()
 
 
