@@ -74,6 +74,13 @@ threshold, ``gradients.MIN_TILED_BATCH``.
 TRANSPOSE_BLOCK = 16
 """Rows and columns of one block of a transposed copy."""
 
+OUTER_CHUNK_ROWS = 16
+"""Rows j of one chunk of outer-product blocks (4 blocks)."""
+
+OUTER_CHUNK_LINES = 4
+"""Cache lines of columns k of one chunk of outer-product blocks: with 64
+examples, 16 KiB of A_prev and 8 KiB of delta (float64), within L1."""
+
 PARALLEL_BLOCKS = 16
 """Row blocks a parallel kernel aims for: 8 per thread on 2 cores, so that uneven
 blocks balance, and enough to keep 16 threads busy."""
@@ -207,6 +214,67 @@ def _outer_sum(delta, A_prev, j, k):
 
 
 @njit(**JIT)
+def _outer_block_or_row(delta, A_prev, out, j, r, k, n_rows, step):
+    """One block (``n_rows == BLOCK_ROWS``) or row of ``_outer_product_blocks``."""
+    if step is None:
+        if n_rows == BLOCK_ROWS:
+            _outer_block(out, delta, A_prev, j, r, k)
+        else:
+            _outer_row(out, delta, A_prev, j, r, k)
+    else:
+        lr, scale, decay = step
+        if n_rows == BLOCK_ROWS:
+            _outer_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+        else:
+            _outer_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+
+
+@njit(**JIT)
+def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
+    """Sums of dW[j, k] = sum_b delta[b, j] A_prev[b, k] into ``out[j - first]``.
+
+    For rows j_start <= j < j_stop: stored when ``step`` is None, else the plain
+    SGD step of ``out``'s weights by them, with ``step`` = (lr, scale, decay).
+
+    Notes
+    -----
+    Register blocks of ``BLOCK_ROWS`` rows j by one cache line of columns k
+    (``_vectors``), the sum over b innermost in vector registers, each entry
+    written once; rows the blocks leave over go one at a time in the same lines,
+    and columns left over one entry at a time (``_outer_sum``). The blocks are
+    visited in chunks of ``OUTER_CHUNK_ROWS`` rows by ``OUTER_CHUNK_LINES`` lines,
+    so that the chunk's deltas and lines of A_prev stay in L1 while its blocks
+    use them again: column lines outermost alone re-read every delta for each
+    line, from L2 once the batch holds 64 examples of a 100-unit layer.
+    """
+    n_k = A_prev.shape[1]
+    width = BLOCK_BYTES // A_prev.itemsize
+    k_blocked = n_k - n_k % width
+    j_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
+    k_chunk = OUTER_CHUNK_LINES * width
+    for k_first in range(0, k_blocked, k_chunk):
+        k_last = min(k_first + k_chunk, k_blocked)
+        for j_first in range(j_start, j_stop, OUTER_CHUNK_ROWS):
+            j_last = min(j_first + OUTER_CHUNK_ROWS, j_stop)
+            for k in range(k_first, k_last, width):
+                for j in range(j_first, min(j_last, j_blocked), BLOCK_ROWS):
+                    _outer_block_or_row(
+                        delta, A_prev, out, j, j - first, k, BLOCK_ROWS, step
+                    )
+                for j in range(max(j_first, j_blocked), j_last):
+                    _outer_block_or_row(delta, A_prev, out, j, j - first, k, 1, step)
+    for j in range(j_start, j_stop):
+        for k in range(k_blocked, n_k):
+            total = _outer_sum(delta, A_prev, j, k)
+            if step is None:
+                out[j - first, k] = total
+            else:
+                lr, scale, decay = step
+                w = out[j - first, k]
+                out[j - first, k] = w - lr * (scale * total + decay * w)
+
+
+@njit(**JIT)
 def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
     """rows[j - j_start, k] = sum_b delta[b, j] A_prev[b, k] for j_start <= j < j_stop.
 
@@ -224,27 +292,12 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
 
     Notes
     -----
-    Register blocks of ``BLOCK_ROWS`` rows j by one cache line of columns k
-    (``_vectors``), the sum over b innermost in vector registers, each entry
-    stored once. The column blocks are the outer loop, so that a block's lines
-    of A_prev stay in cache while every row block passes over them. Rows and
-    columns left over are summed one entry at a time (``_outer_sum``). Every
-    dW[j, k] adds its terms one by one in increasing b, with no fused
-    multiply-add, so it equals the seeds' per-example accumulator bit for bit.
+    In the vector register blocks of ``_outer_product_blocks``. Every dW[j, k]
+    adds its terms one by one in increasing b, with no fused multiply-add, so it
+    equals the seeds' per-example accumulator bit for bit.
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
-    n_rows, n_k = j_stop - j_start, A_prev.shape[1]
-    width = BLOCK_BYTES // A_prev.itemsize
-    k_blocked = n_k - n_k % width
-    r_blocked = n_rows - n_rows % BLOCK_ROWS
-    for k in range(0, k_blocked, width):
-        for r in range(0, r_blocked, BLOCK_ROWS):
-            _outer_block(rows, delta, A_prev, j_start + r, r, k)
-        for r in range(r_blocked, n_rows):
-            _outer_row(rows, delta, A_prev, j_start + r, r, k)
-    for r in range(n_rows):
-        for k in range(k_blocked, n_k):
-            rows[r, k] = _outer_sum(delta, A_prev, j_start + r, k)
+    _outer_product_blocks(delta, A_prev, rows, j_start, j_start, j_stop, None)
 
 
 @njit(**JIT)
@@ -257,19 +310,7 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     the same expression as ``update._sgd_step`` applied to them, so the same bits,
     with no dW written or read.
     """
-    n_k = A_prev.shape[1]
-    width = BLOCK_BYTES // A_prev.itemsize
-    k_blocked = n_k - n_k % width
-    r_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
-    for k in range(0, k_blocked, width):
-        for j in range(j_start, r_blocked, BLOCK_ROWS):
-            _outer_block_sgd(W, delta, A_prev, j, j, k, lr, scale, decay)
-        for j in range(r_blocked, j_stop):
-            _outer_row_sgd(W, delta, A_prev, j, j, k, lr, scale, decay)
-    for j in range(j_start, j_stop):
-        for k in range(k_blocked, n_k):
-            w = W[j, k]
-            W[j, k] = w - lr * (scale * _outer_sum(delta, A_prev, j, k) + decay * w)
+    _outer_product_blocks(delta, A_prev, W, 0, j_start, j_stop, (lr, scale, decay))
 
 
 @njit(**JIT)
