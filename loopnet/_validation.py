@@ -89,8 +89,21 @@ def _check_numeric(array, name):
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
 
 
+def all_finite(array):
+    """Whether every entry of a float array is finite.
+
+    A sum of finite terms is finite unless it overflows, and a NaN or an
+    infinity among the terms makes it NaN or infinite: a finite sum proves every
+    term finite in one pass with no temporary array. Only a sum that is not
+    finite needs the test entry by entry.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(array, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(array).all())
+
+
 def _check_finite(array, name):
-    if not np.all(np.isfinite(array)):
+    if not all_finite(array):
         bad = np.count_nonzero(~np.isfinite(array))
         raise ValueError(
             f"{name} must be finite; it holds {bad} NaN or infinite value(s)"
@@ -126,8 +139,8 @@ def data_array(x, name, dtype, n_columns):
     if array.dtype != dtype or not array.flags.c_contiguous:
         with np.errstate(over="ignore", invalid="ignore"):
             array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
-        if original.dtype.kind == "f" and np.all(np.isfinite(original)):
+    if not all_finite(array):
+        if original.dtype.kind == "f" and all_finite(original):
             raise ValueError(
                 f"{name} holds values beyond the range of {dtype} (largest"
                 f" {np.finfo(dtype).max:.4g}), which overflow to infinity when"

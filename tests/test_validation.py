@@ -1,9 +1,12 @@
 """Bad input raises ValueError/TypeError naming the argument; params stay untouched."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 import loopnet as ln
+from loopnet import _validation as check
 from loopnet import kernels
 
 X_OK = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
@@ -98,6 +101,35 @@ def test_values_that_overflow_float32_are_rejected():
     net = ln.Network([3, 2], dtype="float32")
     with pytest.raises(ValueError, match="X holds values beyond the range of float32"):
         net.forward([[1e308, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "values, finite",
+    [
+        ([0.5, -2.0, 3.0], True),
+        ("max", True),  # finite entries whose sum overflows to infinity
+        ("-max", True),
+        ([0.5, np.nan, 3.0], False),
+        ([np.inf, 1.0, 1.0], False),
+        ([1.0, 1.0, -np.inf], False),
+        ([np.inf, -np.inf, 1.0], False),  # a NaN sum
+        ("max+nan", False),
+    ],
+)
+def test_all_finite_holds_exactly_when_every_entry_is(dtype, values, finite):
+    big = np.finfo(dtype).max
+    named = {
+        "max": [big, big, big],
+        "-max": [-big, -big, 1.0],
+        "max+nan": [big, big, np.nan],
+    }
+    values = named[values] if isinstance(values, str) else values
+    array = np.array(values, dtype=dtype).reshape(1, 3).repeat(5, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the overflowing sum warns nothing
+        assert check.all_finite(array) is finite
+    assert finite == bool(np.isfinite(array).all())
 
 
 @pytest.mark.parametrize(
