@@ -1,0 +1,101 @@
+"""The vector register blocks of ``loopnet.kernels._vectors`` and their traversal.
+
+Each block adds the terms delta[b, j] * A_prev[b, k] of a weight gradient in
+increasing b with separate IEEE multiplications and additions, so the sums, and
+the SGD step taken from them, equal the seeds' per-example accumulator bit for
+bit, whatever rows, columns and chunks the blocks and the entries left over cover.
+"""
+
+import numpy as np
+import pytest
+from llvmlite import binding
+from numba import njit
+
+from loopnet.kernels._tiles import (
+    OUTER_CHUNK_LINES,
+    OUTER_CHUNK_ROWS,
+    _outer_product_rows,
+    _outer_product_sgd_rows,
+)
+from loopnet.kernels._vectors import BLOCK_BYTES, BLOCK_ROWS, _outer_block
+from tests.helpers import DTYPES, NO_JIT
+
+# (n_batch, n_l, n_prev): batch 1; whole blocks only; rows and columns left over;
+# more than one chunk of rows and of column lines (float64 and float32).
+SHAPES = [
+    (1, 1, 1),
+    (1, BLOCK_ROWS, 16),
+    (3, 5, 7),
+    (10, 30, 784),
+    (64, OUTER_CHUNK_ROWS + BLOCK_ROWS + 1, 16 * OUTER_CHUNK_LINES + 16 + 5),
+    (13, 41, 70),
+]
+
+
+def accumulated(delta, A_prev):
+    """Delta += delta_b a_b^T for b = 0, 1, ...: the seeds' accumulator in NumPy."""
+    dW = np.zeros((delta.shape[1], A_prev.shape[1]), dtype=A_prev.dtype)
+    for d, a in zip(delta, A_prev, strict=True):
+        dW += np.multiply.outer(d, a)
+    return dW
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
+def test_outer_products_equal_the_per_example_accumulator(
+    rng, dtype, n_batch, n_l, n_prev
+):
+    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
+    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
+    exact = accumulated(delta, A_prev)
+    rows = np.full((n_l, n_prev), np.nan, dtype=dtype)
+    _outer_product_rows(delta, A_prev, rows, 0, n_l)
+    np.testing.assert_array_equal(rows, exact)
+    j_start = min(BLOCK_ROWS, n_l - 1)  # a range that does not start at row 0
+    part = np.full((n_l - j_start, n_prev), np.nan, dtype=dtype)
+    _outer_product_rows(delta, A_prev, part, j_start, n_l)
+    np.testing.assert_array_equal(part, exact[j_start:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
+def test_sgd_from_the_blocks_equals_the_step_from_the_sums(
+    rng, dtype, n_batch, n_l, n_prev
+):
+    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
+    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
+    W = rng.standard_normal((n_l, n_prev)).astype(dtype)
+    to = np.dtype(dtype).type
+    lr, scale, decay = to(0.3), to(1) / to(n_batch), to(0.01)
+    expected = W - lr * (scale * accumulated(delta, A_prev) + decay * W)
+    j_start = min(BLOCK_ROWS, n_l - 1)
+    stepped = W.copy()
+    _outer_product_sgd_rows(delta, A_prev, stepped, lr, scale, decay, j_start, n_l)
+    np.testing.assert_array_equal(stepped[j_start:], expected[j_start:])
+    np.testing.assert_array_equal(stepped[:j_start], W[:j_start])  # rows not asked
+
+
+@pytest.mark.skipif(NO_JIT, reason="no machine code under NUMBA_DISABLE_JIT")
+@pytest.mark.skipif(
+    not binding.get_host_cpu_features().flatten().count("+avx2"),
+    reason="the blocks' two 32-byte vectors are AVX registers; this CPU has no AVX2",
+)
+@pytest.mark.parametrize("dtype, suffix", [(np.float64, "pd"), (np.float32, "ps")])
+def test_a_block_runs_in_avx_vectors_without_fused_multiply_adds(dtype, suffix):
+    """The generated code multiplies and adds whole ymm registers, never fused."""
+
+    @njit(cache=False)
+    def one_block(rows, delta, A_prev):
+        _outer_block(rows, delta, A_prev, 0, 0, 0)
+
+    width = BLOCK_BYTES // np.dtype(dtype).itemsize
+    delta = np.ones((3, BLOCK_ROWS), dtype=dtype)
+    A_prev = np.ones((3, width), dtype=dtype)
+    rows = np.empty((BLOCK_ROWS, width), dtype=dtype)
+    one_block(rows, delta, A_prev)
+    np.testing.assert_array_equal(rows, 3)
+    assembly = next(iter(one_block.inspect_asm().values()))
+    products = [line for line in assembly.splitlines() if f"vmul{suffix}" in line]
+    assert products and all("%ymm" in line for line in products)
+    assert f"vadd{suffix}" in assembly
+    assert "vfmadd" not in assembly and "vfnmadd" not in assembly
