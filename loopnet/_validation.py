@@ -89,17 +89,25 @@ def _check_numeric(array, name):
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
 
 
+SUM_CHECK_SIZE = 2**16
+"""Entries from which ``all_finite`` first tries the sum."""
+
+
 def all_finite(array):
     """Whether every entry of a float array is finite.
 
     A sum of finite terms is finite unless it overflows, and a NaN or an
     infinity among the terms makes it NaN or infinite: a finite sum proves every
     term finite in one pass with no temporary array. Only a sum that is not
-    finite needs the test entry by entry.
+    finite needs the test entry by entry, and so do arrays under
+    ``SUM_CHECK_SIZE`` entries, where the sum's set-up costs more than it saves.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(array, axis=None)
-    return bool(np.isfinite(total)) or bool(np.isfinite(array).all())
+    if array.size >= SUM_CHECK_SIZE:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(array, axis=None)
+        if np.isfinite(total):
+            return True
+    return bool(np.isfinite(array).all())
 
 
 def _check_finite(array, name):

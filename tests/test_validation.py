@@ -125,11 +125,12 @@ def test_all_finite_holds_exactly_when_every_entry_is(dtype, values, finite):
         "max+nan": [big, big, np.nan],
     }
     values = named[values] if isinstance(values, str) else values
-    array = np.array(values, dtype=dtype).reshape(1, 3).repeat(5, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the overflowing sum warns nothing
-        assert check.all_finite(array) is finite
-    assert finite == bool(np.isfinite(array).all())
+    for n_rows in (5, check.SUM_CHECK_SIZE):  # entry by entry, then by the sum
+        array = np.array(values, dtype=dtype).reshape(1, 3).repeat(n_rows, axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the overflowing sum warns nothing
+            assert check.all_finite(array) is finite
+        assert finite == bool(np.isfinite(array).all())
 
 
 @pytest.mark.parametrize(
