@@ -40,13 +40,20 @@ def accumulated(delta, A_prev):
     return dW
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
-def test_outer_products_equal_the_per_example_accumulator(
-    rng, dtype, n_batch, n_l, n_prev
-):
+@pytest.fixture(
+    params=[(d, s) for d in DTYPES for s in SHAPES],
+    ids=lambda p: f"{np.dtype(p[0]).name}-{'x'.join(map(str, p[1]))}",
+)
+def problem(request, rng):
+    """delta and A_prev of one dtype and shape (n_batch, n_l, n_prev)."""
+    dtype, (n_batch, n_l, n_prev) = request.param
     delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
+    return delta, rng.random((n_batch, n_prev)).astype(dtype)
+
+
+def test_outer_products_equal_the_per_example_accumulator(problem):
+    delta, A_prev = problem
+    (n_l, n_prev), dtype = (delta.shape[1], A_prev.shape[1]), A_prev.dtype
     exact = accumulated(delta, A_prev)
     rows = np.full((n_l, n_prev), np.nan, dtype=dtype)
     _outer_product_rows(delta, A_prev, rows, 0, n_l)
@@ -57,15 +64,11 @@ def test_outer_products_equal_the_per_example_accumulator(
     np.testing.assert_array_equal(part, exact[j_start:])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_batch, n_l, n_prev", SHAPES)
-def test_sgd_from_the_blocks_equals_the_step_from_the_sums(
-    rng, dtype, n_batch, n_l, n_prev
-):
-    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
-    W = rng.standard_normal((n_l, n_prev)).astype(dtype)
-    to = np.dtype(dtype).type
+def test_sgd_from_the_blocks_equals_the_step_from_the_sums(rng, problem):
+    delta, A_prev = problem
+    (n_batch, n_l), n_prev = delta.shape, A_prev.shape[1]
+    W = rng.standard_normal((n_l, n_prev)).astype(A_prev.dtype)
+    to = A_prev.dtype.type
     lr, scale, decay = to(0.3), to(1) / to(n_batch), to(0.01)
     expected = W - lr * (scale * accumulated(delta, A_prev) + decay * W)
     j_start = min(BLOCK_ROWS, n_l - 1)
