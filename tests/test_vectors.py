@@ -78,6 +78,27 @@ def test_sgd_from_the_blocks_equals_the_step_from_the_sums(rng, problem):
     np.testing.assert_array_equal(stepped[:j_start], W[:j_start])  # rows not asked
 
 
+@pytest.mark.parametrize(
+    "A_rows, rows_shape, j_start, j_stop",
+    [
+        (2, (5, 16), 0, 5),  # A_prev with fewer examples than delta
+        (3, (5, 15), 0, 5),  # out narrower than A_prev
+        (3, (4, 16), 0, 5),  # fewer rows of out than rows asked
+        (3, (5, 16), 0, 6),  # rows beyond delta's units
+        (3, (5, 16), 3, 2),  # a range that ends before it starts
+    ],
+)
+def test_blocks_refuse_arrays_they_could_leave(A_rows, rows_shape, j_start, j_stop):
+    delta = np.ones((3, 5))
+    A_prev = np.ones((A_rows, 16))
+    rows = np.zeros(rows_shape)
+    with pytest.raises(ValueError, match="do not match"):
+        _outer_product_rows(delta, A_prev, rows, j_start, j_stop)
+    W = np.zeros(rows_shape)
+    with pytest.raises(ValueError, match="do not match"):
+        _outer_product_sgd_rows(delta, A_prev, W, 0.1, 1.0, 0.0, j_start, j_stop)
+
+
 @pytest.mark.skipif(NO_JIT, reason="no machine code under NUMBA_DISABLE_JIT")
 @pytest.mark.skipif(
     not binding.get_host_cpu_features().flatten().count("+avx2"),

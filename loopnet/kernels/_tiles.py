@@ -246,8 +246,18 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
     so that the chunk's deltas and lines of A_prev stay in L1 while its blocks
     use them again: column lines outermost alone re-read every delta for each
     line, from L2 once the batch holds 64 examples of a 100-unit layer.
+
+    The blocks read and write through unchecked vector pointers, so the shapes
+    are checked here, once per call: ValueError if a block could leave an array.
     """
     n_k = A_prev.shape[1]
+    if not (
+        A_prev.shape[0] == delta.shape[0]
+        and out.shape[1] == n_k
+        and 0 <= first <= j_start <= j_stop <= delta.shape[1]
+        and j_stop - first <= out.shape[0]
+    ):
+        raise ValueError("outer-product blocks: delta, A_prev and out do not match")
     width = BLOCK_BYTES // A_prev.itemsize
     k_blocked = n_k - n_k % width
     j_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
