@@ -30,8 +30,9 @@ _PACKAGE = KERNEL_FOLDERS[0]
 def compiled_sources(folders=KERNEL_FOLDERS):
     """The modules in ``folders`` that define compiled functions: path -> bytes.
 
-    A module counts when its text mentions ``njit``: the kernels, and the
-    activations and costs they call, whose constants are compiled in with them.
+    A module counts when its text mentions ``njit`` or ``intrinsic``: the
+    kernels, the activations and costs they call, whose constants are compiled in
+    with them, and the LLVM IR that ``kernels._vectors`` emits into its callers.
     Each file is read once; the paths come sorted.
     """
     sources = {}
@@ -42,7 +43,7 @@ def compiled_sources(folders=KERNEL_FOLDERS):
             path = os.path.join(folder, name)
             with open(path, "rb") as file:
                 content = file.read()
-            if b"njit" in content:
+            if b"njit" in content or b"intrinsic" in content:
                 sources[path] = content
     return sources
 
