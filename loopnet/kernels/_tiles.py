@@ -198,10 +198,24 @@ def _dot_rows(S, T, C, i_start, i_stop):
     n_left = i_stop - first
     if n_left > 0:
         padded = np.zeros((TILE, S.shape[1]), dtype=S.dtype)
-        padded[:n_left] = S[first:i_stop]
+        _copy_rows(S[first:i_stop], padded)
         rows = np.empty((TILE, C.shape[1]), dtype=C.dtype)
         _dot_row_block(padded, T, rows, 0)
-        C[first:i_stop] = rows[:n_left]
+        _copy_rows(rows[:n_left], C[first:i_stop])
+
+
+@njit(**JIT)
+def _copy_rows(source, target):
+    """target[r, c] = source[r, c] for every entry of ``source``; ``target`` may be taller.
+
+    An explicit loop: Numba's ``target[...] = source`` first checks whether the
+    two arrays overlap and copies through a temporary when it cannot rule it out,
+    which made the fused training loop's gather of a mini-batch's rows 1.5-2x
+    slower (``benchmarks/README.md``).
+    """
+    for r in range(source.shape[0]):
+        for c in range(source.shape[1]):
+            target[r, c] = source[r, c]
 
 
 @njit(**JIT)

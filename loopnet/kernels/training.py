@@ -68,6 +68,19 @@ class TrainingWorkspace(NamedTuple):
 
 
 @njit(**JIT)
+def _gather_rows(source, rows, target):
+    """target[r, c] = source[rows[r], c]: a mini-batch's rows, gathered.
+
+    An explicit loop, as ``_tiles._copy_rows`` and for its reason (Numba's
+    ``target[r] = source[i]`` goes through an overlap check and a temporary).
+    """
+    for r in range(rows.shape[0]):
+        row = source[rows[r]]
+        for c in range(source.shape[1]):
+            target[r, c] = row[c]
+
+
+@njit(**JIT)
 def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
     """Backpropagate one mini-batch and step every layer's parameters, last first.
 
@@ -200,10 +213,9 @@ def _train_batches(
     for i in range(first, stop):
         start = i * batch_size
         m = min(batch_size, n_examples - start)
-        for r in range(m):
-            work.X_batch[r] = X[order[start + r]]
-            work.Y_batch[r] = Y[order[start + r]]
         X_b, Y_b = work.X_batch[:m], work.Y_batch[:m]
+        _gather_rows(X, order[start : start + m], X_b)
+        _gather_rows(Y, order[start : start + m], Y_b)
         offsets = _unit_offsets(sizes, m)
         n_units = offsets[-1]
         Z_b, A_b, D_b = work.Z[:n_units], work.A[:n_units], work.D[:n_units]
