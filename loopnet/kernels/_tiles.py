@@ -45,8 +45,11 @@ from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
 from loopnet.kernels._vectors import (
     BLOCK_BYTES,
     BLOCK_ROWS,
+    ROW_LINES,
     _outer_block,
     _outer_block_sgd,
+    _outer_long_row,
+    _outer_long_row_sgd,
     _outer_row,
     _outer_row_sgd,
 )
@@ -77,9 +80,10 @@ TRANSPOSE_BLOCK = 16
 OUTER_CHUNK_ROWS = 16
 """Rows j of one chunk of outer-product blocks (4 blocks)."""
 
-OUTER_CHUNK_LINES = 4
+OUTER_CHUNK_LINES = ROW_LINES
 """Cache lines of columns k of one chunk of outer-product blocks: with 64
-examples, 16 KiB of A_prev and 8 KiB of delta (float64), within L1."""
+examples, 16 KiB of A_prev and 8 KiB of delta (float64), within L1. A row that
+the chunk's blocks leave over is one long row (``_vectors.ROW_LINES``)."""
 
 PARALLEL_BLOCKS = 16
 """Row blocks a parallel kernel aims for: 8 per thread on 2 cores, so that uneven
@@ -206,7 +210,7 @@ def _dot_rows(S, T, C, i_start, i_stop):
 
 @njit(**JIT)
 def _copy_rows(source, target):
-    """target[r, c] = source[r, c] for every entry of ``source``; ``target`` may be taller.
+    """target[r, c] = source[r, c] for each entry of ``source`` (target may be taller).
 
     An explicit loop: Numba's ``target[...] = source`` first checks whether the
     two arrays overlap and copies through a temporary when it cannot rule it out,
@@ -227,18 +231,27 @@ def _outer_sum(delta, A_prev, j, k):
     return total
 
 
+BLOCK, ROW, LONG_ROW = 0, 1, 2
+"""Shapes of ``_outer_block_or_row``: ``BLOCK_ROWS`` rows by one line, one row by
+one line, one row by ``ROW_LINES`` lines."""
+
+
 @njit(**JIT)
-def _outer_block_or_row(delta, A_prev, out, j, r, k, n_rows, step):
-    """One block (``n_rows == BLOCK_ROWS``) or row of ``_outer_product_blocks``."""
+def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, step):
+    """One block, row or long row (``shape``) of ``_outer_product_blocks``."""
     if step is None:
-        if n_rows == BLOCK_ROWS:
+        if shape == BLOCK:
             _outer_block(out, delta, A_prev, j, r, k)
+        elif shape == LONG_ROW:
+            _outer_long_row(out, delta, A_prev, j, r, k)
         else:
             _outer_row(out, delta, A_prev, j, r, k)
     else:
         lr, scale, decay = step
-        if n_rows == BLOCK_ROWS:
+        if shape == BLOCK:
             _outer_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+        elif shape == LONG_ROW:
+            _outer_long_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
         else:
             _outer_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
 
@@ -254,8 +267,9 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
     -----
     Register blocks of ``BLOCK_ROWS`` rows j by one cache line of columns k
     (``_vectors``), the sum over b innermost in vector registers, each entry
-    written once; rows the blocks leave over go one at a time in the same lines,
-    and columns left over one entry at a time (``_outer_sum``). The blocks are
+    written once; rows the blocks leave over go one at a time, across the chunk's
+    lines at once (a long row; one line at a time in a last, narrower chunk), and
+    columns left over one entry at a time (``_outer_sum``). The blocks are
     visited in chunks of ``OUTER_CHUNK_ROWS`` rows by ``OUTER_CHUNK_LINES`` lines,
     so that the chunk's deltas and lines of A_prev stay in L1 while its blocks
     use them again: column lines outermost alone re-read every delta for each
@@ -283,10 +297,18 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
             for k in range(k_first, k_last, width):
                 for j in range(j_first, min(j_last, j_blocked), BLOCK_ROWS):
                     _outer_block_or_row(
-                        delta, A_prev, out, j, j - first, k, BLOCK_ROWS, step
+                        delta, A_prev, out, j, j - first, k, BLOCK, step
                     )
-                for j in range(max(j_first, j_blocked), j_last):
-                    _outer_block_or_row(delta, A_prev, out, j, j - first, k, 1, step)
+            for j in range(max(j_first, j_blocked), j_last):
+                if k_last - k_first == k_chunk:
+                    _outer_block_or_row(
+                        delta, A_prev, out, j, j - first, k_first, LONG_ROW, step
+                    )
+                else:
+                    for k in range(k_first, k_last, width):
+                        _outer_block_or_row(
+                            delta, A_prev, out, j, j - first, k, ROW, step
+                        )
     for j in range(j_start, j_stop):
         for k in range(k_blocked, n_k):
             total = _outer_sum(delta, A_prev, j, k)

@@ -19,9 +19,10 @@ Multiplications and additions stay separate IEEE operations (no fused
 multiply-add, nothing reassociated), so each lane adds its terms exactly as the
 seeds' per-example accumulator Delta += delta a^T does: the same bits.
 
-``_outer_block`` and ``_outer_row`` (one row) store the sums in rows r.. of
-``out``; ``_outer_block_sgd`` and ``_outer_row_sgd`` step the weights with them at
-once, W[j, k] <- W[j, k] - lr * (scale * sum + decay * W[j, k]), the expression of
+``_outer_block``, ``_outer_row`` (one row) and ``_outer_long_row`` (one row by
+``ROW_LINES`` lines, for the rows a whole block does not cover) store the sums in
+rows r.. of ``out``; the ``_sgd`` forms step the weights with them at once,
+W[j, k] <- W[j, k] - lr * (scale * sum + decay * W[j, k]), the expression of
 ``update._sgd_step``, so that dW never exists in memory.
 
 The callers keep every block inside its arrays (rows j.. of ``delta``, r.. of
@@ -44,12 +45,17 @@ BLOCK_BYTES = 64
 """Bytes of one row of a block: two 32-byte AVX vectors, one cache line; its
 columns k are ``BLOCK_BYTES // itemsize``, 8 in float64 and 16 in float32."""
 
+ROW_LINES = 4
+"""Cache lines of a long row: 8 vectors of running sums, as many as a block's.
+A one-line row has 2, each a chain of additions waiting on the last, and ran the
+rows that 30 units leave over a block at a third of a block's rate."""
 
-def _python_block(out, delta, A_prev, j, r, k, n_rows, step=None):
+
+def _python_block(out, delta, A_prev, j, r, k, n_rows, n_lines, step=None):
     """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``."""
     zero = A_prev.dtype.type(0)
     for i in range(n_rows):
-        for column in range(k, k + BLOCK_BYTES // A_prev.itemsize):
+        for column in range(k, k + n_lines * BLOCK_BYTES // A_prev.itemsize):
             total = zero
             for b in range(delta.shape[0]):
                 total = total + delta[b, j + i] * A_prev[b, column]
@@ -100,12 +106,12 @@ class _BlockBuilder:
         return cgutils.unpack_tuple(self.builder, view.shape, 2)[0]
 
 
-def _emit_block(context, builder, signature, args, n_rows, sgd):
+def _emit_block(context, builder, signature, args, n_rows, n_lines, sgd):
     """IR of one block: the sums over b in vectors, then stored or stepped."""
     out_type, delta_type, a_type = signature.args[:3]
     out, delta, a_prev, j, r, k = args[:6]
     ir_ = _BlockBuilder(context, builder, a_type.dtype)
-    halves = (0, 1)
+    halves = range(2 * n_lines)  # the vectors of one row, two per cache line
     sums = [
         [
             cgutils.alloca_once_value(builder, ir.Constant(ir_.vector, None))
@@ -155,11 +161,11 @@ def _check_block_types(out, delta, a_prev):
     )
 
 
-def _make_block(n_rows, sgd):
-    """The intrinsic of one block shape: ``n_rows`` rows, sums stored or stepped."""
+def _make_block(n_rows, n_lines, sgd):
+    """The intrinsic of ``n_rows`` rows by ``n_lines`` lines, sums stored or stepped."""
 
     def codegen(context, builder, signature, args):
-        return _emit_block(context, builder, signature, args, n_rows, sgd)
+        return _emit_block(context, builder, signature, args, n_rows, n_lines, sgd)
 
     def signature(out, delta, a_prev, step):
         if not _check_block_types(out, delta, a_prev):
@@ -185,19 +191,27 @@ def _make_block(n_rows, sgd):
 if numba.config.DISABLE_JIT:
 
     def _outer_block(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS)
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1)
 
     def _outer_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1)
+        _python_block(rows, delta, A_prev, j, r, k, 1, 1)
+
+    def _outer_long_row(rows, delta, A_prev, j, r, k):
+        _python_block(rows, delta, A_prev, j, r, k, 1, ROW_LINES)
 
     def _outer_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, (lr, scale, decay))
+        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, (lr, scale, decay))
 
     def _outer_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, 1, (lr, scale, decay))
+        _python_block(W, delta, A_prev, j, r, k, 1, 1, (lr, scale, decay))
+
+    def _outer_long_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
+        _python_block(W, delta, A_prev, j, r, k, 1, ROW_LINES, (lr, scale, decay))
 
 else:
-    _outer_block = intrinsic(_make_block(BLOCK_ROWS, False))
-    _outer_row = intrinsic(_make_block(1, False))
-    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, True))
-    _outer_row_sgd = intrinsic(_make_block(1, True))
+    _outer_block = intrinsic(_make_block(BLOCK_ROWS, 1, False))
+    _outer_row = intrinsic(_make_block(1, 1, False))
+    _outer_long_row = intrinsic(_make_block(1, ROW_LINES, False))
+    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, True))
+    _outer_row_sgd = intrinsic(_make_block(1, 1, True))
+    _outer_long_row_sgd = intrinsic(_make_block(1, ROW_LINES, True))
