@@ -201,8 +201,9 @@ def _dot_rows(S, T, C, i_start, i_stop):
     first = max(i_start, i_tiled)
     n_left = i_stop - first
     if n_left > 0:
-        padded = np.zeros((TILE, S.shape[1]), dtype=S.dtype)
+        padded = np.empty((TILE, S.shape[1]), dtype=S.dtype)
         _copy_rows(S[first:i_stop], padded)
+        padded[n_left:] = 0
         rows = np.empty((TILE, C.shape[1]), dtype=C.dtype)
         _dot_row_block(padded, T, rows, 0)
         _copy_rows(rows[:n_left], C[first:i_stop])
