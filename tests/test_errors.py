@@ -1,8 +1,9 @@
 """Output and hidden error kernels against the matrix twin.
 
 Also: the closed forms of the output error against the general Jacobian product,
-and the hidden error from the layer's outputs (sigma'(z) from a = sigma(z), as the
-training loop computes it) against the one from its weighted inputs.
+and the output and hidden errors from the layer's outputs (sigma'(z) from
+a = sigma(z), as the backward pass computes them) against those from its weighted
+inputs.
 """
 
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 
 from loopnet import kernels, reference
 from loopnet.activations import ACTIVATIONS, activate_example
-from loopnet.kernels.errors import _hidden_error, _hidden_error_from_outputs
+from loopnet.costs import COSTS
+from loopnet.kernels.errors import (
+    _hidden_error,
+    _hidden_error_from_outputs,
+    _output_error,
+    _output_error_from_outputs,
+)
 from tests.helpers import DTYPES, HIDDEN, PAIRINGS, TOL, targets
 
 BATCHES = [1, 3, 17]
@@ -133,6 +140,26 @@ def test_hidden_error_from_outputs_equals_from_inputs(rng, dtype, activation, n_
     _hidden_error(delta_next, W_next, Z, code, from_inputs)
     _hidden_error_from_outputs(delta_next, W_next, A, code, from_outputs)
     np.testing.assert_array_equal(from_outputs, from_inputs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+def test_output_error_from_outputs_equals_from_inputs(rng, dtype, output, cost):
+    """sigma'(z) from a = sigma(z), for the pairings without a closed form too."""
+    n_batch = 9
+    for n_out in _widths(output):
+        Z = (30 * rng.standard_normal((n_batch, n_out))).astype(dtype)
+        Z[0, 0] = 0.0
+        code = ACTIVATIONS[output]
+        A = np.empty_like(Z)
+        for b in range(n_batch):  # as the forward pass writes them
+            activate_example(code, Z[b], A[b])
+        Y = targets(rng, output, cost, n_batch, n_out, dtype)
+        from_inputs, from_outputs = np.empty((2, n_batch, n_out), dtype=dtype)
+        with np.errstate(all="ignore"):  # saturated log costs divide by zero
+            _output_error(Z, A, Y, code, COSTS[cost], from_inputs)
+            _output_error_from_outputs(Z, A, Y, code, COSTS[cost], from_outputs)
+        np.testing.assert_array_equal(from_outputs, from_inputs)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

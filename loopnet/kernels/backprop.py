@@ -34,6 +34,7 @@ from loopnet.kernels.errors import (
     _hidden_error_plain,
     _output_error,
     _output_error_example,
+    _output_error_from_outputs,
 )
 from loopnet.kernels.forward import (
     _forward_layer,
@@ -189,7 +190,8 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad):
     -----
     Output error delta^L, then for l = L, ..., 1: dW^l = delta^l^T a^{l-1},
     dbias^l = sum_b delta^l, and delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}),
-    with sigma'(z^{l-1}) taken from a^{l-1} (``_hidden_error_from_outputs``).
+    with sigma'(z) taken from a (``_output_error_from_outputs``,
+    ``_hidden_error_from_outputs``).
     """
     sizes, activations = layout.sizes, layout.activations
     n_batch = X.shape[0]
@@ -197,7 +199,7 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad):
     offsets = _unit_offsets(sizes, n_batch)
     last = n_layers - 1
     n_out = sizes[n_layers]
-    _output_error(
+    _output_error_from_outputs(
         _block(Z, offsets, last, n_batch, n_out),
         _block(A, offsets, last, n_batch, n_out),
         Y,

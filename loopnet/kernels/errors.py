@@ -96,7 +96,7 @@ def _softmax_cross_entropy_error_example(z, a, y, lse_without, delta):
 
 
 @njit(**JIT)
-def _output_error_example(z, a, y, output, cost, scratch, delta):
+def _output_error_example(z, a, y, output, cost, scratch, delta, from_outputs=False):
     """Write the output error delta^L for one example, by the most exact form.
 
     Parameters
@@ -109,6 +109,11 @@ def _output_error_example(z, a, y, output, cost, scratch, delta):
         Work space, overwritten.
     delta : ndarray, shape (n_L,)
         Output, overwritten.
+    from_outputs : bool
+        Whether ``a`` is sigma(z) as the forward pass wrote it: the general form
+        of an elementwise output then takes sigma'(z) from a
+        (``multiply_by_derivative_of_output_example``), the same bits without one
+        ``exp`` per unit.
 
     Notes
     -----
@@ -132,6 +137,9 @@ def _output_error_example(z, a, y, output, cost, scratch, delta):
             delta[j] = -y[j] * (one - a[j])
     elif output == SOFTMAX and cost == CROSS_ENTROPY:
         _softmax_cross_entropy_error_example(z, a, y, scratch, delta)
+    elif from_outputs and output != SOFTMAX:  # delta_j = dC/da_j * sigma'(z_j)
+        cost_gradient_example(cost, a, y, delta)
+        multiply_by_derivative_of_output_example(output, a, delta)
     else:
         _output_error_general_example(z, a, y, output, cost, scratch, delta)
 
@@ -149,9 +157,27 @@ def _output_error(Z, A, Y, output, cost, delta):
     delta : ndarray, shape (n_batch, n_L)
         Output, overwritten.
     """
+    _output_error_rows(Z, A, Y, output, cost, False, delta)
+
+
+@njit(**JIT)
+def _output_error_from_outputs(Z, A, Y, output, cost, delta):
+    """``_output_error`` given A = sigma(Z) as the forward pass wrote it.
+
+    For the backward pass: the same bits, with sigma'(z) taken from a
+    (``_output_error_example``'s ``from_outputs``) instead of one ``exp`` per unit.
+    """
+    _output_error_rows(Z, A, Y, output, cost, True, delta)
+
+
+@njit(**JIT)
+def _output_error_rows(Z, A, Y, output, cost, from_outputs, delta):
+    """``_output_error_example`` on every row b."""
     scratch = np.empty(Z.shape[1], dtype=Z.dtype)
     for b in range(Z.shape[0]):
-        _output_error_example(Z[b], A[b], Y[b], output, cost, scratch, delta[b])
+        _output_error_example(
+            Z[b], A[b], Y[b], output, cost, scratch, delta[b], from_outputs
+        )
 
 
 @njit(**JIT)

@@ -27,7 +27,10 @@ from loopnet._jit import JIT
 from loopnet.costs import cost_example
 from loopnet.kernels._tiles import PARALLEL_BLOCKS, TILE
 from loopnet.kernels.backprop import _block, _forward_pass, _unit_offsets, _weights
-from loopnet.kernels.errors import _hidden_error_from_outputs, _output_error
+from loopnet.kernels.errors import (
+    _hidden_error_from_outputs,
+    _output_error_from_outputs,
+)
 from loopnet.kernels.update import _bias_step, _block_state, _weight_step
 
 
@@ -109,7 +112,7 @@ def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
     offsets = _unit_offsets(sizes, n_batch)
     last = n_layers - 1
     n_out = sizes[n_layers]
-    _output_error(
+    _output_error_from_outputs(
         _block(Z, offsets, last, n_batch, n_out),
         _block(A, offsets, last, n_batch, n_out),
         Y,
