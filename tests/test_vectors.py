@@ -12,23 +12,33 @@ from llvmlite import binding
 from numba import njit
 
 from loopnet.kernels._tiles import (
-    OUTER_CHUNK_LINES,
+    OUTER_CHUNK_BLOCKS,
     OUTER_CHUNK_ROWS,
     _outer_product_rows,
     _outer_product_sgd_rows,
 )
-from loopnet.kernels._vectors import BLOCK_BYTES, BLOCK_ROWS, _outer_block
+from loopnet.kernels._vectors import (
+    BLOCK_BYTES,
+    BLOCK_ROWS,
+    VECTOR_BYTES,
+    _outer_block,
+)
 from tests.helpers import DTYPES, NO_JIT
 
-# (n_batch, n_l, n_prev): batch 1; whole blocks only; rows and columns left over;
-# more than one chunk of rows and of column lines (float64 and float32).
+WIDE = BLOCK_BYTES // 4  # float32 columns of a block width, two of float64's
+LANES = VECTOR_BYTES // 4  # float32 columns of one vector
+
+# (n_batch, n_l, n_prev): batch 1; whole blocks only; rows and columns left over,
+# by whole vectors (narrow blocks) and entries; more than one chunk of rows and
+# of block widths (float64 and float32).
 SHAPES = [
     (1, 1, 1),
-    (1, BLOCK_ROWS, 16),
+    (1, BLOCK_ROWS, 2 * WIDE),
     (3, 5, 7),
     (10, 30, 784),
-    (64, OUTER_CHUNK_ROWS + BLOCK_ROWS + 1, 16 * OUTER_CHUNK_LINES + 16 + 5),
+    (64, OUTER_CHUNK_ROWS + BLOCK_ROWS + 1, WIDE * OUTER_CHUNK_BLOCKS + WIDE + 5),
     (13, 41, 70),
+    (5, 2 * BLOCK_ROWS + 3, 2 * WIDE + LANES + 3),
 ]
 
 
@@ -102,11 +112,16 @@ def test_blocks_refuse_arrays_they_could_leave(A_rows, rows_shape, j_start, j_st
 @pytest.mark.skipif(NO_JIT, reason="no machine code under NUMBA_DISABLE_JIT")
 @pytest.mark.skipif(
     not binding.get_host_cpu_features().flatten().count("+avx2"),
-    reason="the blocks' two 32-byte vectors are AVX registers; this CPU has no AVX2",
+    reason="the blocks' vectors are AVX or AVX-512 registers; this CPU has no AVX2",
+)
+@pytest.mark.skipif(
+    VECTOR_BYTES == 64 and not binding.get_host_cpu_name().startswith("znver"),
+    reason="LLVM splits 64-byte vectors into ymm pairs on the Intel cores it tunes "
+    "for 256-bit vectors; checked on AMD's AVX-512 cores",
 )
 @pytest.mark.parametrize("dtype, suffix", [(np.float64, "pd"), (np.float32, "ps")])
-def test_a_block_runs_in_avx_vectors_without_fused_multiply_adds(dtype, suffix):
-    """The generated code multiplies and adds whole ymm registers, never fused."""
+def test_a_block_runs_in_the_widest_vectors_without_fused_multiply_adds(dtype, suffix):
+    """The products and sums are whole zmm (AVX-512) or ymm registers, never fused."""
 
     @njit(cache=False)
     def one_block(rows, delta, A_prev):
@@ -119,7 +134,8 @@ def test_a_block_runs_in_avx_vectors_without_fused_multiply_adds(dtype, suffix):
     one_block(rows, delta, A_prev)
     np.testing.assert_array_equal(rows, 3)
     assembly = next(iter(one_block.inspect_asm().values()))
+    register = "%zmm" if VECTOR_BYTES == 64 else "%ymm"
     products = [line for line in assembly.splitlines() if f"vmul{suffix}" in line]
-    assert products and all("%ymm" in line for line in products)
+    assert products and all(register in line for line in products)
     assert f"vadd{suffix}" in assembly
     assert "vfmadd" not in assembly and "vfnmadd" not in assembly

@@ -45,11 +45,16 @@ from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
 from loopnet.kernels._vectors import (
     BLOCK_BYTES,
     BLOCK_ROWS,
-    ROW_LINES,
+    BLOCK_VECTORS,
+    ROW_BLOCKS,
     _outer_block,
     _outer_block_sgd,
     _outer_long_row,
     _outer_long_row_sgd,
+    _outer_narrow_block,
+    _outer_narrow_block_sgd,
+    _outer_narrow_row,
+    _outer_narrow_row_sgd,
     _outer_row,
     _outer_row_sgd,
 )
@@ -80,10 +85,11 @@ TRANSPOSE_BLOCK = 16
 OUTER_CHUNK_ROWS = 16
 """Rows j of one chunk of outer-product blocks (4 blocks)."""
 
-OUTER_CHUNK_LINES = ROW_LINES
-"""Cache lines of columns k of one chunk of outer-product blocks: with 64
-examples, 16 KiB of A_prev and 8 KiB of delta (float64), within L1. A row that
-the chunk's blocks leave over is one long row (``_vectors.ROW_LINES``)."""
+OUTER_CHUNK_BLOCKS = ROW_BLOCKS
+"""Block widths of columns k of one chunk of outer-product blocks (4 cache lines
+with AVX, 8 with AVX-512): with 64 examples, at most 32 KiB of A_prev and 8 KiB
+of delta (float64), within L1. A row that the chunk's blocks leave over is one
+long row (``_vectors.ROW_BLOCKS``)."""
 
 PARALLEL_BLOCKS = 16
 """Row blocks a parallel kernel aims for: 8 per thread on 2 cores, so that uneven
@@ -232,29 +238,38 @@ def _outer_sum(delta, A_prev, j, k):
     return total
 
 
-BLOCK, ROW, LONG_ROW = 0, 1, 2
-"""Shapes of ``_outer_block_or_row``: ``BLOCK_ROWS`` rows by one line, one row by
-one line, one row by ``ROW_LINES`` lines."""
+BLOCK, ROW, LONG_ROW, NARROW_BLOCK, NARROW_ROW = 0, 1, 2, 3, 4
+"""Shapes of ``_outer_block_or_row``: ``BLOCK_ROWS`` rows by one block width, one
+row by one block width, one row by ``ROW_BLOCKS`` block widths, and
+``BLOCK_ROWS`` rows or one row by one vector."""
 
 
 @njit(**JIT)
 def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, step):
-    """One block, row or long row (``shape``) of ``_outer_product_blocks``."""
+    """One block or row of ``shape`` of ``_outer_product_blocks``."""
     if step is None:
         if shape == BLOCK:
             _outer_block(out, delta, A_prev, j, r, k)
         elif shape == LONG_ROW:
             _outer_long_row(out, delta, A_prev, j, r, k)
-        else:
+        elif shape == ROW:
             _outer_row(out, delta, A_prev, j, r, k)
+        elif shape == NARROW_BLOCK:
+            _outer_narrow_block(out, delta, A_prev, j, r, k)
+        else:
+            _outer_narrow_row(out, delta, A_prev, j, r, k)
     else:
         lr, scale, decay = step
         if shape == BLOCK:
             _outer_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
         elif shape == LONG_ROW:
             _outer_long_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
-        else:
+        elif shape == ROW:
             _outer_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+        elif shape == NARROW_BLOCK:
+            _outer_narrow_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+        else:
+            _outer_narrow_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
 
 
 @njit(**JIT)
@@ -266,15 +281,16 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
 
     Notes
     -----
-    Register blocks of ``BLOCK_ROWS`` rows j by one cache line of columns k
+    Register blocks of ``BLOCK_ROWS`` rows j by one block width of columns k
     (``_vectors``), the sum over b innermost in vector registers, each entry
     written once; rows the blocks leave over go one at a time, across the chunk's
-    lines at once (a long row; one line at a time in a last, narrower chunk), and
-    columns left over one entry at a time (``_outer_sum``). The blocks are
-    visited in chunks of ``OUTER_CHUNK_ROWS`` rows by ``OUTER_CHUNK_LINES`` lines,
-    so that the chunk's deltas and lines of A_prev stay in L1 while its blocks
-    use them again: column lines outermost alone re-read every delta for each
-    line, from L2 once the batch holds 64 examples of a 100-unit layer.
+    widths at once (a long row; one width at a time in a last, narrower chunk).
+    Columns left over the block widths go one vector at a time (narrow blocks
+    and rows), then one entry at a time (``_outer_sum``). The blocks are visited
+    in chunks of ``OUTER_CHUNK_ROWS`` rows by ``OUTER_CHUNK_BLOCKS`` widths, so
+    that the chunk's deltas and columns of A_prev stay in L1 while its blocks
+    use them again: columns outermost alone re-read every delta for each block
+    width, from L2 once the batch holds 64 examples of a 100-unit layer.
 
     The blocks read and write through unchecked vector pointers, so the shapes
     are checked here, once per call: ValueError if a block could leave an array.
@@ -290,7 +306,7 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
     width = BLOCK_BYTES // A_prev.itemsize
     k_blocked = n_k - n_k % width
     j_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
-    k_chunk = OUTER_CHUNK_LINES * width
+    k_chunk = OUTER_CHUNK_BLOCKS * width
     for k_first in range(0, k_blocked, k_chunk):
         k_last = min(k_first + k_chunk, k_blocked)
         for j_first in range(j_start, j_stop, OUTER_CHUNK_ROWS):
@@ -310,8 +326,15 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
                         _outer_block_or_row(
                             delta, A_prev, out, j, j - first, k, ROW, step
                         )
+    lanes = width // BLOCK_VECTORS
+    k_vectors = k_blocked + (n_k - k_blocked) // lanes * lanes
+    for k in range(k_blocked, k_vectors, lanes):
+        for j in range(j_start, j_blocked, BLOCK_ROWS):
+            _outer_block_or_row(delta, A_prev, out, j, j - first, k, NARROW_BLOCK, step)
+        for j in range(j_blocked, j_stop):
+            _outer_block_or_row(delta, A_prev, out, j, j - first, k, NARROW_ROW, step)
     for j in range(j_start, j_stop):
-        for k in range(k_blocked, n_k):
+        for k in range(k_vectors, n_k):
             total = _outer_sum(delta, A_prev, j, k)
             if step is None:
                 out[j - first, k] = total

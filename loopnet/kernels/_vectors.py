@@ -8,25 +8,29 @@ runs fastest with the sum over b innermost and its running sums in registers
 until the last term, so that no entry of dW is read back and written again per
 example. LLVM vectorizes innermost loops only, so as Numba loops that order runs
 one lane at a time. Numba has no vector type: these blocks are Numba intrinsics
-that emit the vector code themselves. A block is ``BLOCK_ROWS`` rows j by one
-cache line of columns k (``BLOCK_BYTES``: two AVX vectors of each row); for each
-example b, in increasing order, it loads A_prev[b, k:k + w] once and broadcasts
-delta[b, j] once per row:
+that emit the vector code themselves, in the widest vectors of the CPU Numba
+compiles for (``VECTOR_BYTES``: AVX-512's zmm where it has them, else AVX's ymm).
+A block is ``BLOCK_ROWS`` rows j by ``BLOCK_VECTORS`` vectors of columns k
+(``BLOCK_BYTES``); for each example b, in increasing order, it loads
+A_prev[b, k:k + w] once and broadcasts delta[b, j] once per row:
 
     sum[i, l] <- sum[i, l] + delta[b, j + i] * A_prev[b, k + l],   sum from +0.
 
 Multiplications and additions stay separate IEEE operations (no fused
 multiply-add, nothing reassociated), so each lane adds its terms exactly as the
-seeds' per-example accumulator Delta += delta a^T does: the same bits.
+seeds' per-example accumulator Delta += delta a^T does: the same bits, whatever
+the vector width.
 
-``_outer_block``, ``_outer_row`` (one row) and ``_outer_long_row`` (one row by
-``ROW_LINES`` lines, for the rows a whole block does not cover) store the sums in
-rows r.. of ``out``; the ``_sgd`` forms step the weights with them at once,
+``_outer_block``, ``_outer_row`` (one row), ``_outer_long_row`` (one row by
+``ROW_BLOCKS`` block widths, for the rows a whole block does not cover) and
+``_outer_narrow_block``, ``_outer_narrow_row`` (one vector wide, for columns left
+over a block width) store the sums in rows r.. of ``out``; the ``_sgd`` forms
+step the weights with them at once,
 W[j, k] <- W[j, k] - lr * (scale * sum + decay * W[j, k]), the expression of
 ``update._sgd_step``, so that dW never exists in memory.
 
 The callers keep every block inside its arrays (rows j.. of ``delta``, r.. of
-``out`` and the line of columns k.. exist); the intrinsics do not check. Under
+``out`` and the vectors of columns k.. exist); the intrinsics do not check. Under
 ``NUMBA_DISABLE_JIT`` the same names are Python loops with the same arithmetic in
 the same order, and there every index is checked as Python indexing is.
 """
@@ -35,27 +39,49 @@ import numba
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.codegen import get_host_cpu_features
 from numba.extending import intrinsic
+
+
+def _widest_vector_bytes():
+    """64 where the CPU Numba compiles for has AVX-512F, else 32.
+
+    The features Numba's code generator uses: ``NUMBA_CPU_FEATURES`` if set,
+    else the host's. A cache compiled for other features is never loaded here:
+    Numba keys its cache to the CPU name and features.
+    """
+    features = numba.config.CPU_FEATURES
+    if features is None:
+        features = get_host_cpu_features()
+    return 64 if "+avx512f" in features.split(",") else 32
+
+
+VECTOR_BYTES = _widest_vector_bytes()
+"""Bytes of one vector register: 64 (zmm) with AVX-512, else 32 (ymm)."""
 
 BLOCK_ROWS = 4
 """Rows j of one block: 8 vectors of running sums, with the 2 of A_prev and a
-broadcast of delta, 11 of AVX2's 16 vector registers."""
+broadcast of delta, 11 vector registers (of AVX2's 16 and AVX-512's 32)."""
 
-BLOCK_BYTES = 64
-"""Bytes of one row of a block: two 32-byte AVX vectors, one cache line; its
-columns k are ``BLOCK_BYTES // itemsize``, 8 in float64 and 16 in float32."""
+BLOCK_VECTORS = 2
+"""Vectors of one row of a block."""
 
-ROW_LINES = 4
-"""Cache lines of a long row: 8 vectors of running sums, as many as a block's.
-A one-line row has 2, each a chain of additions waiting on the last, and ran the
-rows that 30 units leave over a block at a third of a block's rate."""
+BLOCK_BYTES = BLOCK_VECTORS * VECTOR_BYTES
+"""Bytes of one row of a block; its columns k are ``BLOCK_BYTES // itemsize``:
+one cache line with AVX, 8 columns in float64 and 16 in float32; two lines with
+AVX-512, 16 and 32 columns."""
+
+ROW_BLOCKS = 4
+"""Block widths of a long row: 8 vectors of running sums, as many as a block's.
+A row one block wide has 2, each a chain of additions waiting on the last, and
+ran the rows that 30 units leave over a block at a third of a block's rate."""
 
 
-def _python_block(out, delta, A_prev, j, r, k, n_rows, n_lines, step=None):
+def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, step=None):
     """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``."""
     zero = A_prev.dtype.type(0)
     for i in range(n_rows):
-        for column in range(k, k + n_lines * BLOCK_BYTES // A_prev.itemsize):
+        for column in range(k, k + n_vectors * VECTOR_BYTES // A_prev.itemsize):
             total = zero
             for b in range(delta.shape[0]):
                 total = total + delta[b, j + i] * A_prev[b, column]
@@ -74,7 +100,7 @@ class _BlockBuilder:
         self.context, self.builder = context, builder
         scalar = context.get_value_type(dtype)
         self.align = context.get_abi_sizeof(scalar)
-        self.width = BLOCK_BYTES // 2 // self.align  # lanes of one AVX vector
+        self.width = VECTOR_BYTES // self.align  # lanes of one vector
         self.vector = ir.VectorType(scalar, self.width)
         self.intp = context.get_value_type(types.intp)
 
@@ -87,9 +113,9 @@ class _BlockBuilder:
             self.context, self.builder, view.data, shape, strides, "C", [row, column]
         )
 
-    def vector_pointer(self, array_type, array, row, column, half):
-        """Pointer to the vector of ``array[row]`` at column + half * width."""
-        column = self.builder.add(column, self.intp(half * self.width))
+    def vector_pointer(self, array_type, array, row, column, index):
+        """Pointer to the vector of ``array[row]`` at column + index * width."""
+        column = self.builder.add(column, self.intp(index * self.width))
         element = self.pointer(array_type, array, row, column)
         return self.builder.bitcast(element, self.vector.as_pointer())
 
@@ -106,16 +132,16 @@ class _BlockBuilder:
         return cgutils.unpack_tuple(self.builder, view.shape, 2)[0]
 
 
-def _emit_block(context, builder, signature, args, n_rows, n_lines, sgd):
+def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd):
     """IR of one block: the sums over b in vectors, then stored or stepped."""
     out_type, delta_type, a_type = signature.args[:3]
     out, delta, a_prev, j, r, k = args[:6]
     ir_ = _BlockBuilder(context, builder, a_type.dtype)
-    halves = range(2 * n_lines)  # the vectors of one row, two per cache line
+    vectors = range(n_vectors)  # the vectors of one row
     sums = [
         [
             cgutils.alloca_once_value(builder, ir.Constant(ir_.vector, None))
-            for _ in halves
+            for _ in vectors
         ]
         for _ in range(n_rows)
     ]
@@ -123,19 +149,19 @@ def _emit_block(context, builder, signature, args, n_rows, n_lines, sgd):
         b = loop.index
         x = [
             builder.load(ir_.vector_pointer(a_type, a_prev, b, k, h), align=ir_.align)
-            for h in halves
+            for h in vectors
         ]
         for i in range(n_rows):
             row = builder.add(j, ir_.intp(i))
             d = ir_.splat(builder.load(ir_.pointer(delta_type, delta, b, row)))
-            for h in halves:  # sum + d * x: two roundings, as the accumulator
+            for h in vectors:  # sum + d * x: two roundings, as the accumulator
                 total = builder.fadd(builder.load(sums[i][h]), builder.fmul(d, x[h]))
                 builder.store(total, sums[i][h])
     if sgd:
         lr, scale, decay = (ir_.splat(constant) for constant in args[6:9])
     for i in range(n_rows):
         row = builder.add(r, ir_.intp(i))
-        for h in halves:
+        for h in vectors:
             target = ir_.vector_pointer(out_type, out, row, k, h)
             total = builder.load(sums[i][h])
             if sgd:  # w - lr * (scale * sum + decay * w), as _sgd_step
@@ -161,11 +187,11 @@ def _check_block_types(out, delta, a_prev):
     )
 
 
-def _make_block(n_rows, n_lines, sgd):
-    """The intrinsic of ``n_rows`` rows by ``n_lines`` lines, sums stored or stepped."""
+def _make_block(n_rows, n_vectors, sgd):
+    """The intrinsic of ``n_rows`` rows by ``n_vectors`` vectors, stored or stepped."""
 
     def codegen(context, builder, signature, args):
-        return _emit_block(context, builder, signature, args, n_rows, n_lines, sgd)
+        return _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd)
 
     def signature(out, delta, a_prev, step):
         if not _check_block_types(out, delta, a_prev):
@@ -191,27 +217,47 @@ def _make_block(n_rows, n_lines, sgd):
 if numba.config.DISABLE_JIT:
 
     def _outer_block(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1)
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS)
 
     def _outer_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, 1)
+        _python_block(rows, delta, A_prev, j, r, k, 1, BLOCK_VECTORS)
 
     def _outer_long_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, ROW_LINES)
+        _python_block(rows, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS)
+
+    def _outer_narrow_block(rows, delta, A_prev, j, r, k):
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1)
+
+    def _outer_narrow_row(rows, delta, A_prev, j, r, k):
+        _python_block(rows, delta, A_prev, j, r, k, 1, 1)
 
     def _outer_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, (lr, scale, decay))
+        _python_block(
+            W, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, (lr, scale, decay)
+        )
 
     def _outer_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, 1, 1, (lr, scale, decay))
+        _python_block(W, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, (lr, scale, decay))
 
     def _outer_long_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, 1, ROW_LINES, (lr, scale, decay))
+        _python_block(
+            W, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, (lr, scale, decay)
+        )
+
+    def _outer_narrow_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
+        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, (lr, scale, decay))
+
+    def _outer_narrow_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
+        _python_block(W, delta, A_prev, j, r, k, 1, 1, (lr, scale, decay))
 
 else:
-    _outer_block = intrinsic(_make_block(BLOCK_ROWS, 1, False))
-    _outer_row = intrinsic(_make_block(1, 1, False))
-    _outer_long_row = intrinsic(_make_block(1, ROW_LINES, False))
-    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, True))
-    _outer_row_sgd = intrinsic(_make_block(1, 1, True))
-    _outer_long_row_sgd = intrinsic(_make_block(1, ROW_LINES, True))
+    _outer_block = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, False))
+    _outer_row = intrinsic(_make_block(1, BLOCK_VECTORS, False))
+    _outer_long_row = intrinsic(_make_block(1, ROW_BLOCKS * BLOCK_VECTORS, False))
+    _outer_narrow_block = intrinsic(_make_block(BLOCK_ROWS, 1, False))
+    _outer_narrow_row = intrinsic(_make_block(1, 1, False))
+    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, True))
+    _outer_row_sgd = intrinsic(_make_block(1, BLOCK_VECTORS, True))
+    _outer_long_row_sgd = intrinsic(_make_block(1, ROW_BLOCKS * BLOCK_VECTORS, True))
+    _outer_narrow_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, True))
+    _outer_narrow_row_sgd = intrinsic(_make_block(1, 1, True))
