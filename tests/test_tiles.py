@@ -1,7 +1,8 @@
 """The register tiles of ``loopnet.kernels._tiles``: dot products, transposes, blocks.
 
-``_dot_rows`` computes rows of a matrix product in 4 x 4 register tiles whose
-layout depends on the shapes only, so any tile-aligned split of the rows (as the
+``_dot_rows`` computes rows of a matrix product in register tiles (4 x 3, or
+5 x 5 with AVX-512; both shapes are checked on every machine) whose layout
+depends on the shapes only, so any tile-aligned split of the rows (as the
 parallel kernels make) gives the same bits; the transposes are exact copies; the
 blocks a parallel kernel hands to threads are whole tiles.
 """
@@ -12,7 +13,11 @@ import pytest
 from loopnet.kernels._tiles import (
     TILE,
     _block_rows,
+    _dot_column_4,
+    _dot_column_5,
     _dot_rows,
+    _dot_tile_4x3,
+    _dot_tile_5x5,
     _transpose_parallel,
     _transpose_rows,
     _transposed,
@@ -32,6 +37,31 @@ def test_dot_rows_matches_matrix_product_and_any_row_split(rng, dtype, n_i, n_n,
     for start in range(0, n_i, TILE):  # every tile-aligned split gives the same bits
         _dot_rows(S, T, split, start, min(start + TILE, n_i))
     np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "tile, n_rows, n_columns",
+    [
+        (_dot_tile_4x3, 4, 3),
+        (_dot_tile_5x5, 5, 5),
+        (_dot_column_4, 4, 1),
+        (_dot_column_5, 5, 1),
+    ],
+)
+@pytest.mark.parametrize("n_p", [1, 7, 784])
+def test_each_tile_shape_computes_its_block(rng, dtype, tile, n_rows, n_columns, n_p):
+    """The tiles of both instruction sets, whichever ``_dot_rows`` uses here."""
+    S = rng.standard_normal((n_rows + 2, n_p)).astype(dtype)
+    T = rng.standard_normal((n_columns + 3, n_p)).astype(dtype)
+    C = np.full((n_rows + 2, n_columns + 3), np.nan, dtype=dtype)
+    tile(S, T, C, 1, 2)
+    expected = S[1 : 1 + n_rows] @ T[2 : 2 + n_columns].T
+    np.testing.assert_allclose(
+        C[1 : 1 + n_rows, 2 : 2 + n_columns], expected, **TOL[dtype]
+    )
+    C[1 : 1 + n_rows, 2 : 2 + n_columns] = np.nan
+    assert np.isnan(C).all()  # nothing outside the tile is written
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -19,16 +19,18 @@ register blocks of ``_vectors`` (``gradients.MIN_TILED_BATCH`` says which form a
 batch takes); ``_outer_product_sgd_rows`` steps the weights from those sums
 without storing them.
 
-``_dot_rows`` computes rows of C in register tiles of 4 x 3 entries: 12 running
-sums that share each loaded S[i, p] three times and T[n, p] four times, so the
-loop over p does 12 multiply-adds per 7 loads and stores nothing. The sums are
-reductions over p, which LLVM vectorizes under the ``JIT_DOT`` fastmath flags (see
-``_jit``): each sum becomes one vector register of partial sums, and 12 of them
-with the 3 rows of T leave one of AVX2's 16 vector registers free (a 4 x 4 tile
-needs more than 16 and spilled to the stack: 1.5-1.9x slower on the project's
-AVX2 machine; ``benchmarks/README.md``). The rows and columns a whole tile does
-not cover are computed by the same tiles on a copy padded with zeros (rows)
-and by one-column (4 x 1) tiles (columns). Columns of C come in blocks of
+``_dot_rows`` computes rows of C in register tiles of ``TILE`` x
+``TILE_COLUMNS`` entries: 4 x 3 with AVX2, 12 running sums that share each loaded
+S[i, p] three times and T[n, p] four times, so the loop over p does 12
+multiply-adds per 7 loads and stores nothing; 5 x 5 with AVX-512, 25 sums per 10
+loads. The sums are reductions over p, which LLVM vectorizes under the
+``JIT_DOT`` fastmath flags (see ``_jit``): each sum becomes one vector register
+of partial sums. 12 of them with the 3 rows of T leave one of AVX2's 16 vector
+registers free (a 4 x 4 tile needs more than 16 and spilled to the stack: 1.5-1.9x
+slower on the project's AVX2 machine); 25 fit in AVX-512's 32, and a batch of 10
+is two tiles high, none padded (``benchmarks/README.md``). The rows and columns a
+whole tile does not cover are computed by the same tiles on a copy padded with
+zeros (rows) and by one-column tiles (columns). Columns of C come in blocks of
 ``COLUMN_BLOCK`` so that a block of T's rows stays in cache while every row tile
 of S passes over it.
 
@@ -47,6 +49,7 @@ from loopnet.kernels._vectors import (
     BLOCK_ROWS,
     BLOCK_VECTORS,
     ROW_BLOCKS,
+    VECTOR_BYTES,
     _outer_block,
     _outer_block_sgd,
     _outer_long_row,
@@ -59,13 +62,18 @@ from loopnet.kernels._vectors import (
     _outer_row_sgd,
 )
 
-TILE = 4
+WIDE_TILES = VECTOR_BYTES == 64
+"""Whether the dot tiles are 5 x 5, for AVX-512's 32 vector registers: 25 running
+sums, the loaded row of S and the rows of T (as memory operands) fit. With AVX2's
+16 registers a tile is 4 x 3 (``benchmarks/README.md``)."""
+
+TILE = 5 if WIDE_TILES else 4
 """Rows of C (rows of S) in one register tile; row blocks start at its multiples."""
 
-TILE_COLUMNS = 3
+TILE_COLUMNS = 5 if WIDE_TILES else 3
 """Columns of C (rows of T) in one register tile."""
 
-COLUMN_BLOCK = 63
+COLUMN_BLOCK = 60 if WIDE_TILES else 63
 """Columns of C (rows of T) per cache block, a multiple of ``TILE_COLUMNS``: 63
 rows of 1024 float64 are 504 KiB."""
 
@@ -106,7 +114,7 @@ def _dot(x, y):
 
 
 @njit(**JIT_DOT)
-def _dot_tile(S, T, C, i, n):
+def _dot_tile_4x3(S, T, C, i, n):
     """Write C[i + r, n + c] = sum_p S[i + r, p] * T[n + c, p] for r in 0..3, c in 0..2.
 
     Notes
@@ -144,7 +152,61 @@ def _dot_tile(S, T, C, i, n):
 
 
 @njit(**JIT_DOT)
-def _dot_tile_column(S, T, C, i, n):
+def _dot_tile_5x5(S, T, C, i, n):
+    """Write C[i + r, n + c] = sum_p S[i + r, p] * T[n + c, p] for r, c in 0..4.
+
+    As ``_dot_tile_4x3``, with 25 sums: each S[i + r, p] is used five times and
+    each T[n + c, p] five times.
+    """
+    s0, s1, s2, s3, s4 = S[i], S[i + 1], S[i + 2], S[i + 3], S[i + 4]
+    t0, t1, t2, t3, t4 = T[n], T[n + 1], T[n + 2], T[n + 3], T[n + 4]
+    c00 = c01 = c02 = c03 = c04 = C.dtype.type(0)
+    c10 = c11 = c12 = c13 = c14 = C.dtype.type(0)
+    c20 = c21 = c22 = c23 = c24 = C.dtype.type(0)
+    c30 = c31 = c32 = c33 = c34 = C.dtype.type(0)
+    c40 = c41 = c42 = c43 = c44 = C.dtype.type(0)
+    for p in range(S.shape[1]):
+        x0, x1, x2, x3, x4 = s0[p], s1[p], s2[p], s3[p], s4[p]
+        y0, y1, y2, y3, y4 = t0[p], t1[p], t2[p], t3[p], t4[p]
+        c00 += x0 * y0
+        c01 += x0 * y1
+        c02 += x0 * y2
+        c03 += x0 * y3
+        c04 += x0 * y4
+        c10 += x1 * y0
+        c11 += x1 * y1
+        c12 += x1 * y2
+        c13 += x1 * y3
+        c14 += x1 * y4
+        c20 += x2 * y0
+        c21 += x2 * y1
+        c22 += x2 * y2
+        c23 += x2 * y3
+        c24 += x2 * y4
+        c30 += x3 * y0
+        c31 += x3 * y1
+        c32 += x3 * y2
+        c33 += x3 * y3
+        c34 += x3 * y4
+        c40 += x4 * y0
+        c41 += x4 * y1
+        c42 += x4 * y2
+        c43 += x4 * y3
+        c44 += x4 * y4
+    C[i, n], C[i, n + 1], C[i, n + 2] = c00, c01, c02
+    C[i, n + 3], C[i, n + 4] = c03, c04
+    C[i + 1, n], C[i + 1, n + 1], C[i + 1, n + 2] = c10, c11, c12
+    C[i + 1, n + 3], C[i + 1, n + 4] = c13, c14
+    C[i + 2, n], C[i + 2, n + 1], C[i + 2, n + 2] = c20, c21, c22
+    C[i + 2, n + 3], C[i + 2, n + 4] = c23, c24
+    C[i + 3, n], C[i + 3, n + 1], C[i + 3, n + 2] = c30, c31, c32
+    C[i + 3, n + 3], C[i + 3, n + 4] = c33, c34
+    C[i + 4, n], C[i + 4, n + 1], C[i + 4, n + 2] = c40, c41, c42
+    C[i + 4, n + 3], C[i + 4, n + 4] = c43, c44
+
+
+@njit(**JIT_DOT)
+def _dot_column_4(S, T, C, i, n):
     """Write C[i + r, n] = sum_p S[i + r, p] * T[n, p] for r in 0..3: one column's."""
     s0, s1, s2, s3 = S[i], S[i + 1], S[i + 2], S[i + 3]
     t0 = T[n]
@@ -158,9 +220,33 @@ def _dot_tile_column(S, T, C, i, n):
     C[i, n], C[i + 1, n], C[i + 2, n], C[i + 3, n] = c0, c1, c2, c3
 
 
+@njit(**JIT_DOT)
+def _dot_column_5(S, T, C, i, n):
+    """Write C[i + r, n] = sum_p S[i + r, p] * T[n, p] for r in 0..4: one column's."""
+    s0, s1, s2, s3, s4 = S[i], S[i + 1], S[i + 2], S[i + 3], S[i + 4]
+    t0 = T[n]
+    c0 = c1 = c2 = c3 = c4 = C.dtype.type(0)
+    for p in range(S.shape[1]):
+        y0 = t0[p]
+        c0 += s0[p] * y0
+        c1 += s1[p] * y0
+        c2 += s2[p] * y0
+        c3 += s3[p] * y0
+        c4 += s4[p] * y0
+    C[i, n], C[i + 1, n], C[i + 2, n], C[i + 3, n] = c0, c1, c2, c3
+    C[i + 4, n] = c4
+
+
+_dot_tile = _dot_tile_5x5 if WIDE_TILES else _dot_tile_4x3
+"""The register tile of ``TILE`` x ``TILE_COLUMNS`` sums."""
+
+_dot_tile_column = _dot_column_5 if WIDE_TILES else _dot_column_4
+"""The tile of one column: ``TILE`` sums."""
+
+
 @njit(**JIT)
 def _dot_row_block(S, T, C, i):
-    """Rows i..i+3 of C[i, n] = sum_p S[i, p] * T[n, p]: 4 x 3 tiles, 4 x 1 at the end.
+    """Rows i..i+TILE-1 of C[i, n] = sum_p S[i, p] * T[n, p], one tile high.
 
     Columns are visited in blocks of ``COLUMN_BLOCK``, so that a block of T's
     rows stays in cache while the tiles of the rows pass over it.
@@ -193,12 +279,13 @@ def _dot_rows(S, T, C, i_start, i_stop):
 
     Notes
     -----
-    Blocks of 4 rows of 4 x 3 register tiles (``_dot_tile``), one-column tiles
-    for the last ``n_n % 3`` columns (``_dot_row_block``). The last ``n_i % 4``
-    rows, fewer than a tile, are copied into a block of 4 rows padded with zeros
-    and computed by the same tiles: every entry of C is then the same sum,
-    rounded the same way, whatever row of S it comes from, so an example's
-    values do not depend on its place in the batch. Matrix form: ``S @ T.T``.
+    Blocks of ``TILE`` rows of register tiles (``_dot_tile``), one-column tiles
+    for the last ``n_n % TILE_COLUMNS`` columns (``_dot_row_block``). The last
+    ``n_i % TILE`` rows, fewer than a tile, are copied into a block of ``TILE``
+    rows padded with zeros and computed by the same tiles: every entry of C is
+    then the same sum, rounded the same way, whatever row of S it comes from, so
+    an example's values do not depend on its place in the batch.
+    Matrix form: ``S @ T.T``.
     """
     n_i = S.shape[0]
     i_tiled = min(i_stop, n_i - n_i % TILE)

@@ -348,7 +348,7 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
     -----
     For sums of n_next >= ``MIN_DOT_LENGTH`` terms, W_next is first copied
     transposed, so that each sum over m is a dot product of two contiguous rows,
-    computed in the 4 x 3 register tiles of ``_tiles`` (vectorized and
+    computed in the register tiles of ``_tiles`` (vectorized and
     reassociated: it differs from the per-example kernel's m-order sum by
     rounding only). Shorter sums add the rows of W_next in increasing m, with the
     innermost loop over j, contiguous, as the per-example kernel does. Rows b

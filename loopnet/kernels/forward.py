@@ -121,7 +121,7 @@ def _forward_layer(W, bias, A_prev, activation, Z, A):
     Rows b of ``Z`` and ``A`` are independent: above ``MIN_PARALLEL_WORK``
     multiply-adds blocks of rows go to separate threads
     (``_forward_layer_parallel``), below it one thread does all. Each z[b, j] is
-    a dot product over k computed in a 4 x 3 register tile (``_tiles``), so its
+    a dot product over k computed in a register tile (``_tiles``), so its
     sum is vectorized and reassociated: it differs from the per-example kernel's
     index-order sum by rounding only, and is the same for every thread count.
     Matrix form: ``Z = A_prev @ W.T + bias``.

@@ -144,7 +144,7 @@ def _weight_gradient(delta, A_prev, dW):
     -----
     For batches of n_batch >= ``MIN_TILED_BATCH`` examples, ``delta`` and
     ``A_prev`` are first copied transposed, so that each sum over b is a dot
-    product of two contiguous rows, computed in the 4 x 3 register tiles of
+    product of two contiguous rows, computed in the register tiles of
     ``_tiles`` (vectorized and reassociated: it differs from the per-example
     accumulator's b-order sum by rounding only). Smaller batches add the terms
     in increasing b, exactly as the per-example accumulator does. Rows j of
