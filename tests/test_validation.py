@@ -125,12 +125,16 @@ def test_all_finite_holds_exactly_when_every_entry_is(dtype, values, finite):
         "max+nan": [big, big, np.nan],
     }
     values = named[values] if isinstance(values, str) else values
-    for n_rows in (5, check.SUM_CHECK_SIZE):  # entry by entry, then by the sum
-        array = np.array(values, dtype=dtype).reshape(1, 3).repeat(n_rows, axis=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # the overflowing sum warns nothing
-            assert check.all_finite(array) is finite
-        assert finite == bool(np.isfinite(array).all())
+    for n_rows in (5, check.SUM_CHECK_SIZE):  # entry by entry, then by the sums
+        rows = np.array(values, dtype=dtype).reshape(1, 3).repeat(n_rows, axis=0)
+        one_bad_row = np.ones((n_rows, 3), dtype=dtype)
+        one_bad_row[n_rows // 2] = values
+        # row sums (C order), one sum (Fortran order, a 1-D array)
+        for array in (rows, one_bad_row, np.asfortranarray(rows), rows.reshape(-1)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # the overflowing sum warns nothing
+                assert check.all_finite(array) is finite
+            assert finite == bool(np.isfinite(array).all())
 
 
 @pytest.mark.parametrize(
