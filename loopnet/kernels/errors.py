@@ -172,11 +172,31 @@ def _output_error_from_outputs(Z, A, Y, output, cost, delta):
 
 @njit(**JIT)
 def _output_error_rows(Z, A, Y, output, cost, from_outputs, delta):
-    """``_output_error_example`` on every row b."""
-    scratch = np.empty(Z.shape[1], dtype=Z.dtype)
-    for b in range(Z.shape[0]):
+    """``_output_error_example`` on every row b (C-contiguous arrays).
+
+    A softmax couples the units of a row, so its rows go one at a time. With an
+    elementwise output every form is elementwise, and one call covers all the
+    batch's entries as one flat row: the same arithmetic per entry, without a
+    view of each row, whose reference counting cost 40 times the arithmetic of
+    a [10, 10] batch.
+    """
+    if output == SOFTMAX:
+        scratch = np.empty(Z.shape[1], dtype=Z.dtype)
+        for b in range(Z.shape[0]):
+            _output_error_example(
+                Z[b], A[b], Y[b], output, cost, scratch, delta[b], from_outputs
+            )
+    else:
+        scratch = np.empty(Z.size, dtype=Z.dtype)
         _output_error_example(
-            Z[b], A[b], Y[b], output, cost, scratch, delta[b], from_outputs
+            Z.reshape(-1),
+            A.reshape(-1),
+            Y.reshape(-1),
+            output,
+            cost,
+            scratch,
+            delta.reshape(-1),
+            from_outputs,
         )
 
 
