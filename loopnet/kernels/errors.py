@@ -291,19 +291,18 @@ def _hidden_error_rows(
         _dot_rows(delta_next, W_next_T, delta, b_start, b_stop)
     else:
         for b in range(b_start, b_stop):
-            delta_b = delta[b]
             for j in range(n_l):
-                delta_b[j] = 0
+                delta[b, j] = 0
             for m in range(n_next):
                 d = delta_next[b, m]
-                W_m = W_next[m]
                 for j in range(n_l):
-                    delta_b[j] += d * W_m[j]
-    for b in range(b_start, b_stop):
-        if from_outputs:
-            multiply_by_derivative_of_output_example(activation, H[b], delta[b])
-        else:
-            multiply_by_derivative_example(activation, H[b], delta[b])
+                    delta[b, j] += d * W_next[m, j]
+    # sigma' of a hidden layer is elementwise: the block of rows as one flat row
+    h, d = H[b_start:b_stop].reshape(-1), delta[b_start:b_stop].reshape(-1)
+    if from_outputs:
+        multiply_by_derivative_of_output_example(activation, h, d)
+    else:
+        multiply_by_derivative_example(activation, h, d)
 
 
 @njit(**PARALLEL)

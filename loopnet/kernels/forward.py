@@ -8,7 +8,7 @@ from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
-from loopnet.activations import ACTIVATIONS, activate_example
+from loopnet.activations import ACTIVATIONS, activate_example, activate_rows
 from loopnet.kernels._tiles import _block_rows, _dot_rows
 
 
@@ -73,15 +73,13 @@ def _forward_rows(W, bias, A_prev, activation, Z, A, b_start, b_stop):
     -----
     The dot products over k come from the register tiles of ``_tiles._dot_rows``
     (S = A_prev, T = W: both read along k, no copy needed); the bias and the
-    activation follow row by row, while the row is still in cache.
+    activation follow over the block of rows, while it is still in cache.
     """
     _dot_rows(A_prev, W, Z, b_start, b_stop)
-    n_l = W.shape[0]
     for b in range(b_start, b_stop):
-        z = Z[b]
-        for j in range(n_l):
-            z[j] += bias[j]
-        activate_example(activation, z, A[b])
+        for j in range(W.shape[0]):
+            Z[b, j] += bias[j]
+    activate_rows(activation, Z[b_start:b_stop], A[b_start:b_stop])
 
 
 @njit(**PARALLEL)
