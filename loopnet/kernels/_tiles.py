@@ -316,23 +316,14 @@ def _copy_rows(source, target):
             target[r, c] = source[r, c]
 
 
-@njit(**JIT)
-def _outer_sum(delta, A_prev, j, k):
-    """sum_b delta[b, j] * A_prev[b, k], its terms added one by one in increasing b."""
-    total = A_prev.dtype.type(0)
-    for b in range(delta.shape[0]):
-        total += delta[b, j] * A_prev[b, k]
-    return total
-
-
 BLOCK, ROW, LONG_ROW, NARROW_BLOCK, NARROW_ROW = 0, 1, 2, 3, 4
 """Shapes of ``_outer_block_or_row``: ``BLOCK_ROWS`` rows by one block width, one
 row by one block width, one row by ``ROW_BLOCKS`` block widths, and
-``BLOCK_ROWS`` rows or one row by one vector."""
+``BLOCK_ROWS`` rows or one row by the first ``n_lanes`` lanes of one vector."""
 
 
 @njit(**JIT)
-def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, step):
+def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, n_lanes, step):
     """One block or row of ``shape`` of ``_outer_product_blocks``."""
     if step is None:
         if shape == BLOCK:
@@ -342,9 +333,9 @@ def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, step):
         elif shape == ROW:
             _outer_row(out, delta, A_prev, j, r, k)
         elif shape == NARROW_BLOCK:
-            _outer_narrow_block(out, delta, A_prev, j, r, k)
+            _outer_narrow_block(out, delta, A_prev, j, r, k, n_lanes)
         else:
-            _outer_narrow_row(out, delta, A_prev, j, r, k)
+            _outer_narrow_row(out, delta, A_prev, j, r, k, n_lanes)
     else:
         lr, scale, decay = step
         if shape == BLOCK:
@@ -354,9 +345,13 @@ def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, step):
         elif shape == ROW:
             _outer_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
         elif shape == NARROW_BLOCK:
-            _outer_narrow_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+            _outer_narrow_block_sgd(
+                out, delta, A_prev, j, r, k, n_lanes, lr, scale, decay
+            )
         else:
-            _outer_narrow_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
+            _outer_narrow_row_sgd(
+                out, delta, A_prev, j, r, k, n_lanes, lr, scale, decay
+            )
 
 
 @njit(**JIT)
@@ -373,7 +368,8 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
     written once; rows the blocks leave over go one at a time, across the chunk's
     widths at once (a long row; one width at a time in a last, narrower chunk).
     Columns left over the block widths go one vector at a time (narrow blocks
-    and rows), then one entry at a time (``_outer_sum``). The blocks are visited
+    and rows), the last vector masked to the columns that exist. The blocks are
+    visited
     in chunks of ``OUTER_CHUNK_ROWS`` rows by ``OUTER_CHUNK_BLOCKS`` widths, so
     that the chunk's deltas and columns of A_prev stay in L1 while its blocks
     use them again: columns outermost alone re-read every delta for each block
@@ -401,34 +397,29 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
             for k in range(k_first, k_last, width):
                 for j in range(j_first, min(j_last, j_blocked), BLOCK_ROWS):
                     _outer_block_or_row(
-                        delta, A_prev, out, j, j - first, k, BLOCK, step
+                        delta, A_prev, out, j, j - first, k, BLOCK, 0, step
                     )
             for j in range(max(j_first, j_blocked), j_last):
                 if k_last - k_first == k_chunk:
                     _outer_block_or_row(
-                        delta, A_prev, out, j, j - first, k_first, LONG_ROW, step
+                        delta, A_prev, out, j, j - first, k_first, LONG_ROW, 0, step
                     )
                 else:
                     for k in range(k_first, k_last, width):
                         _outer_block_or_row(
-                            delta, A_prev, out, j, j - first, k, ROW, step
+                            delta, A_prev, out, j, j - first, k, ROW, 0, step
                         )
     lanes = width // BLOCK_VECTORS
-    k_vectors = k_blocked + (n_k - k_blocked) // lanes * lanes
-    for k in range(k_blocked, k_vectors, lanes):
+    for k in range(k_blocked, n_k, lanes):
+        n_lanes = min(lanes, n_k - k)
         for j in range(j_start, j_blocked, BLOCK_ROWS):
-            _outer_block_or_row(delta, A_prev, out, j, j - first, k, NARROW_BLOCK, step)
+            _outer_block_or_row(
+                delta, A_prev, out, j, j - first, k, NARROW_BLOCK, n_lanes, step
+            )
         for j in range(j_blocked, j_stop):
-            _outer_block_or_row(delta, A_prev, out, j, j - first, k, NARROW_ROW, step)
-    for j in range(j_start, j_stop):
-        for k in range(k_vectors, n_k):
-            total = _outer_sum(delta, A_prev, j, k)
-            if step is None:
-                out[j - first, k] = total
-            else:
-                lr, scale, decay = step
-                w = out[j - first, k]
-                out[j - first, k] = w - lr * (scale * total + decay * w)
+            _outer_block_or_row(
+                delta, A_prev, out, j, j - first, k, NARROW_ROW, n_lanes, step
+            )
 
 
 @njit(**JIT)

@@ -24,13 +24,15 @@ the vector width.
 ``_outer_block``, ``_outer_row`` (one row), ``_outer_long_row`` (one row by
 ``ROW_BLOCKS`` block widths, for the rows a whole block does not cover) and
 ``_outer_narrow_block``, ``_outer_narrow_row`` (one vector wide, for columns left
-over a block width) store the sums in rows r.. of ``out``; the ``_sgd`` forms
-step the weights with them at once,
+over a block width: only its first ``n_lanes`` lanes are read and written, by
+masked loads and stores) store the sums in rows r.. of ``out``; the ``_sgd``
+forms step the weights with them at once,
 W[j, k] <- W[j, k] - lr * (scale * sum + decay * W[j, k]), the expression of
 ``update._sgd_step``, so that dW never exists in memory.
 
 The callers keep every block inside its arrays (rows j.. of ``delta``, r.. of
-``out`` and the vectors of columns k.. exist); the intrinsics do not check. Under
+``out`` and the vectors of columns k.., or the ``n_lanes`` columns k.. of a narrow
+block, exist); the intrinsics do not check. Under
 ``NUMBA_DISABLE_JIT`` the same names are Python loops with the same arithmetic in
 the same order, and there every index is checked as Python indexing is.
 """
@@ -77,11 +79,17 @@ A row one block wide has 2, each a chain of additions waiting on the last, and
 ran the rows that 30 units leave over a block at a third of a block's rate."""
 
 
-def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, step=None):
-    """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``."""
+def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, step, n_lanes=None):
+    """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``.
+
+    ``n_lanes``: the columns of a narrow (masked) block; else ``n_vectors``
+    whole vectors.
+    """
     zero = A_prev.dtype.type(0)
+    if n_lanes is None:
+        n_lanes = n_vectors * VECTOR_BYTES // A_prev.itemsize
     for i in range(n_rows):
-        for column in range(k, k + n_vectors * VECTOR_BYTES // A_prev.itemsize):
+        for column in range(k, k + n_lanes):
             total = zero
             for b in range(delta.shape[0]):
                 total = total + delta[b, j + i] * A_prev[b, column]
@@ -119,12 +127,50 @@ class _BlockBuilder:
         element = self.pointer(array_type, array, row, column)
         return self.builder.bitcast(element, self.vector.as_pointer())
 
-    def splat(self, value):
-        """A vector with ``value`` in every lane."""
+    def splat(self, value, vector=None):
+        """A vector (of type ``vector``, the block's by default) of ``value``."""
+        vector = vector or self.vector
         lanes = ir.Constant(ir.VectorType(ir.IntType(32), self.width), [0] * self.width)
-        zero = ir.Constant(self.vector, None)
+        zero = ir.Constant(vector, None)
         first = self.builder.insert_element(zero, value, ir.IntType(32)(0))
         return self.builder.shuffle_vector(first, zero, lanes)
+
+    def lane_mask(self, n_lanes):
+        """The mask of a vector's first ``n_lanes`` (an intp) lanes."""
+        indexes = ir.VectorType(self.intp, self.width)
+        lanes = ir.Constant(indexes, list(range(self.width)))
+        return self.builder.icmp_unsigned("<", lanes, self.splat(n_lanes, indexes))
+
+    def _masked(self, operation, *argument_types):
+        """The declaration of LLVM's ``llvm.masked.<operation>`` for the vector."""
+        scalar = self.vector.element
+        bits = 32 if isinstance(scalar, ir.FloatType) else 64
+        name = f"llvm.masked.{operation}.v{self.width}f{bits}.p0"
+        result = self.vector if operation == "load" else ir.VoidType()
+        type_ = ir.FunctionType(result, argument_types)
+        return cgutils.get_or_insert_function(self.builder.module, type_, name)
+
+    def load(self, pointer, mask):
+        """The vector at ``pointer``; with a ``mask``, its lanes only (others 0)."""
+        if mask is None:
+            return self.builder.load(pointer, align=self.align)
+        function = self._masked(
+            "load", pointer.type, ir.IntType(32), mask.type, self.vector
+        )
+        zero = ir.Constant(self.vector, None)
+        return self.builder.call(
+            function, [pointer, ir.IntType(32)(self.align), mask, zero]
+        )
+
+    def store(self, value, pointer, mask):
+        """Store ``value`` at ``pointer``; with a ``mask``, its lanes only."""
+        if mask is None:
+            self.builder.store(value, pointer, align=self.align)
+            return
+        function = self._masked(
+            "store", self.vector, pointer.type, ir.IntType(32), mask.type
+        )
+        self.builder.call(function, [value, pointer, ir.IntType(32)(self.align), mask])
 
     def rows(self, array_type, array):
         """The first dimension of a 2-D array."""
@@ -132,11 +178,13 @@ class _BlockBuilder:
         return cgutils.unpack_tuple(self.builder, view.shape, 2)[0]
 
 
-def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd):
+def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd, masked):
     """IR of one block: the sums over b in vectors, then stored or stepped."""
     out_type, delta_type, a_type = signature.args[:3]
     out, delta, a_prev, j, r, k = args[:6]
     ir_ = _BlockBuilder(context, builder, a_type.dtype)
+    mask = ir_.lane_mask(args[6]) if masked else None
+    step = args[7:10] if masked else args[6:9]
     vectors = range(n_vectors)  # the vectors of one row
     sums = [
         [
@@ -148,8 +196,7 @@ def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd):
     with cgutils.for_range(builder, ir_.rows(delta_type, delta)) as loop:
         b = loop.index
         x = [
-            builder.load(ir_.vector_pointer(a_type, a_prev, b, k, h), align=ir_.align)
-            for h in vectors
+            ir_.load(ir_.vector_pointer(a_type, a_prev, b, k, h), mask) for h in vectors
         ]
         for i in range(n_rows):
             row = builder.add(j, ir_.intp(i))
@@ -158,19 +205,19 @@ def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd):
                 total = builder.fadd(builder.load(sums[i][h]), builder.fmul(d, x[h]))
                 builder.store(total, sums[i][h])
     if sgd:
-        lr, scale, decay = (ir_.splat(constant) for constant in args[6:9])
+        lr, scale, decay = (ir_.splat(constant) for constant in step)
     for i in range(n_rows):
         row = builder.add(r, ir_.intp(i))
         for h in vectors:
             target = ir_.vector_pointer(out_type, out, row, k, h)
             total = builder.load(sums[i][h])
             if sgd:  # w - lr * (scale * sum + decay * w), as _sgd_step
-                w = builder.load(target, align=ir_.align)
+                w = ir_.load(target, mask)
                 gradient = builder.fadd(
                     builder.fmul(scale, total), builder.fmul(decay, w)
                 )
                 total = builder.fsub(w, builder.fmul(lr, gradient))
-            builder.store(total, target, align=ir_.align)
+            ir_.store(total, target, mask)
     return context.get_dummy_value()
 
 
@@ -187,24 +234,39 @@ def _check_block_types(out, delta, a_prev):
     )
 
 
-def _make_block(n_rows, n_vectors, sgd):
-    """The intrinsic of ``n_rows`` rows by ``n_vectors`` vectors, stored or stepped."""
+def _make_block(n_rows, n_vectors, sgd, masked=False):
+    """The intrinsic of ``n_rows`` rows by ``n_vectors`` vectors, stored or stepped.
+
+    A ``masked`` block (one vector) takes ``n_lanes`` after ``k``.
+    """
 
     def codegen(context, builder, signature, args):
-        return _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd)
+        return _emit_block(
+            context, builder, signature, args, n_rows, n_vectors, sgd, masked
+        )
 
     def signature(out, delta, a_prev, step):
         if not _check_block_types(out, delta, a_prev):
             return None
         if any(t != a_prev.dtype for t in step):
             return None
-        index = (types.intp,) * 3
+        index = (types.intp,) * (4 if masked else 3)
         return types.void(out, delta, a_prev, *index, *step), codegen
 
-    if sgd:
+    if sgd and masked:
+
+        def typer(typingctx, out, delta, a_prev, j, r, k, n_lanes, lr, scale, decay):
+            return signature(out, delta, a_prev, (lr, scale, decay))
+
+    elif sgd:
 
         def typer(typingctx, out, delta, a_prev, j, r, k, lr, scale, decay):
             return signature(out, delta, a_prev, (lr, scale, decay))
+
+    elif masked:
+
+        def typer(typingctx, out, delta, a_prev, j, r, k, n_lanes):
+            return signature(out, delta, a_prev, ())
 
     else:
 
@@ -217,19 +279,19 @@ def _make_block(n_rows, n_vectors, sgd):
 if numba.config.DISABLE_JIT:
 
     def _outer_block(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS)
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, None)
 
     def _outer_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, BLOCK_VECTORS)
+        _python_block(rows, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, None)
 
     def _outer_long_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS)
+        _python_block(rows, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, None)
 
-    def _outer_narrow_block(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1)
+    def _outer_narrow_block(rows, delta, A_prev, j, r, k, n_lanes):
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1, None, n_lanes)
 
-    def _outer_narrow_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, 1)
+    def _outer_narrow_row(rows, delta, A_prev, j, r, k, n_lanes):
+        _python_block(rows, delta, A_prev, j, r, k, 1, 1, None, n_lanes)
 
     def _outer_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
         _python_block(
@@ -244,20 +306,22 @@ if numba.config.DISABLE_JIT:
             W, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, (lr, scale, decay)
         )
 
-    def _outer_narrow_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, (lr, scale, decay))
+    def _outer_narrow_block_sgd(W, delta, A_prev, j, r, k, n_lanes, lr, scale, decay):
+        step = (lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, step, n_lanes)
 
-    def _outer_narrow_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, 1, 1, (lr, scale, decay))
+    def _outer_narrow_row_sgd(W, delta, A_prev, j, r, k, n_lanes, lr, scale, decay):
+        step = (lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, 1, 1, step, n_lanes)
 
 else:
     _outer_block = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, False))
     _outer_row = intrinsic(_make_block(1, BLOCK_VECTORS, False))
     _outer_long_row = intrinsic(_make_block(1, ROW_BLOCKS * BLOCK_VECTORS, False))
-    _outer_narrow_block = intrinsic(_make_block(BLOCK_ROWS, 1, False))
-    _outer_narrow_row = intrinsic(_make_block(1, 1, False))
+    _outer_narrow_block = intrinsic(_make_block(BLOCK_ROWS, 1, False, masked=True))
+    _outer_narrow_row = intrinsic(_make_block(1, 1, False, masked=True))
     _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, True))
     _outer_row_sgd = intrinsic(_make_block(1, BLOCK_VECTORS, True))
     _outer_long_row_sgd = intrinsic(_make_block(1, ROW_BLOCKS * BLOCK_VECTORS, True))
-    _outer_narrow_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, True))
-    _outer_narrow_row_sgd = intrinsic(_make_block(1, 1, True))
+    _outer_narrow_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, True, masked=True))
+    _outer_narrow_row_sgd = intrinsic(_make_block(1, 1, True, masked=True))
