@@ -130,12 +130,15 @@ def _check_finite(array, name):
         )
 
 
-def data_array(x, name, dtype, n_columns):
+def data_array(x, name, dtype, n_columns, finite=True):
     """Return data ``x`` as a C-contiguous ``(n_rows, n_columns)`` array of ``dtype``.
 
     Booleans, integers, float16 and other memory orders or byte orders are
     converted; complex, string and object arrays raise TypeError. NaN, infinities
-    and values that do not fit ``dtype`` (1e308 into float32) raise ValueError.
+    and values that do not fit ``dtype`` (1e308 into float32) raise ValueError,
+    unless ``finite`` is False: then the caller checks the entries itself, with
+    ``check_finite_data`` (``fit``'s compiled loop finds them as it gathers
+    mini-batches, sparing a pass over the whole array).
     """
     array = as_array(x, name)
     _check_numeric(array, name)
@@ -154,19 +157,31 @@ def data_array(x, name, dtype, n_columns):
         raise ValueError(
             f"{name} has {array.shape[1]} columns; the network expects {n_columns}"
         )
-    original = array
+    converted = array
     if array.dtype != dtype or not array.flags.c_contiguous:
         with np.errstate(over="ignore", invalid="ignore"):
-            array = np.ascontiguousarray(array, dtype=dtype)
-    if not all_finite(array):
-        if original.dtype.kind == "f" and all_finite(original):
-            raise ValueError(
-                f"{name} holds values beyond the range of {dtype} (largest"
-                f" {np.finfo(dtype).max:.4g}), which overflow to infinity when"
-                f" converted to {dtype}"
-            )
-        _check_finite(array, name)
-    return array
+            converted = np.ascontiguousarray(array, dtype=dtype)
+    if finite:
+        check_finite_data(converted, array, name)
+    return converted
+
+
+def check_finite_data(array, x, name):
+    """Raise ValueError unless ``array``, ``data_array``'s result for ``x``, is finite.
+
+    The message tells an entry of ``x`` that is NaN or infinite from a finite
+    one that overflowed in the conversion to ``array``'s dtype.
+    """
+    if all_finite(array):
+        return
+    original = as_array(x, name)
+    if original.dtype.kind == "f" and all_finite(original):
+        raise ValueError(
+            f"{name} holds values beyond the range of {array.dtype} (largest"
+            f" {np.finfo(array.dtype).max:.4g}), which overflow to infinity when"
+            f" converted to {array.dtype}"
+        )
+    _check_finite(array, name)
 
 
 def kernel_array(x, name, ndim, dtype=None, dtype_of=None):

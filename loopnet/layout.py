@@ -326,11 +326,13 @@ class Layout(NamedTuple):
         """
         return check.data_array(X, "X", dtype, int(self.sizes[0]))
 
-    def check_examples(self, X, Y, dtype, names=("X", "Y")):
+    def check_examples(self, X, Y, dtype, names=("X", "Y"), finite_X=True):
         """Return inputs ``X`` and targets ``Y`` as checked arrays of ``dtype``.
 
         ``Y`` must have one row per row of ``X``, ``sizes[-1]`` columns and, for
-        the log costs, values in [0, 1] (targets are probabilities).
+        the log costs, values in [0, 1] (targets are probabilities). With
+        ``finite_X`` False, the caller checks that ``X`` is finite
+        (``_validation.check_finite_data``).
 
         Parameters
         ----------
@@ -340,13 +342,15 @@ class Layout(NamedTuple):
             The network's dtype.
         names : (str, str)
             What the messages call ``X`` and ``Y``.
+        finite_X : bool
+            Whether to check here that every entry of ``X`` is finite.
 
         Returns
         -------
         X, Y : ndarray
         """
         x_name, y_name = names
-        X = check.data_array(X, x_name, dtype, int(self.sizes[0]))
+        X = check.data_array(X, x_name, dtype, int(self.sizes[0]), finite_X)
         Y = check.data_array(Y, y_name, dtype, int(self.sizes[-1]))
         if Y.shape[0] != X.shape[0]:
             raise ValueError(

@@ -19,6 +19,13 @@ run again one mini-batch at a time (chunking never changes a result, so the
 replay gives the same bits) up to the first mini-batch whose step is not finite;
 its state is put back too, and ``DivergenceError`` says where it happened. So
 ``fit`` never leaves NaN or infinite parameters behind.
+
+Inputs: the ``"loop"`` trainer finds a NaN or an infinity in ``X`` as it
+gathers each mini-batch (``TRAINER_CHECKS_INPUTS``), which spares ``fit`` a
+pass of its own over all of ``X``. A chunk that is not finite is first
+checked against ``X``: if ``X`` is not finite, the state from before the call
+is put back and ``fit`` raises the ValueError of the up-front check, wherever
+in the first epoch the bad row comes.
 """
 
 import math
@@ -381,13 +388,16 @@ def fit(
 ):
     """Train ``net`` in place; ``Network.fit`` documents the arguments.
 
-    Every argument is checked before the parameters are touched, so a call that
+    Every argument is checked before the parameters are touched (the entries of
+    X by the trainer, where it checks them as it goes: ``fit`` then puts back
+    the parameters and optimizer state from before the call), so a call that
     raises on its arguments leaves the network as it was. ``extra`` holds every
     keyword argument of ``Network.fit`` after ``device``.
     """
     backends.check_name(method)
     layout, params = net.layout, net.params
-    X, Y = layout.check_examples(X, Y, net.dtype)
+    X_given = X
+    X, Y = layout.check_examples(X, Y, net.dtype, finite_X=False)  # X: below
     options = check_options(net, epochs, batch_size, lr, l2, momentum, method, extra)
     rng = check.check_seed(seed)
     validation = _check_validation(layout, net.dtype, validation)
@@ -399,17 +409,30 @@ def fit(
             f"optimizer={options.optimizer!r} is not available with"
             f" method={method!r}, which has {', '.join(map(repr, backend.OPTIMIZERS))}"
         )
+    # A trainer that finds a NaN or an infinity in X itself spares a pass over
+    # all of X here; the rows split off for validation it never sees.
+    checks_inputs = getattr(backend, "TRAINER_CHECKS_INPUTS", False)
+    if not checks_inputs:
+        check.check_finite_data(X, X_given, "X")
     if options.early_stopping and validation is None:
         X, Y, validation = _split(X, Y, options.validation_fraction, rng)
+        check.check_finite_data(validation[0], X_given, "X")
 
     trainer = _trainer(backend, layout, params, X, Y, options)
+    before = trainer.snapshot() if checks_inputs else None
     try:
         return _train(net, trainer, X, Y, options, rng, validation, show, method)
+    except _InputsNotFinite:
+        trainer.restore(before)
+        trainer = None  # the optimizer state stays as it was, too
+        check.check_finite_data(X, X_given, "X")  # the up-front check's message
+        raise
     finally:
-        state = getattr(trainer, "state", None)  # the CPU backends keep one
-        net.optimizer_state = (
-            None if state is None else SavedOptimizer(options.optimizer, state)
-        )
+        if trainer is not None:
+            state = getattr(trainer, "state", None)  # the CPU backends keep one
+            net.optimizer_state = (
+                None if state is None else SavedOptimizer(options.optimizer, state)
+            )
 
 
 def _trainer(backend, layout, params, X, Y, options):
@@ -469,6 +492,8 @@ def _train(net, trainer, X, Y, options, rng, validation, show, method):
                 after = run(order, first, stop, cost_sum)
                 if not _finite(params, after):
                     trainer.restore(saved)
+                    if not check.all_finite(X):  # the inputs, not the step
+                        raise _InputsNotFinite("X must be finite")
                     batch, n_bad = _replay_to_divergence(
                         trainer, params, order, first, stop, cost_sum
                     )
@@ -500,6 +525,10 @@ def _train(net, trainer, X, Y, options, rng, validation, show, method):
     if stopping is not None:
         stopping.restore(history, trainer)
     return history
+
+
+class _InputsNotFinite(ValueError):
+    """A step of ``_train`` met a NaN or an infinity in X (``fit`` says where)."""
 
 
 class _EarlyStopping:

@@ -362,3 +362,106 @@ def test_bad_arguments_raise_and_change_nothing(rng, kwargs, error, match):
     with pytest.raises(error, match=match):
         net.fit(**arguments)
     np.testing.assert_array_equal(net.params, before)
+
+
+# --- inputs the compiled loop finds not finite ------------------------------------
+
+
+def _saved_state(net):
+    return [array.copy() for array in net.optimizer_state.state]
+
+
+@pytest.mark.parametrize("method", ["loop", "matrix"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 150, 299])
+def test_a_bad_row_anywhere_raises_and_puts_everything_back(rng, method, bad, row):
+    """A bad row found mid-epoch: fit undoes the steps before it.
+
+    The loop trainer finds it in one of 60 mini-batches; the optimizer state is
+    put back too.
+    """
+    net, X, Y = _problem(rng, n=300)
+    options = {"batch_size": 5, "lr": 0.1, "momentum": 0.9, "progress": False}
+    net.fit(X, Y, epochs=1, seed=0, method=method, **options)  # leaves a velocity
+    params, state = net.params.copy(), _saved_state(net)
+    saved = net.optimizer_state
+    X_bad = X.copy()
+    X_bad[row, 2] = bad
+    with pytest.raises(ValueError, match=r"X must be finite; it holds 1 NaN or inf"):
+        net.fit(X_bad, Y, epochs=2, seed=0, method=method, warm_start=True, **options)
+    np.testing.assert_array_equal(net.params, params)
+    assert net.optimizer_state is saved
+    for array, before in zip(net.optimizer_state.state, state, strict=True):
+        np.testing.assert_array_equal(array, before)
+
+
+def test_the_chunks_before_a_bad_row_ran(rng, monkeypatch):
+    """So the row was found by the trainer, not by a pass before training."""
+    monkeypatch.setattr(training, "CHUNK_WORK", 1)  # one mini-batch per chunk
+    net, X, Y = _problem(rng, n=40)
+    X[37, 0] = np.nan
+    runs = []
+    trainer = loop.Trainer.run
+
+    def counted(self, order, first, stop, cost_sum):
+        runs.append(first)
+        return trainer(self, order, first, stop, cost_sum)
+
+    monkeypatch.setattr(loop.Trainer, "run", counted)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="X must be finite"):
+        net.fit(X, Y, epochs=1, batch_size=4, seed=0, progress=False)
+    order = np.random.default_rng(0).permutation(40)
+    bad_batch = int(np.flatnonzero(order == 37)[0]) // 4
+    assert runs[1:] == list(range(bad_batch + 1))  # after the compiling call
+    np.testing.assert_array_equal(net.params, before)
+    assert net.optimizer_state is None
+
+
+def test_a_bad_row_is_named_even_after_a_divergence(rng):
+    """A step that diverges before the bad row is reached is not the cause."""
+    net, X, Y = _problem(rng, n=40, hidden="relu", output="identity")
+    arguments = {"epochs": 1, "batch_size": 4, "lr": 1e3, "seed": 0, "progress": False}
+    with pytest.raises(ln.DivergenceError, match="mini-batch [1-9]:"):
+        net.copy().fit(X, Y, **arguments)
+    order = np.random.default_rng(0).permutation(40)
+    X[order[-1], 0] = np.inf  # in the last mini-batch
+    with pytest.raises(ValueError, match="X must be finite"):
+        net.fit(X, Y, **arguments)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_compiled_loop_stops_before_a_bad_mini_batch(rng, dtype, bad):
+    net, X, Y = _problem(rng, n=12, dtype=dtype)
+    X[7, 1] = bad
+    tiny = np.finfo(dtype)
+    X[2, :] = [tiny.max, -tiny.max, tiny.smallest_subnormal, -0.0]  # all finite
+    order = np.arange(12, dtype=np.int64)
+    trainer = loop.trainer(net.layout, net.params.copy(), X, Y, 3, 0.1, 0.0, 0.0)
+    cost = trainer.run(order, 0, 2, 0.0)  # rows 0-5: finite
+    assert np.isfinite(cost)
+    after_two = trainer.params.copy()
+    assert np.isnan(trainer.run(order, 2, 4, cost))  # rows 6-8 hold the bad one
+    np.testing.assert_array_equal(trainer.params, after_two)
+    assert trainer.state.t[0] == 2
+
+
+def test_a_value_beyond_float32_is_named_as_such(rng):
+    net, X, Y = _problem(rng, n=40, dtype=np.float32)
+    X64 = X.astype(np.float64)
+    X64[33, 1] = 1e300
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="X holds values beyond the range of float32"):
+        net.fit(X64, Y, epochs=1, batch_size=4, progress=False)
+    np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("row", [0, 39])
+def test_rows_split_off_for_validation_are_checked_too(rng, row):
+    net, X, Y = _problem(rng, n=40)
+    X[row, 3] = np.nan
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="X must be finite"):
+        net.fit(X, Y, epochs=3, early_stopping=True, validation_fraction=0.5)
+    np.testing.assert_array_equal(net.params, before)

@@ -19,7 +19,10 @@ network's ``Layout`` and flat ``params``, never the ``Network`` itself:
   a step that diverged, and returns to early stopping's best epoch, with them).
   ``OPTIMIZERS`` names the optimizers a backend has; the CPU backends' trainers
   keep their ``kernels.update.OptimizerState`` as ``state`` (continued from
-  ``state=``), which ``fit`` leaves in ``Network.optimizer_state``.
+  ``state=``), which ``fit`` leaves in ``Network.optimizer_state``. A backend
+  with ``TRAINER_CHECKS_INPUTS = True`` has a ``run`` that finds a NaN or an
+  infinity in ``X`` or ``Y`` itself, stopping before that mini-batch's step
+  with a NaN cost: ``fit`` then spares a pass over all of ``X`` first.
 
 ``"loop"`` is the compiled kernels of ``loopnet.kernels``, ``"matrix"`` the NumPy
 matrix form of ``loopnet.reference`` and ``"cuda"`` the kernels of

@@ -31,6 +31,9 @@ for 20-25 s on the project's 2-core machine (docs/deployment.md)."""
 OPTIMIZERS = {"sgd": SGD, "nesterov": NESTEROV, "adam": ADAM}
 """The optimizers this backend's trainer takes, by name, and their ``Step.kind``."""
 
+TRAINER_CHECKS_INPUTS = True
+"""``Trainer.run`` finds a NaN or an infinity in X or Y as it gathers mini-batches."""
+
 DRIVERS = {
     "gradient": (_network_gradient,),
     "forward": (_forward_pass,),
@@ -205,7 +208,8 @@ class Trainer:
         """Mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
 
         The running cost is ``cost_sum`` plus C_b of every example trained on,
-        each taken in its mini-batch's forward pass.
+        each taken in its mini-batch's forward pass; NaN when a mini-batch's rows
+        hold a NaN or an infinity (the run stops before that mini-batch's step).
         """
         return _train_batches(
             self.layout,

@@ -74,13 +74,21 @@ class TrainingWorkspace(NamedTuple):
 def _gather_rows(source, rows, target):
     """target[r, c] = source[rows[r], c]: a mini-batch's rows, gathered.
 
-    An explicit loop, as ``_tiles._copy_rows`` and for its reason (Numba's
-    ``target[r] = source[i]`` goes through an overlap check and a temporary).
+    Returns whether every entry gathered is finite (x - x == 0 fails for NaN and
+    infinities only), found on the way: ``fit`` checks its inputs here rather
+    than in a pass of its own over them. An explicit loop, as
+    ``_tiles._copy_rows`` and for its reason (Numba's ``target[r] = source[i]``
+    goes through an overlap check and a temporary).
     """
+    zero = source.dtype.type(0)
+    finite = True
     for r in range(rows.shape[0]):
         row = source[rows[r]]
         for c in range(source.shape[1]):
-            target[r, c] = row[c]
+            value = row[c]
+            target[r, c] = value
+            finite &= value - value == zero
+    return finite
 
 
 @njit(**JIT)
@@ -198,6 +206,8 @@ def _train_batches(
     float
         ``cost_sum`` plus the cost C_b of every example trained on, each taken in
         its mini-batch's forward pass, before that mini-batch's step (float64).
+        NaN when a mini-batch's rows of ``X`` or ``Y`` hold a NaN or an
+        infinity: the loop stops at that mini-batch, before its step.
 
     Notes
     -----
@@ -217,8 +227,9 @@ def _train_batches(
         start = i * batch_size
         m = min(batch_size, n_examples - start)
         X_b, Y_b = work.X_batch[:m], work.Y_batch[:m]
-        _gather_rows(X, order[start : start + m], X_b)
-        _gather_rows(Y, order[start : start + m], Y_b)
+        finite = _gather_rows(X, order[start : start + m], X_b)
+        if not (_gather_rows(Y, order[start : start + m], Y_b) and finite):
+            return np.nan  # the caller finds the NaN or infinity in X or Y
         offsets = _unit_offsets(sizes, m)
         n_units = offsets[-1]
         Z_b, A_b, D_b = work.Z[:n_units], work.A[:n_units], work.D[:n_units]
