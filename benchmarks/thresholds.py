@@ -132,8 +132,8 @@ def layer_calls(kernel, n_batch, n_l, n_prev, dtype):
     dW = np.empty((n_l, n_prev), dtype=dtype)
     args = (delta, A_prev, delta_T, A_prev_T, dW)
     return (
-        lambda: _weight_gradient_rows(*args, 0, n_l),
-        lambda: _weight_gradient_parallel(*args),
+        lambda: _weight_gradient_rows(*args, 0, n_l, None),
+        lambda: _weight_gradient_parallel(*args, None),
     )
 
 

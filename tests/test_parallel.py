@@ -186,9 +186,9 @@ def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch
     A_prev = rng.random((n_batch, n_prev)).astype(dtype)
     delta_T, A_prev_T = np.ascontiguousarray(delta.T), np.ascontiguousarray(A_prev.T)
     serial = np.empty((n_l, n_prev), dtype=dtype)
-    _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, serial, 0, n_l)
+    _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, serial, 0, n_l, None)
     parallel = np.empty_like(serial)
-    _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, parallel)
+    _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, parallel, None)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
     _weight_gradient(delta, A_prev, dispatched)
@@ -199,6 +199,21 @@ def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch
         for b in range(n_batch):
             Delta += np.outer(delta[b], A_prev[b])
         np.testing.assert_array_equal(serial, Delta)
+    # scaled and regularized as stored: the bits of a pass over the sums after
+    W = rng.standard_normal((n_l, n_prev)).astype(dtype)
+    scale, l2 = dtype(1) / dtype(n_batch), dtype(0.3)
+    expected = scale * (serial + l2 * W)
+    rows = np.full_like(serial, np.nan)
+    _weight_gradient_rows(
+        delta, A_prev, delta_T, A_prev_T, rows, 0, n_l, (W, scale, l2)
+    )
+    np.testing.assert_array_equal(rows, expected)
+    rows[...] = np.nan
+    _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, rows, (W, scale, l2))
+    np.testing.assert_array_equal(rows, expected)
+    rows[...] = np.nan
+    _weight_gradient(delta, A_prev, rows, (W, scale, l2))
+    np.testing.assert_array_equal(rows, expected)
 
 
 def test_shapes_cover_both_sum_forms():

@@ -15,6 +15,7 @@ from loopnet.kernels._tiles import (
     OUTER_CHUNK_BLOCKS,
     OUTER_CHUNK_ROWS,
     _outer_product_rows,
+    _outer_product_scaled_rows,
     _outer_product_sgd_rows,
 )
 from loopnet.kernels._vectors import (
@@ -86,6 +87,29 @@ def test_sgd_from_the_blocks_equals_the_step_from_the_sums(rng, problem):
     _outer_product_sgd_rows(delta, A_prev, stepped, lr, scale, decay, j_start, n_l)
     np.testing.assert_array_equal(stepped[j_start:], expected[j_start:])
     np.testing.assert_array_equal(stepped[:j_start], W[:j_start])  # rows not asked
+
+
+def test_scaled_blocks_equal_the_scale_after_the_sums(rng, problem):
+    delta, A_prev = problem
+    (n_batch, n_l), n_prev = delta.shape, A_prev.shape[1]
+    W = rng.standard_normal((n_l, n_prev)).astype(A_prev.dtype)
+    to = A_prev.dtype.type
+    scale, l2 = to(1) / to(n_batch), to(0.01)
+    expected = scale * (accumulated(delta, A_prev) + l2 * W)
+    j_start = min(BLOCK_ROWS, n_l - 1)
+    rows = np.full((n_l - j_start, n_prev), np.nan, dtype=A_prev.dtype)
+    _outer_product_scaled_rows(
+        delta, A_prev, rows, W[j_start:], scale, l2, j_start, n_l
+    )
+    np.testing.assert_array_equal(rows, expected[j_start:])
+
+
+def test_scaled_blocks_refuse_weights_of_another_shape():
+    delta, A_prev, rows = np.ones((3, 5)), np.ones((3, 16)), np.zeros((5, 16))
+    with pytest.raises(ValueError, match="W and out do not match"):
+        _outer_product_scaled_rows(
+            delta, A_prev, rows, np.ones((4, 16)), 1.0, 0.0, 0, 5
+        )
 
 
 @pytest.mark.parametrize(

@@ -51,14 +51,19 @@ from loopnet.kernels._vectors import (
     ROW_BLOCKS,
     VECTOR_BYTES,
     _outer_block,
+    _outer_block_scaled,
     _outer_block_sgd,
     _outer_long_row,
+    _outer_long_row_scaled,
     _outer_long_row_sgd,
     _outer_narrow_block,
+    _outer_narrow_block_scaled,
     _outer_narrow_block_sgd,
     _outer_narrow_row,
+    _outer_narrow_row_scaled,
     _outer_narrow_row_sgd,
     _outer_row,
+    _outer_row_scaled,
     _outer_row_sgd,
 )
 
@@ -323,20 +328,9 @@ row by one block width, one row by ``ROW_BLOCKS`` block widths, and
 
 
 @njit(**JIT)
-def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, n_lanes, step):
+def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, n_lanes, step, regularize):
     """One block or row of ``shape`` of ``_outer_product_blocks``."""
-    if step is None:
-        if shape == BLOCK:
-            _outer_block(out, delta, A_prev, j, r, k)
-        elif shape == LONG_ROW:
-            _outer_long_row(out, delta, A_prev, j, r, k)
-        elif shape == ROW:
-            _outer_row(out, delta, A_prev, j, r, k)
-        elif shape == NARROW_BLOCK:
-            _outer_narrow_block(out, delta, A_prev, j, r, k, n_lanes)
-        else:
-            _outer_narrow_row(out, delta, A_prev, j, r, k, n_lanes)
-    else:
+    if step is not None:
         lr, scale, decay = step
         if shape == BLOCK:
             _outer_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
@@ -352,14 +346,40 @@ def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, n_lanes, step):
             _outer_narrow_row_sgd(
                 out, delta, A_prev, j, r, k, n_lanes, lr, scale, decay
             )
+    elif regularize is not None:
+        W, scale, l2 = regularize
+        if shape == BLOCK:
+            _outer_block_scaled(out, delta, A_prev, j, r, k, W, scale, l2)
+        elif shape == LONG_ROW:
+            _outer_long_row_scaled(out, delta, A_prev, j, r, k, W, scale, l2)
+        elif shape == ROW:
+            _outer_row_scaled(out, delta, A_prev, j, r, k, W, scale, l2)
+        elif shape == NARROW_BLOCK:
+            _outer_narrow_block_scaled(
+                out, delta, A_prev, j, r, k, n_lanes, W, scale, l2
+            )
+        else:
+            _outer_narrow_row_scaled(out, delta, A_prev, j, r, k, n_lanes, W, scale, l2)
+    elif shape == BLOCK:
+        _outer_block(out, delta, A_prev, j, r, k)
+    elif shape == LONG_ROW:
+        _outer_long_row(out, delta, A_prev, j, r, k)
+    elif shape == ROW:
+        _outer_row(out, delta, A_prev, j, r, k)
+    elif shape == NARROW_BLOCK:
+        _outer_narrow_block(out, delta, A_prev, j, r, k, n_lanes)
+    else:
+        _outer_narrow_row(out, delta, A_prev, j, r, k, n_lanes)
 
 
 @njit(**JIT)
-def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
+def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step, regularize):
     """Sums of dW[j, k] = sum_b delta[b, j] A_prev[b, k] into ``out[j - first]``.
 
-    For rows j_start <= j < j_stop: stored when ``step`` is None, else the plain
-    SGD step of ``out``'s weights by them, with ``step`` = (lr, scale, decay).
+    For rows j_start <= j < j_stop: stored when ``step`` and ``regularize`` are
+    None; with ``regularize`` = (W, scale, l2), scale * (sum + l2 * W[j - first,
+    k]) stored (``W`` of ``out``'s shape); with ``step`` = (lr, scale, decay),
+    the plain SGD step of ``out``'s weights by them.
 
     Notes
     -----
@@ -386,6 +406,8 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
         and j_stop - first <= out.shape[0]
     ):
         raise ValueError("outer-product blocks: delta, A_prev and out do not match")
+    if regularize is not None and regularize[0].shape != out.shape:
+        raise ValueError("outer-product blocks: W and out do not match")
     width = BLOCK_BYTES // A_prev.itemsize
     k_blocked = n_k - n_k % width
     j_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
@@ -397,28 +419,64 @@ def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step):
             for k in range(k_first, k_last, width):
                 for j in range(j_first, min(j_last, j_blocked), BLOCK_ROWS):
                     _outer_block_or_row(
-                        delta, A_prev, out, j, j - first, k, BLOCK, 0, step
+                        delta, A_prev, out, j, j - first, k, BLOCK, 0, step, regularize
                     )
             for j in range(max(j_first, j_blocked), j_last):
                 if k_last - k_first == k_chunk:
                     _outer_block_or_row(
-                        delta, A_prev, out, j, j - first, k_first, LONG_ROW, 0, step
+                        delta,
+                        A_prev,
+                        out,
+                        j,
+                        j - first,
+                        k_first,
+                        LONG_ROW,
+                        0,
+                        step,
+                        regularize,
                     )
                 else:
                     for k in range(k_first, k_last, width):
                         _outer_block_or_row(
-                            delta, A_prev, out, j, j - first, k, ROW, 0, step
+                            delta,
+                            A_prev,
+                            out,
+                            j,
+                            j - first,
+                            k,
+                            ROW,
+                            0,
+                            step,
+                            regularize,
                         )
     lanes = width // BLOCK_VECTORS
     for k in range(k_blocked, n_k, lanes):
         n_lanes = min(lanes, n_k - k)
         for j in range(j_start, j_blocked, BLOCK_ROWS):
             _outer_block_or_row(
-                delta, A_prev, out, j, j - first, k, NARROW_BLOCK, n_lanes, step
+                delta,
+                A_prev,
+                out,
+                j,
+                j - first,
+                k,
+                NARROW_BLOCK,
+                n_lanes,
+                step,
+                regularize,
             )
         for j in range(j_blocked, j_stop):
             _outer_block_or_row(
-                delta, A_prev, out, j, j - first, k, NARROW_ROW, n_lanes, step
+                delta,
+                A_prev,
+                out,
+                j,
+                j - first,
+                k,
+                NARROW_ROW,
+                n_lanes,
+                step,
+                regularize,
             )
 
 
@@ -445,7 +503,22 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
     equals the seeds' per-example accumulator bit for bit.
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
-    _outer_product_blocks(delta, A_prev, rows, j_start, j_start, j_stop, None)
+    _outer_product_blocks(delta, A_prev, rows, j_start, j_start, j_stop, None, None)
+
+
+@njit(**JIT)
+def _outer_product_scaled_rows(delta, A_prev, rows, W_rows, scale, l2, j_start, j_stop):
+    """rows[j - j_start, k] = scale * (sum_b delta[b, j] A_prev[b, k] + l2 W_rows[...]).
+
+    ``_outer_product_rows`` scaled and regularized as its sums are stored, as
+    ``backprop._scale_and_regularize`` would do to them after: the same bits,
+    without a second pass over the rows. ``W_rows`` (the layer's weights
+    j_start..j_stop-1) has the shape of ``rows``.
+    """
+    regularize = (W_rows, scale, l2)
+    _outer_product_blocks(
+        delta, A_prev, rows, j_start, j_start, j_stop, None, regularize
+    )
 
 
 @njit(**JIT)
@@ -458,7 +531,8 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     the same expression as ``update._sgd_step`` applied to them, so the same bits,
     with no dW written or read.
     """
-    _outer_product_blocks(delta, A_prev, W, 0, j_start, j_stop, (lr, scale, decay))
+    step = (lr, scale, decay)
+    _outer_product_blocks(delta, A_prev, W, 0, j_start, j_stop, step, None)
 
 
 @njit(**JIT)

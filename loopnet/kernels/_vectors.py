@@ -25,8 +25,10 @@ the vector width.
 ``ROW_BLOCKS`` block widths, for the rows a whole block does not cover) and
 ``_outer_narrow_block``, ``_outer_narrow_row`` (one vector wide, for columns left
 over a block width: only its first ``n_lanes`` lanes are read and written, by
-masked loads and stores) store the sums in rows r.. of ``out``; the ``_sgd``
-forms step the weights with them at once,
+masked loads and stores) store the sums in rows r.. of ``out``; the ``_scaled``
+forms store scale * (sum + l2 * W[r, k]), the scaled and regularized gradient
+of ``backprop._scale_and_regularize``, without a second pass over it; the
+``_sgd`` forms step the weights with them at once,
 W[j, k] <- W[j, k] - lr * (scale * sum + decay * W[j, k]), the expression of
 ``update._sgd_step``, so that dW never exists in memory.
 
@@ -79,11 +81,17 @@ A row one block wide has 2, each a chain of additions waiting on the last, and
 ran the rows that 30 units leave over a block at a third of a block's rate."""
 
 
-def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, step, n_lanes=None):
+STORE, SCALED, SGD = 0, 1, 2
+"""What a block does with its sums: store them, store them scaled and
+regularized, or step the weights by them."""
+
+
+def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, finish, n_lanes=None):
     """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``.
 
-    ``n_lanes``: the columns of a narrow (masked) block; else ``n_vectors``
-    whole vectors.
+    ``finish``: None to store the sums, ``(SCALED, W, scale, l2)`` or ``(SGD, lr,
+    scale, decay)``. ``n_lanes``: the columns of a narrow (masked) block; else
+    ``n_vectors`` whole vectors.
     """
     zero = A_prev.dtype.type(0)
     if n_lanes is None:
@@ -93,10 +101,13 @@ def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, step, n_lanes=
             total = zero
             for b in range(delta.shape[0]):
                 total = total + delta[b, j + i] * A_prev[b, column]
-            if step is None:
+            if finish is None:
                 out[r + i, column] = total
+            elif finish[0] == SCALED:
+                _, W, scale, l2 = finish
+                out[r + i, column] = scale * (total + l2 * W[r + i, column])
             else:
-                lr, scale, decay = step
+                _, lr, scale, decay = finish
                 w = out[r + i, column]
                 out[r + i, column] = w - lr * (scale * total + decay * w)
 
@@ -178,13 +189,14 @@ class _BlockBuilder:
         return cgutils.unpack_tuple(self.builder, view.shape, 2)[0]
 
 
-def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd, masked):
-    """IR of one block: the sums over b in vectors, then stored or stepped."""
+def _emit_block(context, builder, signature, args, n_rows, n_vectors, mode, masked):
+    """IR of one block: the sums over b in vectors, then finished as ``mode``."""
     out_type, delta_type, a_type = signature.args[:3]
     out, delta, a_prev, j, r, k = args[:6]
     ir_ = _BlockBuilder(context, builder, a_type.dtype)
     mask = ir_.lane_mask(args[6]) if masked else None
-    step = args[7:10] if masked else args[6:9]
+    first = 7 if masked else 6  # of the arguments of mode
+    finish, finish_types = args[first:], signature.args[first:]
     vectors = range(n_vectors)  # the vectors of one row
     sums = [
         [
@@ -204,14 +216,20 @@ def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd, maske
             for h in vectors:  # sum + d * x: two roundings, as the accumulator
                 total = builder.fadd(builder.load(sums[i][h]), builder.fmul(d, x[h]))
                 builder.store(total, sums[i][h])
-    if sgd:
-        lr, scale, decay = (ir_.splat(constant) for constant in step)
+    if mode == SCALED:
+        W_type, W = finish_types[0], finish[0]
+        scale, l2 = (ir_.splat(constant) for constant in finish[1:])
+    elif mode == SGD:
+        lr, scale, decay = (ir_.splat(constant) for constant in finish)
     for i in range(n_rows):
         row = builder.add(r, ir_.intp(i))
         for h in vectors:
             target = ir_.vector_pointer(out_type, out, row, k, h)
             total = builder.load(sums[i][h])
-            if sgd:  # w - lr * (scale * sum + decay * w), as _sgd_step
+            if mode == SCALED:  # scale * (sum + l2 * w), as _scale_and_regularize
+                w = ir_.load(ir_.vector_pointer(W_type, W, row, k, h), mask)
+                total = builder.fmul(scale, builder.fadd(total, builder.fmul(l2, w)))
+            elif mode == SGD:  # w - lr * (scale * sum + decay * w), as _sgd_step
                 w = ir_.load(target, mask)
                 gradient = builder.fadd(
                     builder.fmul(scale, total), builder.fmul(decay, w)
@@ -221,47 +239,54 @@ def _emit_block(context, builder, signature, args, n_rows, n_vectors, sgd, maske
     return context.get_dummy_value()
 
 
-def _check_block_types(out, delta, a_prev):
-    """Whether three array types suit a block: 2-D, C-contiguous, one float dtype."""
-    arrays = (out, delta, a_prev)
+def _check_block_types(*arrays):
+    """Whether array types suit a block: 2-D, C-contiguous, one float dtype.
+
+    ``arrays`` are ``out, delta, a_prev`` and, for a scaled block, ``W``.
+    """
+    dtype = arrays[2].dtype
     return all(
         isinstance(t, types.Array)
         and t.ndim == 2
         and t.layout == "C"
-        and t.dtype == a_prev.dtype
+        and t.dtype == dtype
         and t.dtype in (types.float32, types.float64)
         for t in arrays
     )
 
 
-def _make_block(n_rows, n_vectors, sgd, masked=False):
-    """The intrinsic of ``n_rows`` rows by ``n_vectors`` vectors, stored or stepped.
+def _make_block(n_rows, n_vectors, mode, masked=False):
+    """The intrinsic of ``n_rows`` rows by ``n_vectors`` vectors, finished as ``mode``.
 
-    A ``masked`` block (one vector) takes ``n_lanes`` after ``k``.
+    A ``masked`` block (one vector) takes ``n_lanes`` after ``k``; a ``SCALED``
+    block then takes ``W, scale, l2``, an ``SGD`` block ``lr, scale, decay``.
     """
 
     def codegen(context, builder, signature, args):
         return _emit_block(
-            context, builder, signature, args, n_rows, n_vectors, sgd, masked
+            context, builder, signature, args, n_rows, n_vectors, mode, masked
         )
 
-    def signature(out, delta, a_prev, step):
-        if not _check_block_types(out, delta, a_prev):
+    def signature(out, delta, a_prev, finish):
+        arrays, constants = (out, delta, a_prev), finish
+        if mode == SCALED:
+            arrays, constants = (*arrays, finish[0]), finish[1:]
+        if not _check_block_types(*arrays):
             return None
-        if any(t != a_prev.dtype for t in step):
+        if any(t != a_prev.dtype for t in constants):
             return None
         index = (types.intp,) * (4 if masked else 3)
-        return types.void(out, delta, a_prev, *index, *step), codegen
+        return types.void(out, delta, a_prev, *index, *finish), codegen
 
-    if sgd and masked:
+    if mode != STORE and masked:
 
-        def typer(typingctx, out, delta, a_prev, j, r, k, n_lanes, lr, scale, decay):
-            return signature(out, delta, a_prev, (lr, scale, decay))
+        def typer(typingctx, out, delta, a_prev, j, r, k, n_lanes, f0, f1, f2):
+            return signature(out, delta, a_prev, (f0, f1, f2))
 
-    elif sgd:
+    elif mode != STORE:
 
-        def typer(typingctx, out, delta, a_prev, j, r, k, lr, scale, decay):
-            return signature(out, delta, a_prev, (lr, scale, decay))
+        def typer(typingctx, out, delta, a_prev, j, r, k, f0, f1, f2):
+            return signature(out, delta, a_prev, (f0, f1, f2))
 
     elif masked:
 
@@ -293,35 +318,63 @@ if numba.config.DISABLE_JIT:
     def _outer_narrow_row(rows, delta, A_prev, j, r, k, n_lanes):
         _python_block(rows, delta, A_prev, j, r, k, 1, 1, None, n_lanes)
 
+    def _outer_block_scaled(rows, delta, A_prev, j, r, k, W, scale, l2):
+        finish = (SCALED, W, scale, l2)
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, finish)
+
+    def _outer_row_scaled(rows, delta, A_prev, j, r, k, W, scale, l2):
+        finish = (SCALED, W, scale, l2)
+        _python_block(rows, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, finish)
+
+    def _outer_long_row_scaled(rows, delta, A_prev, j, r, k, W, scale, l2):
+        finish = (SCALED, W, scale, l2)
+        n_vectors = ROW_BLOCKS * BLOCK_VECTORS
+        _python_block(rows, delta, A_prev, j, r, k, 1, n_vectors, finish)
+
+    def _outer_narrow_block_scaled(rows, delta, A_prev, j, r, k, n_lanes, W, scale, l2):
+        finish = (SCALED, W, scale, l2)
+        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1, finish, n_lanes)
+
+    def _outer_narrow_row_scaled(rows, delta, A_prev, j, r, k, n_lanes, W, scale, l2):
+        finish = (SCALED, W, scale, l2)
+        _python_block(rows, delta, A_prev, j, r, k, 1, 1, finish, n_lanes)
+
     def _outer_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(
-            W, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, (lr, scale, decay)
-        )
+        finish = (SGD, lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, finish)
 
     def _outer_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(W, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, (lr, scale, decay))
+        finish = (SGD, lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, finish)
 
     def _outer_long_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        _python_block(
-            W, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, (lr, scale, decay)
-        )
+        finish = (SGD, lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, finish)
 
     def _outer_narrow_block_sgd(W, delta, A_prev, j, r, k, n_lanes, lr, scale, decay):
-        step = (lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, step, n_lanes)
+        finish = (SGD, lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, finish, n_lanes)
 
     def _outer_narrow_row_sgd(W, delta, A_prev, j, r, k, n_lanes, lr, scale, decay):
-        step = (lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, 1, 1, step, n_lanes)
+        finish = (SGD, lr, scale, decay)
+        _python_block(W, delta, A_prev, j, r, k, 1, 1, finish, n_lanes)
 
 else:
-    _outer_block = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, False))
-    _outer_row = intrinsic(_make_block(1, BLOCK_VECTORS, False))
-    _outer_long_row = intrinsic(_make_block(1, ROW_BLOCKS * BLOCK_VECTORS, False))
-    _outer_narrow_block = intrinsic(_make_block(BLOCK_ROWS, 1, False, masked=True))
-    _outer_narrow_row = intrinsic(_make_block(1, 1, False, masked=True))
-    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, True))
-    _outer_row_sgd = intrinsic(_make_block(1, BLOCK_VECTORS, True))
-    _outer_long_row_sgd = intrinsic(_make_block(1, ROW_BLOCKS * BLOCK_VECTORS, True))
-    _outer_narrow_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, True, masked=True))
-    _outer_narrow_row_sgd = intrinsic(_make_block(1, 1, True, masked=True))
+    _LONG_ROW = ROW_BLOCKS * BLOCK_VECTORS
+    _outer_block = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, STORE))
+    _outer_row = intrinsic(_make_block(1, BLOCK_VECTORS, STORE))
+    _outer_long_row = intrinsic(_make_block(1, _LONG_ROW, STORE))
+    _outer_narrow_block = intrinsic(_make_block(BLOCK_ROWS, 1, STORE, masked=True))
+    _outer_narrow_row = intrinsic(_make_block(1, 1, STORE, masked=True))
+    _outer_block_scaled = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, SCALED))
+    _outer_row_scaled = intrinsic(_make_block(1, BLOCK_VECTORS, SCALED))
+    _outer_long_row_scaled = intrinsic(_make_block(1, _LONG_ROW, SCALED))
+    _outer_narrow_block_scaled = intrinsic(
+        _make_block(BLOCK_ROWS, 1, SCALED, masked=True)
+    )
+    _outer_narrow_row_scaled = intrinsic(_make_block(1, 1, SCALED, masked=True))
+    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, SGD))
+    _outer_row_sgd = intrinsic(_make_block(1, BLOCK_VECTORS, SGD))
+    _outer_long_row_sgd = intrinsic(_make_block(1, _LONG_ROW, SGD))
+    _outer_narrow_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, SGD, masked=True))
+    _outer_narrow_row_sgd = intrinsic(_make_block(1, 1, SGD, masked=True))

@@ -44,6 +44,8 @@ from loopnet.kernels.forward import (
 from loopnet.kernels.gradients import (
     _accumulate_gradient_example,
     _bias_gradient,
+    _regularize_rows,
+    _scale,
     _weight_gradient,
     _weight_gradient_plain,
 )
@@ -151,26 +153,18 @@ def _scale_and_regularize(layout, params, scale, l2, grad):
     """grad_W := scale * (grad_W + l2 * W); grad_bias := scale * grad_bias.
 
     ``scale`` is 1 for the summed cost and 1/n_batch for the mean; the L2 term
-    l2/2 * sum W^2 (over weights only, never biases) is scaled with it. Each block
-    is taken as a slice, so the loops index from 0 and vectorize.
+    l2/2 * sum W^2 (over weights only, never biases) is scaled with it.
     """
-    sizes = layout.sizes
-    for layer in range(sizes.shape[0] - 1):
-        n_weights = sizes[layer + 1] * sizes[layer]
-        start = layout.w_offsets[layer]
-        grad_W = grad[start : start + n_weights]
-        W = params[start : start + n_weights]
-        for i in range(n_weights):
-            grad_W[i] = scale * (grad_W[i] + l2 * W[i])
-        start = layout.b_offsets[layer]
-        if start >= 0:
-            grad_bias = grad[start : start + sizes[layer + 1]]
-            for i in range(grad_bias.shape[0]):
-                grad_bias[i] = scale * grad_bias[i]
+    for layer in range(layout.sizes.shape[0] - 1):
+        _regularize_rows(
+            _weights(layout, grad, layer), _weights(layout, params, layer), scale, l2
+        )
+        if layout.b_offsets[layer] >= 0:
+            _scale(_bias(layout, grad, layer, grad), scale)
 
 
 @njit(**JIT)
-def _backward_pass(layout, params, X, Y, Z, A, D, grad):
+def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None):
     """Write every layer's delta^l into ``D`` and the summed gradient into ``grad``.
 
     Parameters
@@ -185,6 +179,10 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad):
         Output, overwritten with delta^l of every layer and example.
     grad : ndarray, shape (n_params,)
         Output, overwritten with dC/dparams summed over the batch (unscaled).
+    scaling : (scale, l2) or None
+        If given, ``grad`` is written scaled and regularized, as
+        ``_scale_and_regularize`` would leave it (the same bits), each block of
+        weights as its sums are stored.
 
     Notes
     -----
@@ -212,9 +210,18 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad):
         A_prev = (
             X if layer == 0 else _block(A, offsets, layer - 1, n_batch, sizes[layer])
         )
-        _weight_gradient(delta, A_prev, _weights(layout, grad, layer))
+        dW = _weights(layout, grad, layer)
+        if scaling is None:
+            _weight_gradient(delta, A_prev, dW)
+        else:
+            scale, l2 = scaling
+            W = _weights(layout, params, layer)
+            _weight_gradient(delta, A_prev, dW, (W, scale, l2))
         if layout.b_offsets[layer] >= 0:
-            _bias_gradient(delta, _bias(layout, grad, layer, grad))
+            dbias = _bias(layout, grad, layer, grad)
+            _bias_gradient(delta, dbias)
+            if scaling is not None:
+                _scale(dbias, scaling[0])
         if layer > 0:
             _hidden_error_from_outputs(
                 delta,
@@ -244,8 +251,7 @@ def _network_gradient(layout, params, X, Y, scale, l2, work, grad):
         Output, overwritten; same layout as ``params``.
     """
     _forward_pass(layout, params, X, work.Z, work.A)
-    _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
-    _scale_and_regularize(layout, params, scale, l2, grad)
+    _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad, (scale, l2))
 
 
 @njit(**JIT)

@@ -12,6 +12,7 @@ from loopnet.kernels._tiles import (
     _block_rows,
     _dot_rows,
     _outer_product_rows,
+    _outer_product_scaled_rows,
     _transposed,
 )
 
@@ -88,31 +89,62 @@ for [1024, 1024] at 256 (``benchmarks/README.md``).
 
 
 @njit(**JIT)
-def _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j_start, j_stop):
+def _regularize_rows(rows, W_rows, scale, l2):
+    """rows[i, k] := scale * (rows[i, k] + l2 * W_rows[i, k]): a gradient scaled.
+
+    ``scale`` is 1 / n_batch for the mean cost, ``l2`` the L2 strength; the
+    expression of ``backprop._scale_and_regularize``.
+    """
+    for i in range(rows.shape[0]):
+        for k in range(rows.shape[1]):
+            rows[i, k] = scale * (rows[i, k] + l2 * W_rows[i, k])
+
+
+@njit(**JIT)
+def _scale(values, scale):
+    """values[j] := scale * values[j]: a bias gradient's mean (no L2 term)."""
+    for j in range(values.shape[0]):
+        values[j] = scale * values[j]
+
+
+@njit(**JIT)
+def _weight_gradient_rows(
+    delta, A_prev, delta_T, A_prev_T, rows, j_start, j_stop, regularize
+):
     """Write rows[j - j_start, k] = dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k].
 
     For j_start <= j < j_stop, ``j_start`` a multiple of ``_tiles.TILE``; ``rows``
-    is that block of ``dW`` or scratch of its shape. Other arguments as
+    is that block of ``dW`` or scratch of its shape. With ``regularize`` =
+    (W_rows, scale, l2), W_rows the same rows of W, each entry is stored as
+    scale * (dC/dW[j, k] + l2 * W[j, k]) instead. Other arguments as
     ``_weight_gradient``, plus the transposed copies ``delta_T`` (n_l, n_batch)
     and ``A_prev_T`` (n_prev, n_batch).
 
     Notes
     -----
     With n_batch >= ``MIN_TILED_BATCH`` each sum over b is a dot product of rows
-    delta_T[j] and A_prev_T[k], computed in register tiles. Shorter sums use
-    ``delta`` and ``A_prev`` directly (the copies are unused) in
-    ``_outer_product_rows``, adding the terms of each dW[j, k] in increasing b.
-    Any split of the rows into blocks starting at multiples of ``TILE`` gives the
-    same bits.
+    delta_T[j] and A_prev_T[k], computed in register tiles, and the scale follows
+    over the rows while they are in cache. Shorter sums use ``delta`` and
+    ``A_prev`` directly (the copies are unused) in ``_outer_product_rows``,
+    adding the terms of each dW[j, k] in increasing b, scaled (if asked) as they
+    are stored. Any split of the rows into blocks starting at multiples of
+    ``TILE`` gives the same bits.
     """
     if delta.shape[0] >= MIN_TILED_BATCH:
         _dot_rows(delta_T[j_start:j_stop], A_prev_T, rows, 0, j_stop - j_start)
-    else:
+        if regularize is not None:
+            _regularize_rows(rows, *regularize)
+    elif regularize is None:
         _outer_product_rows(delta, A_prev, rows, j_start, j_stop)
+    else:
+        W_rows, scale, l2 = regularize
+        _outer_product_scaled_rows(
+            delta, A_prev, rows, W_rows, scale, l2, j_start, j_stop
+        )
 
 
 @njit(**PARALLEL)
-def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW):
+def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize):
     """``_weight_gradient_rows`` over all rows, blocks of rows j split over threads.
 
     Each block of rows of ``dW`` is written by one thread only.
@@ -123,12 +155,28 @@ def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW):
         start = block * height
         stop = min(start + height, n_l)
         _weight_gradient_rows(
-            delta, A_prev, delta_T, A_prev_T, dW[start:stop], start, stop
+            delta,
+            A_prev,
+            delta_T,
+            A_prev_T,
+            dW[start:stop],
+            start,
+            stop,
+            _rows_of(regularize, start, stop),
         )
 
 
 @njit(**JIT)
-def _weight_gradient(delta, A_prev, dW):
+def _rows_of(regularize, start, stop):
+    """``regularize`` with only rows start..stop-1 of its W (None stays None)."""
+    if regularize is None:
+        return None
+    W, scale, l2 = regularize
+    return W[start:stop], scale, l2
+
+
+@njit(**JIT)
+def _weight_gradient(delta, A_prev, dW, regularize=None):
     """Write dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k] into ``dW``.
 
     Parameters
@@ -139,6 +187,10 @@ def _weight_gradient(delta, A_prev, dW):
         Activations of layer l-1, one example per row.
     dW : ndarray, shape (n_l, n_prev)
         Output, overwritten. Row j is neuron j of layer l, column k neuron k of l-1.
+    regularize : (W, scale, l2) or None
+        If given, dW[j, k] is written as scale * (dC/dW[j, k] + l2 * W[j, k]),
+        the mean and L2 term of ``backprop._scale_and_regularize`` with the same
+        bits, without a pass of its own over dW.
 
     Notes
     -----
@@ -158,9 +210,9 @@ def _weight_gradient(delta, A_prev, dW):
     else:
         delta_T, A_prev_T = delta, A_prev
     if use_threads(n_batch * n_l * A_prev.shape[1]):
-        _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW)
+        _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize)
     else:
-        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, 0, n_l)
+        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, 0, n_l, regularize)
 
 
 @njit(**JIT)

@@ -218,7 +218,7 @@ def _weight_step_rows(
         j_stop = min(j + TILE, stop)
         n_entries = (j_stop - j) * n_prev
         rows = scratch[:n_entries].reshape((j_stop - j, n_prev))
-        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j, j_stop)
+        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j, j_stop, None)
         first, last = j * n_prev, j_stop * n_prev
         _apply_step(
             W[first:last],
