@@ -144,6 +144,46 @@ def cost_example(cost, output, z, a, y):
     return total
 
 
+@njit(**JIT)
+def add_costs(cost, output, Z, A, Y, total):
+    """``total`` + C_b of every row b of the batch, added one by one in increasing b.
+
+    Parameters
+    ----------
+    cost, output : int
+        Cost and output activation codes.
+    Z, A, Y : ndarray, shape (n_batch, n_L)
+        The output layer's weighted inputs, activations and targets,
+        C-contiguous.
+    total : float
+        The running cost so far (float64).
+
+    Returns
+    -------
+    float
+        ``total`` plus each ``cost_example`` of the rows, with the same bits.
+
+    Notes
+    -----
+    The branch on ``cost`` sits outside the loop over b: the quadratic cost is
+    summed from the 2-D arrays directly, as ``cost_example`` sums one row,
+    without a view of each row (whose reference counting cost more than the
+    arithmetic, in the epoch loop); the log costs call ``cost_example`` per row.
+    """
+    n_batch, n_l = A.shape
+    if cost == QUADRATIC:
+        half = A.dtype.type(0.5)
+        for b in range(n_batch):
+            row_total = A.dtype.type(0)
+            for j in range(n_l):
+                row_total += (A[b, j] - Y[b, j]) * (A[b, j] - Y[b, j])
+            total += half * row_total
+    else:
+        for b in range(n_batch):
+            total += cost_example(cost, output, Z[b], A[b], Y[b])
+    return total
+
+
 # --- array form -----------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import loopnet as ln
 from loopnet import reference, training
 from loopnet.activations import ACTIVATIONS
 from loopnet.backends import loop
-from loopnet.costs import COSTS, cost_example, example_costs
+from loopnet.costs import COSTS, add_costs, cost_example, example_costs
 from loopnet.kernels.training import _train_batches
 from tests.helpers import HIDDEN, NO_JIT, PAIRINGS, targets
 
@@ -270,6 +270,24 @@ def test_cost_example_matches_example_costs(rng, output, cost, dtype):
     ]
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_batch, n_out", [(1, 1), (1, 4), (7, 3), (10, 10)])
+def test_add_costs_adds_each_cost_example_in_turn(
+    rng, output, cost, dtype, n_batch, n_out
+):
+    """The epoch loop's running cost: the same bits as a cost_example per row."""
+    Z = (3 * rng.standard_normal((n_batch, n_out))).astype(dtype)
+    A = reference.forward_layer(np.eye(n_out, dtype=dtype), Z, activation=output)[1]
+    Y = targets(rng, output, cost, n_batch, n_out, dtype)
+    codes = COSTS[cost], ACTIVATIONS[output]
+    want = 0.25
+    for b in range(n_batch):
+        want += cost_example(*codes, Z[b], A[b], Y[b])
+    got = add_costs(*codes, Z, A, Y, 0.25)
+    assert got == want and np.isfinite(got)
 
 
 # --- progress bar and interruption ---------------------------------------------

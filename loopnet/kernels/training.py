@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit
 
 from loopnet._jit import JIT
-from loopnet.costs import cost_example
+from loopnet.costs import add_costs
+from loopnet.kernels._prefetch import _prefetch_row
 from loopnet.kernels._tiles import PARALLEL_BLOCKS, TILE
 from loopnet.kernels.backprop import _block, _forward_pass, _unit_offsets, _weights
 from loopnet.kernels.errors import (
@@ -71,18 +72,23 @@ class TrainingWorkspace(NamedTuple):
 
 
 @njit(**JIT)
-def _gather_rows(source, rows, target):
+def _gather_rows(source, rows, ahead, target):
     """target[r, c] = source[rows[r], c]: a mini-batch's rows, gathered.
 
     Returns whether every entry gathered is finite (x - x == 0 fails for NaN and
     infinities only), found on the way: ``fit`` checks its inputs here rather
-    than in a pass of its own over them. An explicit loop, as
+    than in a pass of its own over them. Row ``ahead[r]`` (the next
+    mini-batch's, fewer or none for the last) is prefetched as row r is copied
+    (``_prefetch``), so that its lines arrive during this mini-batch's
+    arithmetic rather than at the next gather. An explicit loop, as
     ``_tiles._copy_rows`` and for its reason (Numba's ``target[r] = source[i]``
     goes through an overlap check and a temporary).
     """
     zero = source.dtype.type(0)
     finite = True
     for r in range(rows.shape[0]):
+        if r < ahead.shape[0]:
+            _prefetch_row(source, ahead[r])
         row = source[rows[r]]
         for c in range(source.shape[1]):
             value = row[c]
@@ -227,8 +233,9 @@ def _train_batches(
         start = i * batch_size
         m = min(batch_size, n_examples - start)
         X_b, Y_b = work.X_batch[:m], work.Y_batch[:m]
-        finite = _gather_rows(X, order[start : start + m], X_b)
-        if not (_gather_rows(Y, order[start : start + m], Y_b) and finite):
+        rows, ahead = order[start : start + m], order[start + m : start + 2 * m]
+        finite = _gather_rows(X, rows, ahead, X_b)
+        if not (_gather_rows(Y, rows, ahead, Y_b) and finite):
             return np.nan  # the caller finds the NaN or infinity in X or Y
         offsets = _unit_offsets(sizes, m)
         n_units = offsets[-1]
@@ -236,8 +243,7 @@ def _train_batches(
         _forward_pass(layout, params, X_b, Z_b, A_b)
         Z_out = _block(Z_b, offsets, n_layers - 1, m, n_out)
         A_out = _block(A_b, offsets, n_layers - 1, m, n_out)
-        for b in range(m):
-            cost_sum += cost_example(layout.cost, output, Z_out[b], A_out[b], Y_b[b])
+        cost_sum = add_costs(layout.cost, output, Z_out, A_out, Y_b, cost_sum)
         scale = one / params.dtype.type(m)
         state.t[0] += 1
         _backward_step(
