@@ -29,6 +29,8 @@ from loopnet.backends import loop
 from loopnet.compare import (
     DEFAULT_THREADS,
     bench_point,
+    blas_overrides,
+    blas_warning,
     compare,
     format_bench,
     load_warning,
@@ -288,8 +290,8 @@ def _run_bench(args):
         for width, n_batch in _progress(cells, "loopnet bench")
     ]
     threads = threads_in_use(args.threads, load)
-    warning = load_warning(load, args.threads)
-    notes = [threads] + ([] if warning is None else [f"warning: {warning}"])
+    warnings = (load_warning(load, args.threads), blas_warning(blas_overrides()))
+    notes = [threads, *(f"warning: {w}" for w in warnings if w is not None)]
     print(format_bench(points, notes))
     if args.plot is not None:
         _save_figure(bench_figure(points, threads), args.plot, args.dpi)

@@ -43,6 +43,12 @@ blocked or pairwise order, so the forms differ by rounding only.
 
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+"""Variables that make OpenBLAS use the kernel or cache size they name instead
+of its own choice for the CPU: the project's machines set them, and its matrix
+products ran 1.5-2x slower (docs/performance.md). They take effect when NumPy
+loads OpenBLAS, so a running process can only report them."""
+
 DEFAULT_THREADS = 1
 """Threads of each form in ``loopnet compare`` and ``loopnet bench``.
 
@@ -285,6 +291,27 @@ def machine_load():
         return None
 
 
+def blas_overrides():
+    """``BLAS_OVERRIDES`` set in this process's environment, as ``NAME=value``."""
+    return tuple(f"{n}={os.environ[n]}" for n in BLAS_OVERRIDES if n in os.environ)
+
+
+def blas_warning(overrides):
+    """A warning that the matrix form's BLAS is not at its best, or None.
+
+    ``overrides`` is what ``blas_overrides`` returned when the timings ran.
+    """
+    if not overrides:
+        return None
+    names = " and ".join(item.split("=")[0] for item in overrides)
+    return (
+        f"{', '.join(overrides)} in the environment: OpenBLAS runs the kernel it"
+        " names, not its own choice for this CPU, so the matrix form may be"
+        f" slower than it can be (1.5-2x on loopnet's machines); unset {names}"
+        " before starting Python for its best"
+    )
+
+
 def load_warning(load, threads):
     """A warning when other processes likely hold cores the timing needs, or None.
 
@@ -373,6 +400,8 @@ class CompareReport:
         in parallel in the process.
     load : (float, int) or None
         The 1-minute load average and the number of cores, before the timings.
+    overrides : tuple of str
+        ``blas_overrides()`` when the timings ran.
     """
 
     sizes: tuple
@@ -392,6 +421,7 @@ class CompareReport:
     tolerance: float
     threading_layer: str = "not started"
     load: tuple | None = None
+    overrides: tuple = ()
 
     @property
     def loop_seconds(self):
@@ -423,6 +453,11 @@ class CompareReport:
         """Why the timings may be unreliable (``load_warning``), or None."""
         return load_warning(self.load, self.numba_threads)
 
+    @property
+    def blas_warning(self):
+        """Why the matrix form may be slower than it can be (``blas_warning``)."""
+        return blas_warning(self.overrides)
+
     def to_dict(self):
         """Every field and derived value as JSON-serializable built-in types.
 
@@ -431,13 +466,13 @@ class CompareReport:
         ``agree`` are included.
         """
         result = asdict(self)
-        for key in ("sizes", "activations", "loop_times", "matrix_times"):
+        for key in ("sizes", "activations", "loop_times", "matrix_times", "overrides"):
             result[key] = list(result[key])
         if result["load"] is not None:
             result["load"] = list(result["load"])
         result["layers"] = list(result["layers"])
         derived = ("loop_seconds", "matrix_seconds", "ratio", "max_rel", "agree")
-        for key in (*derived, "load_warning"):
+        for key in (*derived, "load_warning", "blas_warning"):
             result[key] = getattr(self, key)
         return result
 
@@ -487,7 +522,11 @@ class CompareReport:
                 self.threading_layer,
                 self.load,
             ),
-            *([] if self.load_warning is None else [f"warning: {self.load_warning}"]),
+            *(
+                f"warning: {warning}"
+                for warning in (self.load_warning, self.blas_warning)
+                if warning is not None
+            ),
             (
                 f"agree: {verdict} (max relative difference {self.max_rel:.2e},"
                 f" tolerance {self.tolerance:g} for {self.dtype})"
@@ -608,6 +647,7 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0, threads=None):
         tolerance=TOLERANCE[net.dtype],
         threading_layer=threading_layer(),
         load=load,
+        overrides=blas_overrides(),
     )
 
 

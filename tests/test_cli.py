@@ -406,3 +406,28 @@ def test_bench_says_its_threads_under_the_table_and_on_the_plot(
 
     figure = bench_figure([bench_point(3, 1, depth=1, repeat=1)], threads)
     assert figure.get_suptitle() == threads
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_bench_says_when_openblas_is_pinned_to_a_kernel(capsys, monkeypatch, pinned):
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    if pinned:
+        monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    else:
+        monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    status, out, _ = run(
+        capsys, "bench", "--widths", "2", "--batches", "1", "--repeat", "1"
+    )
+    assert status == 0
+    warned = [line for line in out.splitlines() if "OPENBLAS_CORETYPE" in line]
+    if pinned:
+        expected = (
+            "warning: OPENBLAS_CORETYPE=Haswell in the environment: OpenBLAS runs"
+            " the kernel it names, not its own choice for this CPU, so the matrix"
+            " form may be slower than it can be (1.5-2x on loopnet's machines);"
+            " unset OPENBLAS_CORETYPE before starting Python for its best"
+        )
+        assert warned == [expected]
+    else:
+        assert warned == [] and "warning" not in out

@@ -12,6 +12,7 @@ import pytest
 
 import loopnet as ln
 from loopnet.compare import (
+    BLAS_OVERRIDES,
     QUANTITIES,
     BenchPoint,
     Difference,
@@ -280,6 +281,8 @@ def test_load_warning(load, threads, warned):
 
 
 def test_a_loaded_machine_is_said_in_the_report(rng, monkeypatch):
+    for name in BLAS_OVERRIDES:  # a warning of their own, below
+        monkeypatch.delenv(name, raising=False)
     net, X, Y = make(
         rng, [5, 4, 3], "sigmoid", "sigmoid", "quadratic", True, np.float64
     )
@@ -292,3 +295,34 @@ def test_a_loaded_machine_is_said_in_the_report(rng, monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     quiet = ln.compare(net, X, Y, repeat=1, threads=1)
     assert quiet.load_warning is None and "warning" not in str(quiet)
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"OPENBLAS_CORETYPE": "Haswell"},
+        {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"},
+    ],
+)
+def test_a_pinned_blas_kernel_is_said_in_the_report(rng, monkeypatch, environment):
+    """Set before NumPy loads OpenBLAS, they slow the matrix form: the report says."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for name in BLAS_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    net, X, Y = make(
+        rng, [5, 4, 3], "sigmoid", "sigmoid", "quadratic", True, np.float64
+    )
+    report = ln.compare(net, X, Y, repeat=1, threads=1)
+    assert report.overrides == tuple(f"{n}={v}" for n, v in environment.items())
+    assert report.to_dict()["blas_warning"] == report.blas_warning
+    if environment:
+        names = " and ".join(environment)
+        assert f"warning: {', '.join(report.overrides)} in the environment" in str(
+            report
+        )
+        assert f"unset {names} before starting Python" in report.blas_warning
+    else:
+        assert report.blas_warning is None and "warning" not in str(report)
