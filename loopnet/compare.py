@@ -214,7 +214,10 @@ def _blas_threads():
         return None, "unknown"
     for pool in threadpool_info():
         if pool["user_api"] == "blas":
-            return pool["num_threads"], f"{pool['internal_api']}, via threadpoolctl"
+            library = pool["internal_api"]
+            if pool.get("architecture"):  # the kernel OpenBLAS chose, or was told
+                library += f" {pool['architecture']} kernel"
+            return pool["num_threads"], f"{library}, via threadpoolctl"
     return None, "unknown"
 
 
