@@ -416,7 +416,8 @@ def fit(
         check.check_finite_data(X, X_given, "X")
     if options.early_stopping and validation is None:
         X, Y, validation = _split(X, Y, options.validation_fraction, rng)
-        check.check_finite_data(validation[0], X_given, "X")
+        if checks_inputs:  # otherwise checked with the rest of X, above
+            check.check_finite_data(validation[0], X_given, "X")
 
     trainer = _trainer(backend, layout, params, X, Y, options)
     before = trainer.snapshot() if checks_inputs else None
