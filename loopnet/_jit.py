@@ -183,6 +183,43 @@ else:
         return types.int32(), codegen
 
 
+KERNELS_VARIABLE = "LOOPNET_KERNELS"
+"""The environment variable that chooses between the fast kernels and the plain ones."""
+
+
+def kernels_choice(environ=os.environ):
+    """``"fast"`` or ``"plain"``: the kernels the loop backend runs, by the environment.
+
+    ``LOOPNET_KERNELS=plain`` makes ``Network.gradient``, ``fit``, ``forward``,
+    ``predict`` and the estimators run the plain siblings of the fast kernels
+    (``loopnet.kernels.siblings``): each equation as loops in index order, no
+    register tiles, vector intrinsics or prefetch. An escape hatch for a CPU or a
+    Numba that miscompiles a fast path, and a way to watch the equations run.
+    Unset or empty means ``"fast"``.
+
+    Raises
+    ------
+    ValueError
+        For any other value, naming the variable.
+
+    Examples
+    --------
+    >>> kernels_choice({"LOOPNET_KERNELS": "plain"})
+    'plain'
+    >>> kernels_choice({})
+    'fast'
+    """
+    value = environ.get(KERNELS_VARIABLE, "") or "fast"
+    if value not in ("fast", "plain"):
+        raise ValueError(
+            f"{KERNELS_VARIABLE} must be 'fast' or 'plain' (or unset), not {value!r}"
+        )
+    return value
+
+
+KERNELS = kernels_choice()
+"""The kernels this process runs, read once at import (``kernels_choice``)."""
+
 FASTMATH = False
 JIT = {"cache": CACHE, "fastmath": FASTMATH, "error_model": "numpy"}
 DOT_FASTMATH = {"reassoc", "contract"}

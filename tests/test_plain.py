@@ -6,6 +6,10 @@ below ``MIN_DOT_LENGTH`` terms, the training loop against the gradient-then-step
 composition), to ``TOL`` where the fast kernel sums in register tiles.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -16,9 +20,12 @@ from loopnet.kernels._tiles import MIN_DOT_LENGTH, PARALLEL_BLOCKS, TILE
 from loopnet.kernels.backprop import (
     Workspace,
     _backward_pass,
+    _backward_pass_plain,
     _forward_pass,
+    _forward_pass_plain,
     _network_gradient,
     _network_gradient_plain,
+    _scale_and_regularize,
 )
 from loopnet.kernels.errors import _hidden_error, _hidden_error_plain
 from loopnet.kernels.forward import _forward_layer, _forward_layer_plain
@@ -27,7 +34,12 @@ from loopnet.kernels.gradients import (
     _weight_gradient,
     _weight_gradient_plain,
 )
-from loopnet.kernels.training import TrainingWorkspace, _train_batches
+from loopnet.kernels.siblings import PLAIN
+from loopnet.kernels.training import (
+    TrainingWorkspace,
+    _train_batches,
+    _train_batches_plain,
+)
 from loopnet.kernels.update import (
     ADAM,
     NESTEROV,
@@ -242,3 +254,193 @@ def test_training_loop_equals_gradient_then_step(
     np.testing.assert_array_equal(fused, params)
     for fused_array, array in zip(fused_state, state, strict=True):
         np.testing.assert_array_equal(fused_array, array)
+
+
+def _epoch(epoch, net, X, Y, order, kind, momentum, batch_size):
+    """Parameters, optimizer state and running cost after ``epoch`` runs ``order``."""
+    dtype = net.dtype
+    step = Step.of(kind, dtype, lr=0.4, decay=0.02, momentum=momentum)
+    params = net.params.copy()
+    state = OptimizerState.zeros(kind, net.n_params, dtype)
+    work = TrainingWorkspace.allocate(net.layout, batch_size, dtype)
+    n_batches = -(-X.shape[0] // batch_size)
+    cost = epoch(
+        net.layout,
+        params,
+        X,
+        Y,
+        order,
+        0,
+        n_batches,
+        batch_size,
+        step,
+        state,
+        work,
+        0.0,
+    )
+    return params, state, cost
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+@pytest.mark.parametrize("kind, momentum", OPTIMIZERS)
+@pytest.mark.parametrize("batch_size", [1, 5, 23])
+def test_training_loop_equals_its_plain_sibling(
+    rng, dtype, output, cost, kind, momentum, batch_size
+):
+    """The fused epoch takes the seeds' steps bit for bit where the sums agree.
+
+    With one unit feeding each unit (sizes [1, 1, 4]) every forward sum has one
+    term, so the dot tiles have nothing to reorder, and the output layer's
+    fan-out is below ``MIN_DOT_LENGTH``; the weight sums over b keep the seeds'
+    order below ``MIN_TILED_BATCH``. Every bit of the parameters, the optimizer
+    state and the running cost then agrees.
+    """
+    net = ln.Network([1, 1, 4], "tanh", output, cost, True, dtype, seed=5)
+    X = rng.standard_normal((23, 1)).astype(dtype)
+    Y = targets(rng, output, cost, 23, 4, dtype)
+    order = rng.permutation(23).astype(np.int64)
+    fast = _epoch(_train_batches, net, X, Y, order, kind, momentum, batch_size)
+    plain = _epoch(_train_batches_plain, net, X, Y, order, kind, momentum, batch_size)
+    np.testing.assert_array_equal(fast[0], plain[0])
+    for fast_array, plain_array in zip(fast[1], plain[1], strict=True):
+        np.testing.assert_array_equal(fast_array, plain_array)
+    assert fast[2] == plain[2]
+    assert not np.array_equal(fast[0], net.params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+@pytest.mark.parametrize("kind, momentum", OPTIMIZERS)
+def test_training_loop_is_its_plain_sibling_to_rounding(
+    rng, dtype, output, cost, kind, momentum
+):
+    """Wider layers: the tiles reorder the forward sums, and only rounding differs.
+
+    Five steps of [40, 37, 9, 3] at batch 5 and a last mini-batch of 3: the
+    parameters agree to ``TOL``, as one gradient of the two forms does.
+    """
+    net = ln.Network([40, 37, 9, 3], "sigmoid", output, cost, True, dtype, seed=5)
+    X = rng.random((23, 40)).astype(dtype)
+    Y = targets(rng, output, cost, 23, 3, dtype)
+    order = rng.permutation(23).astype(np.int64)
+    fast = _epoch(_train_batches, net, X, Y, order, kind, momentum, 5)
+    plain = _epoch(_train_batches_plain, net, X, Y, order, kind, momentum, 5)
+    np.testing.assert_allclose(fast[0], plain[0], **TOL[dtype])
+    for fast_array, plain_array in zip(fast[1], plain[1], strict=True):
+        np.testing.assert_allclose(fast_array, plain_array, **TOL[dtype])
+    np.testing.assert_allclose(fast[2], plain[2], rtol=TOL[dtype]["rtol"])
+
+
+def test_plain_training_loop_stops_at_a_non_finite_row(rng):
+    """As the fast loop: NaN back, and no step for the mini-batch holding the row."""
+    net = ln.Network([3, 4, 2], seed=1)
+    X, Y = rng.random((10, 3)), rng.random((10, 2))
+    X[7, 1] = np.nan
+    order = np.arange(10, dtype=np.int64)
+    results = [
+        _epoch(epoch, net, X, Y, order, SGD, 0.0, 5)
+        for epoch in (_train_batches, _train_batches_plain)
+    ]
+    for _, state, cost in results:
+        assert np.isnan(cost)
+        assert state.t[0] == 1  # the first mini-batch stepped, the second did not
+    np.testing.assert_allclose(results[0][0], results[1][0], **TOL[np.float64])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+def test_passes_equal_their_plain_siblings(rng, dtype, output, cost):
+    """``_forward_pass`` and ``_backward_pass`` against their plain siblings."""
+    net = ln.Network([33, 40, 9, 3], "relu", output, cost, True, dtype, seed=3)
+    X = rng.random((11, 33)).astype(dtype)
+    Y = targets(rng, output, cost, 11, 3, dtype)
+    works, grads = [], []
+    for forward, backward in (
+        (_forward_pass, _backward_pass),
+        (_forward_pass_plain, _backward_pass_plain),
+    ):
+        work = Workspace.allocate(net.layout, 11, dtype)
+        grad = np.empty_like(net.params)
+        forward(net.layout, net.params, X, work.Z, work.A)
+        backward(net.layout, net.params, X, Y, work.Z, work.A, work.D, grad)
+        works.append(work)
+        grads.append(grad)
+    for fast, plain in zip(works[0], works[1], strict=True):
+        np.testing.assert_allclose(fast, plain, **TOL[dtype])
+    np.testing.assert_allclose(grads[0], grads[1], **TOL[dtype])
+
+
+COMPARED = {
+    "_forward_layer": test_forward_layer_equals_its_plain_sibling,
+    "_hidden_error": test_hidden_error_equals_its_plain_sibling,
+    "_weight_gradient": test_weight_gradient_equals_its_plain_sibling,
+    "_weight_step": test_fused_weight_step_equals_gradient_then_step,
+    "_forward_pass": test_passes_equal_their_plain_siblings,
+    "_backward_pass": test_passes_equal_their_plain_siblings,
+    "_network_gradient": test_network_gradient_equals_its_plain_driver,
+    "_train_batches": test_training_loop_equals_its_plain_sibling,
+}
+"""The test of this file that holds each fast path of ``siblings.PLAIN`` against
+its sibling."""
+
+
+def test_every_fast_path_has_a_plain_sibling_and_a_test():
+    """``siblings.PLAIN`` covers the loop backend's drivers; each pair is tested."""
+    from loopnet.backends import loop
+
+    fast_paths = {fast.__name__ for fast in PLAIN if PLAIN[fast] is not fast}
+    assert fast_paths == set(COMPARED)
+    for fast, plain in PLAIN.items():
+        assert plain is fast or plain.__name__ == fast.__name__ + "_plain"
+    assert PLAIN[_scale_and_regularize] is _scale_and_regularize  # no trick in it
+    drivers = {driver for entry in loop.DRIVERS.values() for driver in entry}
+    assert drivers <= set(PLAIN) | set(PLAIN.values())
+
+
+def _run(code, **environ):
+    """Run ``code`` in a fresh interpreter with ``environ`` added; its result."""
+    env = {**os.environ, **environ}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "choice, suffix", [("plain", "_plain"), ("fast", ""), ("", "")]
+)
+def test_loopnet_kernels_chooses_the_backend_drivers(choice, suffix):
+    """``LOOPNET_KERNELS`` is read at import and picks every driver the backends run."""
+    code = (
+        "from loopnet.backends import loop\n"
+        "from loopnet.distributed import worker\n"
+        "names = [f.__name__ for f in (loop._forward_pass, loop._backward_pass,"
+        " loop._network_gradient, loop._train_batches, worker._network_gradient,"
+        " worker._train_batches)]\n"
+        "print(' '.join(names))"
+    )
+    result = _run(code, LOOPNET_KERNELS=choice)
+    assert result.returncode == 0, result.stderr
+    expected = [
+        name + suffix
+        for name in (
+            "_forward_pass",
+            "_backward_pass",
+            "_network_gradient",
+            "_train_batches",
+            "_network_gradient",
+            "_train_batches",
+        )
+    ]
+    assert result.stdout.split() == expected
+
+
+def test_loopnet_kernels_rejects_an_unknown_choice():
+    result = _run("import loopnet", LOOPNET_KERNELS="fastest")
+    assert result.returncode == 1
+    message = "LOOPNET_KERNELS must be 'fast' or 'plain' (or unset), not 'fastest'"
+    assert f"ValueError: {message}" in result.stderr

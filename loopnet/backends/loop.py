@@ -12,17 +12,23 @@ import numpy as np
 from loopnet._cache import will_compile
 from loopnet._jit import start_threads
 from loopnet.costs import example_costs, target_classes
+from loopnet.kernels import backprop, training
 from loopnet.kernels.backprop import (
     Workspace,
-    _backward_pass,
-    _forward_pass,
-    _network_gradient,
     _network_gradient_plain,
     _scale_and_regularize,
     _unit_offsets,
 )
-from loopnet.kernels.training import TrainingWorkspace, _train_batches
+from loopnet.kernels.siblings import chosen
+from loopnet.kernels.training import TrainingWorkspace
 from loopnet.kernels.update import ADAM, NESTEROV, SGD, OptimizerState, Step
+
+# The drivers this backend runs: the fast paths, or their plain siblings under
+# LOOPNET_KERNELS=plain (kernels.siblings).
+_forward_pass = chosen(backprop._forward_pass)
+_backward_pass = chosen(backprop._backward_pass)
+_network_gradient = chosen(backprop._network_gradient)
+_train_batches = chosen(training._train_batches)
 
 COMPILE_NOTICE = "compiling loopnet's kernels (first run, up to a minute)…"
 """What ``compile_notice`` prints: the first run of ``loopnet compare`` compiled

@@ -24,10 +24,17 @@ from threadpoolctl import threadpool_limits
 from loopnet._cache import will_compile
 from loopnet._jit import start_threads
 from loopnet.costs import example_costs
-from loopnet.kernels.backprop import Workspace, _network_gradient
-from loopnet.kernels.training import TrainingWorkspace, _train_batches
+from loopnet.kernels import backprop, training
+from loopnet.kernels.backprop import Workspace
+from loopnet.kernels.siblings import chosen
+from loopnet.kernels.training import TrainingWorkspace
 from loopnet.kernels.update import SGD, OptimizerState, Step, _network_step
 from loopnet.layout import Layout
+
+# The fast drivers, or their plain siblings under LOOPNET_KERNELS=plain, read when
+# the worker imports loopnet (kernels.siblings).
+_network_gradient = chosen(backprop._network_gradient)
+_train_batches = chosen(training._train_batches)
 
 PLUGIN_NAME = "loopnet"
 """The name the plugin is registered under (registering again replaces it)."""

@@ -12,7 +12,9 @@ Three drivers compute the same gradient:
 
 - ``_network_gradient``: layer by layer over the whole batch (the product);
 - ``_network_gradient_plain``: the same layers by the plain siblings of its
-  kernels, each equation as a triple loop (what ``loopnet trace`` shows);
+  kernels, each equation as a triple loop (what ``loopnet trace`` shows, and
+  what ``LOOPNET_KERNELS=plain`` runs: ``_forward_pass_plain``,
+  ``_backward_pass_plain``);
 - ``_network_gradient_by_example``: the seeds' algorithm, one example at a time
   (feedforward, output error, backpropagate, Delta += delta a^T), written to be
   read.
@@ -255,49 +257,58 @@ def _network_gradient(layout, params, X, Y, scale, l2, work, grad):
 
 
 @njit(**JIT)
-def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad):
-    """``_network_gradient`` by the plain siblings: each equation as a triple loop.
+def _forward_pass_plain(layout, params, X, Z, A):
+    """``_forward_pass`` by ``_forward_layer_plain``: z^l = W^l a^{l-1} + b^l as loops.
 
-    z^l = W^l a^{l-1} + b^l by ``_forward_layer_plain``; delta^L by
-    ``_output_error``; delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}) by
-    ``_hidden_error_plain``; dC/dW^l by ``_weight_gradient_plain``, dC/db^l by
-    ``_bias_gradient``. Arguments and result as ``_network_gradient``; the
-    workspace then holds the plain loops' z^l, a^l and delta^l.
+    Arguments as ``_forward_pass``; each sum over k adds its terms in index
+    order, starting from the bias.
+    """
+    sizes = layout.sizes
+    n_batch = X.shape[0]
+    offsets = _unit_offsets(sizes, n_batch)
+    zeros = np.zeros(sizes.max(), dtype=params.dtype)
+    A_prev = X
+    for layer in range(sizes.shape[0] - 1):
+        n_l = sizes[layer + 1]
+        A_l = _block(A, offsets, layer, n_batch, n_l)
+        _forward_layer_plain(
+            _weights(layout, params, layer),
+            _bias(layout, params, layer, zeros),
+            A_prev,
+            layout.activations[layer],
+            _block(Z, offsets, layer, n_batch, n_l),
+            A_l,
+        )
+        A_prev = A_l
+
+
+@njit(**JIT)
+def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad):
+    """``_backward_pass`` by the plain siblings; ``grad`` holds the summed gradient.
+
+    delta^L by ``_output_error`` (sigma'(z) from z); then for l = L, ..., 1:
+    dC/dW^l by ``_weight_gradient_plain``, dC/db^l by ``_bias_gradient``, and
+    delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}) by ``_hidden_error_plain``.
+    Arguments as ``_backward_pass`` without ``scaling``.
     """
     sizes, activations = layout.sizes, layout.activations
     n_batch = X.shape[0]
     n_layers = sizes.shape[0] - 1
     offsets = _unit_offsets(sizes, n_batch)
-    zeros = np.zeros(sizes.max(), dtype=params.dtype)
-    A_prev = X
-    for layer in range(n_layers):
-        n_l = sizes[layer + 1]
-        A_l = _block(work.A, offsets, layer, n_batch, n_l)
-        _forward_layer_plain(
-            _weights(layout, params, layer),
-            _bias(layout, params, layer, zeros),
-            A_prev,
-            activations[layer],
-            _block(work.Z, offsets, layer, n_batch, n_l),
-            A_l,
-        )
-        A_prev = A_l
     last = n_layers - 1
     n_out = sizes[n_layers]
     _output_error(
-        _block(work.Z, offsets, last, n_batch, n_out),
-        _block(work.A, offsets, last, n_batch, n_out),
+        _block(Z, offsets, last, n_batch, n_out),
+        _block(A, offsets, last, n_batch, n_out),
         Y,
         activations[last],
         layout.cost,
-        _block(work.D, offsets, last, n_batch, n_out),
+        _block(D, offsets, last, n_batch, n_out),
     )
     for layer in range(last, -1, -1):
         n_l, n_prev = sizes[layer + 1], sizes[layer]
-        delta = _block(work.D, offsets, layer, n_batch, n_l)
-        A_prev = (
-            X if layer == 0 else _block(work.A, offsets, layer - 1, n_batch, n_prev)
-        )
+        delta = _block(D, offsets, layer, n_batch, n_l)
+        A_prev = X if layer == 0 else _block(A, offsets, layer - 1, n_batch, n_prev)
         _weight_gradient_plain(delta, A_prev, _weights(layout, grad, layer))
         if layout.b_offsets[layer] >= 0:
             _bias_gradient(delta, _bias(layout, grad, layer, grad))
@@ -305,10 +316,22 @@ def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad):
             _hidden_error_plain(
                 delta,
                 _weights(layout, params, layer),
-                _block(work.Z, offsets, layer - 1, n_batch, n_prev),
+                _block(Z, offsets, layer - 1, n_batch, n_prev),
                 activations[layer - 1],
-                _block(work.D, offsets, layer - 1, n_batch, n_prev),
+                _block(D, offsets, layer - 1, n_batch, n_prev),
             )
+
+
+@njit(**JIT)
+def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad):
+    """``_network_gradient`` by the plain siblings: each equation as a triple loop.
+
+    ``_forward_pass_plain``, ``_backward_pass_plain``, then
+    ``_scale_and_regularize``. Arguments and result as ``_network_gradient``; the
+    workspace then holds the plain loops' z^l, a^l and delta^l.
+    """
+    _forward_pass_plain(layout, params, X, work.Z, work.A)
+    _backward_pass_plain(layout, params, X, Y, work.Z, work.A, work.D, grad)
     _scale_and_regularize(layout, params, scale, l2, grad)
 
 

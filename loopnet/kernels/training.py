@@ -27,12 +27,24 @@ from loopnet._jit import JIT
 from loopnet.costs import add_costs
 from loopnet.kernels._prefetch import _prefetch_row
 from loopnet.kernels._tiles import PARALLEL_BLOCKS, TILE
-from loopnet.kernels.backprop import _block, _forward_pass, _unit_offsets, _weights
+from loopnet.kernels.backprop import (
+    _backward_pass_plain,
+    _block,
+    _forward_pass,
+    _forward_pass_plain,
+    _unit_offsets,
+    _weights,
+)
 from loopnet.kernels.errors import (
     _hidden_error_from_outputs,
     _output_error_from_outputs,
 )
-from loopnet.kernels.update import _bias_step, _block_state, _weight_step
+from loopnet.kernels.update import (
+    _bias_step,
+    _block_state,
+    _network_step,
+    _weight_step,
+)
 
 
 class TrainingWorkspace(NamedTuple):
@@ -259,4 +271,46 @@ def _train_batches(
             scale,
             work.scratch,
         )
+    return cost_sum
+
+
+@njit(**JIT)
+def _train_batches_plain(
+    layout, params, X, Y, order, first, stop, batch_size, step, state, work, cost_sum
+):
+    """``_train_batches`` as the seeds' algorithm: per mini-batch, gradient then step.
+
+    For each mini-batch: gather its rows by indexing; z^l, a^l by
+    ``_forward_pass_plain``; add its costs C_b; the summed gradient by
+    ``_backward_pass_plain``; then every block steps at once (``_network_step``:
+    t += 1, scale 1/m, the step's decay on weights and 0 on biases). No register
+    tiles, vector intrinsics or prefetch; the gradient is stored whole.
+    Arguments and result as ``_train_batches``, whose steps it takes: the same
+    bits wherever the fast epoch's sums add their terms in the same order
+    (``tests/test_plain.py``).
+    """
+    sizes = layout.sizes
+    n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    output = layout.activations[n_layers - 1]
+    one = params.dtype.type(1)
+    grad = np.empty_like(params)
+    for i in range(first, stop):
+        start = i * batch_size
+        m = min(batch_size, X.shape[0] - start)
+        X_b, Y_b = work.X_batch[:m], work.Y_batch[:m]
+        for r in range(m):
+            X_b[r] = X[order[start + r]]
+            Y_b[r] = Y[order[start + r]]
+        if not (np.isfinite(X_b).all() and np.isfinite(Y_b).all()):
+            return np.nan  # the caller finds the NaN or infinity in X or Y
+        offsets = _unit_offsets(sizes, m)
+        n_units = offsets[-1]
+        Z_b, A_b, D_b = work.Z[:n_units], work.A[:n_units], work.D[:n_units]
+        _forward_pass_plain(layout, params, X_b, Z_b, A_b)
+        Z_out = _block(Z_b, offsets, n_layers - 1, m, n_out)
+        A_out = _block(A_b, offsets, n_layers - 1, m, n_out)
+        cost_sum = add_costs(layout.cost, output, Z_out, A_out, Y_b, cost_sum)
+        _backward_pass_plain(layout, params, X_b, Y_b, Z_b, A_b, D_b, grad)
+        _network_step(layout, params, grad, state, step, one / params.dtype.type(m))
     return cost_sum
