@@ -258,6 +258,29 @@ def start_threads():
     numba.get_num_threads()  # starts the pool, as numba.set_num_threads does
 
 
+def parallel_flag(work):
+    """The ``parallel`` argument of a kernel call of up to ``work`` multiply-adds.
+
+    True when a kernel of that size may split its rows over threads: Numba has
+    more than one thread, ``work`` reaches ``MIN_PARALLEL_WORK`` and this
+    process may start threads (``serial_only``). Otherwise None: the kernels
+    then take their serial branch only, and Numba prunes the parallel one
+    before compiling it (a branch on ``parallel is not None`` with an argument
+    that is None), so a process that never needs threads never compiles a
+    ``prange`` loop, a third of the cold compile. The bits are the same either
+    way: the parallel kernels give the serial results.
+
+    Examples
+    --------
+    >>> parallel_flag(10) is None
+    True
+    """
+    if work < MIN_PARALLEL_WORK or serial_only():
+        return None
+    start_threads()
+    return True if numba.get_num_threads() > 1 else None
+
+
 @njit(**JIT)
 def use_threads(work):
     """Whether a kernel of ``work`` multiply-adds should split its rows over threads.

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import loopnet as ln
 from loopnet import reference
 from loopnet._jit import MIN_PARALLEL_WORK
 from loopnet.activations import ACTIVATIONS
@@ -34,7 +35,7 @@ from loopnet.kernels.gradients import (
     _weight_gradient_parallel,
     _weight_gradient_rows,
 )
-from tests.helpers import DTYPES, PRODUCT_SHAPES, TOL
+from tests.helpers import DTYPES, NO_JIT, PRODUCT_SHAPES, TOL
 
 SHAPES = PRODUCT_SHAPES
 
@@ -66,23 +67,26 @@ def _recorder(taken, form):
 def _forward_call(n_batch, n_l, n_prev):
     W, A_prev, bias = np.ones((n_l, n_prev)), np.ones((n_batch, n_prev)), np.ones(n_l)
     Z, A = np.empty((2, n_batch, n_l))
-    return forward, "_forward_layer", (W, bias, A_prev, ACTIVATIONS["tanh"], Z, A)
+    args = (W, bias, A_prev, ACTIVATIONS["tanh"], Z, A, True)
+    return forward, "_forward_layer", args
 
 
 def _hidden_error_call(n_batch, n_next, n_l):
     delta_next, W_next = np.ones((n_batch, n_next)), np.ones((n_next, n_l))
     Z, delta = np.ones((n_batch, n_l)), np.empty((n_batch, n_l))
     code = ACTIVATIONS["sigmoid"]
-    return errors, "_hidden_error_dispatch", (delta_next, W_next, Z, False, code, delta)
+    args = (delta_next, W_next, Z, False, code, delta, True)
+    return errors, "_hidden_error_dispatch", args
 
 
 def _weight_gradient_call(n_batch, n_l, n_prev):
     delta, A_prev = np.ones((n_batch, n_l)), np.ones((n_batch, n_prev))
-    return gradients, "_weight_gradient", (delta, A_prev, np.empty((n_l, n_prev)))
+    args = (delta, A_prev, np.empty((n_l, n_prev)), None, True)
+    return gradients, "_weight_gradient", args
 
 
 def _transposed_call(n_rows, n_cols, _):
-    return _tiles, "_transposed", (np.ones((n_rows, n_cols)),)
+    return _tiles, "_transposed", (np.ones((n_rows, n_cols)), True)
 
 
 # Each dispatcher: how to call it on a batch of a layer (n_out, n_in), the number
@@ -137,6 +141,18 @@ def test_parallel_form_runs_from_min_parallel_work_on(monkeypatch, kernel, n_out
         assert taken == [expected], (n_batch, work(n_batch, n_out, n_in))
 
 
+@pytest.mark.parametrize("kernel", list(DISPATCHERS))
+def test_without_parallel_the_serial_form_runs_at_any_size(monkeypatch, kernel):
+    """``parallel=None`` (the default) keeps a dispatcher on one thread."""
+    call, _, (parallel, serial) = DISPATCHERS[kernel]
+    module, dispatcher, args = call(2 * MIN_PARALLEL_WORK, 1, 1)
+    taken = []
+    for form in (parallel, serial):
+        monkeypatch.setattr(module, form, _recorder(taken, form))
+    _python(getattr(module, dispatcher))(*args[:-1], None)
+    assert taken == [serial]
+
+
 # --- serial and parallel forms agree ----------------------------------------------
 
 
@@ -173,7 +189,7 @@ def test_hidden_error_parallel_equals_serial(
     _hidden_error_parallel(delta_next, W_next, W_next_T, Z, False, code, parallel)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
-    _hidden_error(delta_next, W_next, Z, code, dispatched)
+    _hidden_error(delta_next, W_next, Z, code, dispatched, True)
     np.testing.assert_array_equal(dispatched, serial)
     ref = reference.hidden_error(delta_next, W_next, Z, activation)
     np.testing.assert_allclose(serial, ref, **TOL[dtype])
@@ -191,7 +207,7 @@ def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch
     _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, parallel, None)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
-    _weight_gradient(delta, A_prev, dispatched)
+    _weight_gradient(delta, A_prev, dispatched, None, True)
     np.testing.assert_array_equal(dispatched, serial)
     np.testing.assert_allclose(serial, delta.T @ A_prev, **TOL[dtype])
     if n_batch < MIN_TILED_BATCH:  # the seeds' accumulator, Delta += delta a^T
@@ -212,7 +228,7 @@ def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch
     _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, rows, (W, scale, l2))
     np.testing.assert_array_equal(rows, expected)
     rows[...] = np.nan
-    _weight_gradient(delta, A_prev, rows, (W, scale, l2))
+    _weight_gradient(delta, A_prev, rows, (W, scale, l2), True)
     np.testing.assert_array_equal(rows, expected)
 
 
@@ -239,3 +255,76 @@ def test_import_makes_idle_openmp_threads_sleep_unless_told(given, expected):
         timeout=120,
     )
     assert result.stdout.strip() == expected
+
+
+
+FIRST_RUN = """
+import numpy as np
+from numba.core import event
+import loopnet as ln
+
+compiled = set()
+
+
+class Compiles(event.Listener):
+    def on_start(self, ev):
+        compiled.add(ev.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", Compiles())
+net = ln.Network([70, 300, 10], seed=0)
+rng = np.random.default_rng(0)
+X, Y = rng.random((900, 70)), rng.random((900, 10))
+net.gradient(X, Y)
+net.fit(X, Y, batch_size=900, progress=False)
+print(" ".join(sorted(name for name in compiled if name.endswith("_parallel"))))
+"""
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(NO_JIT, reason="no compiled kernels without the JIT")
+@pytest.mark.parametrize("n_threads", ["1", "2"])
+def test_a_first_run_on_one_thread_compiles_no_parallel_kernel(tmp_path, n_threads):
+    """Cold, on one thread, the drivers get ``parallel=None``: no prange loop compiles.
+
+    A [70, 300, 10] gradient and epoch of 900 examples, above
+    ``MIN_PARALLEL_WORK``, in a fresh cache; with two threads every parallel
+    kernel compiles.
+    """
+    env = {**os.environ, "NUMBA_NUM_THREADS": n_threads}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path)
+    run = [sys.executable, "-c", FIRST_RUN]
+    result = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    expected = [
+        "_forward_layer_parallel",
+        "_hidden_error_parallel",
+        "_transpose_parallel",
+        "_weight_gradient_parallel",
+        "_weight_step_parallel",
+    ]
+    assert result.stdout.split() == ([] if n_threads == "1" else expected)
+
+
+@pytest.mark.parametrize(
+    "n_threads, n_batch, flag", [(1, 900, None), (2, 900, True), (2, 12, None)]
+)
+def test_the_drivers_get_parallel_only_where_threads_can_run(n_threads, n_batch, flag):
+    """``parallel_for``: True with threads and a layer above ``MIN_PARALLEL_WORK``."""
+    import numba
+
+    from loopnet.kernels.backprop import parallel_for
+
+    if numba.config.NUMBA_NUM_THREADS < n_threads:
+        pytest.skip(f"Numba's pool has fewer than {n_threads} threads")
+    layout = ln.Network([70, 300, 10], seed=0).layout
+    assert 12 * 300 * 70 < MIN_PARALLEL_WORK <= 900 * 300 * 70
+    before = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        assert parallel_for(layout, n_batch) is flag
+    finally:
+        numba.set_num_threads(before)

@@ -18,6 +18,7 @@ from loopnet.kernels.backprop import (
     _network_gradient_plain,
     _scale_and_regularize,
     _unit_offsets,
+    parallel_for,
 )
 from loopnet.kernels.siblings import chosen
 from loopnet.kernels.training import TrainingWorkspace
@@ -98,8 +99,7 @@ def forward(layout, params, X):
     n_batch = X.shape[0]
     n_units = _unit_offsets(layout.sizes, n_batch)[-1]
     Z, A = np.empty(n_units, dtype=params.dtype), np.empty(n_units, dtype=params.dtype)
-    start_threads()
-    _forward_pass(layout, params, X, Z, A)
+    _forward_pass(layout, params, X, Z, A, parallel_for(layout, n_batch))
     n_out = int(layout.sizes[-1])
     start = n_units - n_batch * n_out
     return Z[start:].reshape(n_batch, n_out), A[start:].reshape(n_batch, n_out)
@@ -109,8 +109,8 @@ def gradient(layout, params, X, Y, scale, l2):
     """dC/dparams by ``_network_gradient``: scale * (sum_b dC_b/dparams + l2 W)."""
     work = Workspace.allocate(layout, X.shape[0], params.dtype)
     grad = np.empty_like(params)
-    start_threads()
-    _network_gradient(layout, params, X, Y, scale, l2, work, grad)
+    parallel = parallel_for(layout, X.shape[0])
+    _network_gradient(layout, params, X, Y, scale, l2, work, grad, parallel)
     return grad
 
 
@@ -129,9 +129,11 @@ def layer_values(layout, params, X, Y, scale, l2):
     n_batch = X.shape[0]
     work = Workspace.allocate(layout, n_batch, params.dtype)
     grad = np.empty_like(params)
-    start_threads()
-    _forward_pass(layout, params, X, work.Z, work.A)
-    _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad)
+    parallel = parallel_for(layout, n_batch)
+    _forward_pass(layout, params, X, work.Z, work.A, parallel)
+    _backward_pass(
+        layout, params, X, Y, work.Z, work.A, work.D, grad, parallel=parallel
+    )
     _scale_and_regularize(layout, params, scale, l2, grad)
     return _values(layout, work, grad, n_batch)
 
@@ -230,6 +232,7 @@ class Trainer:
             self.state,
             self.work,
             cost_sum,
+            parallel_for(self.layout, self.work.X_batch.shape[0]),
         )
 
 

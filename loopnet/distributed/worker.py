@@ -25,7 +25,7 @@ from loopnet._cache import will_compile
 from loopnet._jit import start_threads
 from loopnet.costs import example_costs
 from loopnet.kernels import backprop, training
-from loopnet.kernels.backprop import Workspace
+from loopnet.kernels.backprop import Workspace, parallel_for
 from loopnet.kernels.siblings import chosen
 from loopnet.kernels.training import TrainingWorkspace
 from loopnet.kernels.update import SGD, OptimizerState, Step, _network_step
@@ -175,7 +175,8 @@ def shard_gradient(shard, params, rows, layout):
     n_batch, dtype = X.shape[0], params.dtype
     work = Workspace.allocate(layout, n_batch, dtype)
     grad = np.empty_like(params)
-    _network_gradient(layout, params, X, Y, dtype.type(1), dtype.type(0), work, grad)
+    one, zero, parallel = dtype.type(1), dtype.type(0), parallel_for(layout, n_batch)
+    _network_gradient(layout, params, X, Y, one, zero, work, grad, parallel)
     n_out = int(layout.sizes[-1])
     tail = work.Z.shape[0] - n_batch * n_out  # the output layer's block is last
     Z_out = work.Z[tail:].reshape(n_batch, n_out)
@@ -213,7 +214,20 @@ def local_round(shard, params, state, rows, batch_size, layout, step):
     work = TrainingWorkspace.allocate(layout, min(batch_size, n_examples), X.dtype)
     n_batches = -(-n_examples // batch_size)
     order = np.arange(n_examples, dtype=np.int64)
+    parallel = parallel_for(layout, work.X_batch.shape[0])
     cost = _train_batches(
-        layout, params, X, Y, order, 0, n_batches, batch_size, step, state, work, 0.0
+        layout,
+        params,
+        X,
+        Y,
+        order,
+        0,
+        n_batches,
+        batch_size,
+        step,
+        state,
+        work,
+        0.0,
+        parallel,
     )
     return params, state, float(cost), time.perf_counter() - started

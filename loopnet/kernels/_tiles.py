@@ -580,16 +580,17 @@ def _transpose_parallel(X, XT):
 
 
 @njit(**JIT)
-def _transposed(X):
+def _transposed(X, parallel=None):
     """X.T as a new C-contiguous array, XT[c, r] = X[r, c].
 
     Copies are cheap beside the dot products that use them (n_r * n_c elements
     against n_r * n_c * n_p multiply-adds); they make both factors of every dot
-    product contiguous.
+    product contiguous. With ``parallel`` (True, not None), blocks of rows of
+    XT go to separate threads above ``MIN_PARALLEL_WORK`` entries.
     """
     n_rows, n_cols = X.shape
     XT = np.empty((n_cols, n_rows), dtype=X.dtype)
-    if use_threads(n_rows * n_cols):
+    if parallel is not None and use_threads(n_rows * n_cols):
         _transpose_parallel(X, XT)
     else:
         _transpose_rows(X, XT, 0, n_cols)

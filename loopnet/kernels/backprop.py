@@ -24,12 +24,13 @@ long dot products in register tiles (``_tiles``), so they agree to rounding, not
 bit for bit.
 """
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from loopnet._jit import JIT
+from loopnet._jit import JIT, parallel_flag
 from loopnet.kernels.errors import (
     _hidden_error_example,
     _hidden_error_from_outputs,
@@ -76,6 +77,18 @@ class Workspace(NamedTuple):
         return cls(Z, A, D)
 
 
+def parallel_for(layout, n_batch):
+    """The drivers' ``parallel`` argument for a batch of ``n_batch`` examples.
+
+    ``_jit.parallel_flag`` of the largest layer's work, n_batch * n_l * n_prev
+    multiply-adds: True where some layer may split over threads, else None
+    (the drivers then compile and run their serial kernels only).
+    """
+    sizes = layout.sizes.tolist()
+    largest = max(n_l * n_prev for n_prev, n_l in itertools.pairwise(sizes))
+    return parallel_flag(n_batch * largest)
+
+
 @njit(**JIT)
 def _unit_offsets(sizes, n_batch):
     """Start of layer l's ``(n_batch, n_l)`` block in a flat activation buffer.
@@ -116,7 +129,7 @@ def _block(buffer, offsets, layer, n_batch, n_l):
 
 
 @njit(**JIT)
-def _forward_pass(layout, params, X, Z, A):
+def _forward_pass(layout, params, X, Z, A, parallel=None):
     """Write z^l and a^l of every layer for the batch ``X`` into ``Z`` and ``A``.
 
     Parameters
@@ -129,6 +142,9 @@ def _forward_pass(layout, params, X, Z, A):
         Inputs, one example per row.
     Z, A : ndarray, shape (unit_offsets[-1],) or longer
         Flat outputs, overwritten: layer l's block is z^l (a^l) of every example.
+    parallel : True or None
+        Whether a layer may split its rows over threads (``_jit.parallel_flag``);
+        None compiles and runs the serial kernels only.
     """
     sizes = layout.sizes
     n_batch = X.shape[0]
@@ -146,6 +162,7 @@ def _forward_pass(layout, params, X, Z, A):
             layout.activations[layer],
             Z_l,
             A_l,
+            parallel,
         )
         A_prev = A_l
 
@@ -166,7 +183,7 @@ def _scale_and_regularize(layout, params, scale, l2, grad):
 
 
 @njit(**JIT)
-def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None):
+def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None, parallel=None):
     """Write every layer's delta^l into ``D`` and the summed gradient into ``grad``.
 
     Parameters
@@ -185,6 +202,8 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None):
         If given, ``grad`` is written scaled and regularized, as
         ``_scale_and_regularize`` would leave it (the same bits), each block of
         weights as its sums are stored.
+    parallel : True or None
+        As ``_forward_pass``.
 
     Notes
     -----
@@ -214,11 +233,11 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None):
         )
         dW = _weights(layout, grad, layer)
         if scaling is None:
-            _weight_gradient(delta, A_prev, dW)
+            _weight_gradient(delta, A_prev, dW, None, parallel)
         else:
             scale, l2 = scaling
             W = _weights(layout, params, layer)
-            _weight_gradient(delta, A_prev, dW, (W, scale, l2))
+            _weight_gradient(delta, A_prev, dW, (W, scale, l2), parallel)
         if layout.b_offsets[layer] >= 0:
             dbias = _bias(layout, grad, layer, grad)
             _bias_gradient(delta, dbias)
@@ -231,11 +250,12 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None):
                 _block(A, offsets, layer - 1, n_batch, sizes[layer]),
                 activations[layer - 1],
                 _block(D, offsets, layer - 1, n_batch, sizes[layer]),
+                parallel,
             )
 
 
 @njit(**JIT)
-def _network_gradient(layout, params, X, Y, scale, l2, work, grad):
+def _network_gradient(layout, params, X, Y, scale, l2, work, grad, parallel=None):
     """Write the gradient of the cost (scaled, with L2) into ``grad``, batch at a time.
 
     Parameters
@@ -251,17 +271,22 @@ def _network_gradient(layout, params, X, Y, scale, l2, work, grad):
         batch's z^l, a^l and delta^l (``loopnet.compare`` reads them).
     grad : ndarray, shape (n_params,)
         Output, overwritten; same layout as ``params``.
+    parallel : True or None
+        As ``_forward_pass``.
     """
-    _forward_pass(layout, params, X, work.Z, work.A)
-    _backward_pass(layout, params, X, Y, work.Z, work.A, work.D, grad, (scale, l2))
+    _forward_pass(layout, params, X, work.Z, work.A, parallel)
+    _backward_pass(
+        layout, params, X, Y, work.Z, work.A, work.D, grad, (scale, l2), parallel
+    )
 
 
 @njit(**JIT)
-def _forward_pass_plain(layout, params, X, Z, A):
+def _forward_pass_plain(layout, params, X, Z, A, parallel=None):
     """``_forward_pass`` by ``_forward_layer_plain``: z^l = W^l a^{l-1} + b^l as loops.
 
     Arguments as ``_forward_pass``; each sum over k adds its terms in index
-    order, starting from the bias.
+    order, starting from the bias, on one thread (``parallel`` is taken for the
+    fast path's signature).
     """
     sizes = layout.sizes
     n_batch = X.shape[0]
@@ -283,13 +308,14 @@ def _forward_pass_plain(layout, params, X, Z, A):
 
 
 @njit(**JIT)
-def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad):
+def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad, parallel=None):
     """``_backward_pass`` by the plain siblings; ``grad`` holds the summed gradient.
 
     delta^L by ``_output_error`` (sigma'(z) from z); then for l = L, ..., 1:
     dC/dW^l by ``_weight_gradient_plain``, dC/db^l by ``_bias_gradient``, and
     delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}) by ``_hidden_error_plain``.
-    Arguments as ``_backward_pass`` without ``scaling``.
+    Arguments as ``_backward_pass`` without ``scaling``; one thread, as
+    ``_forward_pass_plain``.
     """
     sizes, activations = layout.sizes, layout.activations
     n_batch = X.shape[0]
@@ -323,12 +349,13 @@ def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad):
 
 
 @njit(**JIT)
-def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad):
+def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad, parallel=None):
     """``_network_gradient`` by the plain siblings: each equation as a triple loop.
 
     ``_forward_pass_plain``, ``_backward_pass_plain``, then
     ``_scale_and_regularize``. Arguments and result as ``_network_gradient``; the
-    workspace then holds the plain loops' z^l, a^l and delta^l.
+    workspace then holds the plain loops' z^l, a^l and delta^l. One thread, as
+    ``_forward_pass_plain``.
     """
     _forward_pass_plain(layout, params, X, work.Z, work.A)
     _backward_pass_plain(layout, params, X, Y, work.Z, work.A, work.D, grad)

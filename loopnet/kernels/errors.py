@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
+from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.activations import (
     ACTIVATIONS,
     HIDDEN_ACTIVATIONS,
@@ -332,11 +332,13 @@ def _hidden_error_parallel(
 
 
 @njit(**JIT)
-def _hidden_error_dispatch(delta_next, W_next, H, from_outputs, activation, delta):
+def _hidden_error_dispatch(
+    delta_next, W_next, H, from_outputs, activation, delta, parallel
+):
     """Transpose W_next if the sums are long, then run serially or in parallel."""
     n_batch, n_next = delta_next.shape
-    W_next_T = _transposed(W_next) if n_next >= MIN_DOT_LENGTH else W_next
-    if use_threads(n_batch * n_next * W_next.shape[1]):
+    W_next_T = _transposed(W_next, parallel) if n_next >= MIN_DOT_LENGTH else W_next
+    if parallel is not None and use_threads(n_batch * n_next * W_next.shape[1]):
         _hidden_error_parallel(
             delta_next, W_next, W_next_T, H, from_outputs, activation, delta
         )
@@ -347,7 +349,7 @@ def _hidden_error_dispatch(delta_next, W_next, H, from_outputs, activation, delt
 
 
 @njit(**JIT)
-def _hidden_error(delta_next, W_next, Z, activation, delta):
+def _hidden_error(delta_next, W_next, Z, activation, delta, parallel=None):
     """Write delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
 
     Parameters
@@ -362,6 +364,10 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
         Code of layer l's activation.
     delta : ndarray, shape (n_batch, n_l)
         Output, overwritten.
+    parallel : True or None
+        True lets rows b go to separate threads above ``MIN_PARALLEL_WORK``
+        multiply-adds; None (the default) runs one thread and compiles no
+        parallel kernel (``_jit.parallel_flag``).
 
     Notes
     -----
@@ -371,21 +377,21 @@ def _hidden_error(delta_next, W_next, Z, activation, delta):
     reassociated: it differs from the per-example kernel's m-order sum by
     rounding only). Shorter sums add the rows of W_next in increasing m, with the
     innermost loop over j, contiguous, as the per-example kernel does. Rows b
-    are independent: above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go
-    to separate threads, with the same results for any thread count.
-    Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
+    are independent: with ``parallel``, above ``MIN_PARALLEL_WORK`` multiply-adds,
+    blocks of rows go to separate threads, with the same results for any thread
+    count. Matrix form: ``(delta_next @ W_next) * sigma'(Z)``.
     """
-    _hidden_error_dispatch(delta_next, W_next, Z, False, activation, delta)
+    _hidden_error_dispatch(delta_next, W_next, Z, False, activation, delta, parallel)
 
 
 @njit(**JIT)
-def _hidden_error_from_outputs(delta_next, W_next, A, activation, delta):
+def _hidden_error_from_outputs(delta_next, W_next, A, activation, delta, parallel=None):
     """``_hidden_error`` given A = sigma(Z) instead of Z: the same bits, no ``exp``.
 
     For the backward pass, which has both: sigma'(z) is a (1 - a) for the
     sigmoid, 1 - a^2 for tanh (``multiply_by_derivative_of_output_example``).
     """
-    _hidden_error_dispatch(delta_next, W_next, A, True, activation, delta)
+    _hidden_error_dispatch(delta_next, W_next, A, True, activation, delta, parallel)
 
 
 # --- public wrappers --------------------------------------------------------------
@@ -555,8 +561,8 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
         delta_next, W_next, Z, activation, 2, ("delta_next", "Z")
     )
     delta = np.empty_like(Z)
-    start_threads()
-    _hidden_error(delta_next, W_next, Z, code, delta)
+    parallel = parallel_flag(delta_next.size * W_next.shape[1])
+    _hidden_error(delta_next, W_next, Z, code, delta, parallel)
     return check.check_finite_result(delta, "delta", "delta_next, W_next and Z")
 
 

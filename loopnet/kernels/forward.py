@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
+from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.activations import ACTIVATIONS, activate_example, activate_rows
 from loopnet.kernels._tiles import _block_rows, _dot_rows
 
@@ -98,7 +98,7 @@ def _forward_layer_parallel(W, bias, A_prev, activation, Z, A):
 
 
 @njit(**JIT)
-def _forward_layer(W, bias, A_prev, activation, Z, A):
+def _forward_layer(W, bias, A_prev, activation, Z, A, parallel=None):
     """Write Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j] and A = sigma(Z).
 
     Parameters
@@ -113,11 +113,15 @@ def _forward_layer(W, bias, A_prev, activation, Z, A):
         Activation code of layer l.
     Z, A : ndarray, shape (n_batch, n_l)
         Outputs, overwritten.
+    parallel : True or None
+        True lets rows go to separate threads above ``MIN_PARALLEL_WORK``
+        multiply-adds; None (the default) runs one thread and compiles no
+        parallel kernel (``_jit.parallel_flag``).
 
     Notes
     -----
-    Rows b of ``Z`` and ``A`` are independent: above ``MIN_PARALLEL_WORK``
-    multiply-adds blocks of rows go to separate threads
+    Rows b of ``Z`` and ``A`` are independent: with ``parallel``, above
+    ``MIN_PARALLEL_WORK`` multiply-adds blocks of rows go to separate threads
     (``_forward_layer_parallel``), below it one thread does all. Each z[b, j] is
     a dot product over k computed in a register tile (``_tiles``), so its
     sum is vectorized and reassociated: it differs from the per-example kernel's
@@ -125,7 +129,7 @@ def _forward_layer(W, bias, A_prev, activation, Z, A):
     Matrix form: ``Z = A_prev @ W.T + bias``.
     """
     n_batch, n_prev = A_prev.shape
-    if use_threads(n_batch * W.shape[0] * n_prev):
+    if parallel is not None and use_threads(n_batch * W.shape[0] * n_prev):
         _forward_layer_parallel(W, bias, A_prev, activation, Z, A)
     else:
         _forward_rows(W, bias, A_prev, activation, Z, A, 0, n_batch)
@@ -192,8 +196,8 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     W, A_prev, bias, code = _layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
     Z = np.empty((A_prev.shape[0], W.shape[0]), dtype=W.dtype)
     A = np.empty_like(Z)
-    start_threads()
-    _forward_layer(W, bias, A_prev, code, Z, A)
+    parallel = parallel_flag(A_prev.shape[0] * W.size)
+    _forward_layer(W, bias, A_prev, code, Z, A, parallel)
     check.check_finite_result(Z, "Z", "W, A_prev and bias")
     return Z, A
 

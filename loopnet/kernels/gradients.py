@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, start_threads, use_threads
+from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.kernels._tiles import (
     _block_rows,
     _dot_rows,
@@ -176,7 +176,7 @@ def _rows_of(regularize, start, stop):
 
 
 @njit(**JIT)
-def _weight_gradient(delta, A_prev, dW, regularize=None):
+def _weight_gradient(delta, A_prev, dW, regularize=None, parallel=None):
     """Write dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k] into ``dW``.
 
     Parameters
@@ -191,6 +191,10 @@ def _weight_gradient(delta, A_prev, dW, regularize=None):
         If given, dW[j, k] is written as scale * (dC/dW[j, k] + l2 * W[j, k]),
         the mean and L2 term of ``backprop._scale_and_regularize`` with the same
         bits, without a pass of its own over dW.
+    parallel : True or None
+        True lets rows j go to separate threads above ``MIN_PARALLEL_WORK``
+        multiply-adds; None (the default) runs one thread and compiles no
+        parallel kernel (``_jit.parallel_flag``).
 
     Notes
     -----
@@ -200,16 +204,18 @@ def _weight_gradient(delta, A_prev, dW, regularize=None):
     ``_tiles`` (vectorized and reassociated: it differs from the per-example
     accumulator's b-order sum by rounding only). Smaller batches add the terms
     in increasing b, exactly as the per-example accumulator does. Rows j of
-    ``dW`` are independent: above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of
-    rows go to separate threads, never two threads summing into one entry, with
-    the same results for any thread count. Matrix form: ``delta.T @ A_prev``.
+    ``dW`` are independent: with ``parallel``, above ``MIN_PARALLEL_WORK``
+    multiply-adds, blocks of rows go to separate threads, never two threads
+    summing into one entry, with the same results for any thread count.
+    Matrix form: ``delta.T @ A_prev``.
     """
     n_batch, n_l = delta.shape
     if n_batch >= MIN_TILED_BATCH:
-        delta_T, A_prev_T = _transposed(delta), _transposed(A_prev)
+        delta_T = _transposed(delta, parallel)
+        A_prev_T = _transposed(A_prev, parallel)
     else:
         delta_T, A_prev_T = delta, A_prev
-    if use_threads(n_batch * n_l * A_prev.shape[1]):
+    if parallel is not None and use_threads(n_batch * n_l * A_prev.shape[1]):
         _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize)
     else:
         _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, 0, n_l, regularize)
@@ -271,8 +277,8 @@ def weight_gradient(delta, A_prev):
         " (one per example)",
     )
     dW = np.empty((delta.shape[1], A_prev.shape[1]), dtype=delta.dtype)
-    start_threads()
-    _weight_gradient(delta, A_prev, dW)
+    parallel = parallel_flag(delta.size * A_prev.shape[1])
+    _weight_gradient(delta, A_prev, dW, None, parallel)
     return check.check_finite_result(dW, "dW", "delta and A_prev")
 
 

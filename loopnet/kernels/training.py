@@ -110,7 +110,9 @@ def _gather_rows(source, rows, ahead, target):
 
 
 @njit(**JIT)
-def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
+def _backward_step(
+    layout, params, state, X, Y, Z, A, D, step, scale, scratch, parallel=None
+):
     """Backpropagate one mini-batch and step every layer's parameters, last first.
 
     delta^L = the output error; then for l = L, ..., 1: delta^{l-1} = (delta^l
@@ -131,6 +133,8 @@ def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
         1 / m for a mini-batch of m examples.
     scratch : ndarray
         ``TrainingWorkspace.scratch``.
+    parallel : True or None
+        As ``backprop._forward_pass``.
     """
     sizes, activations = layout.sizes, layout.activations
     n_batch = X.shape[0]
@@ -157,6 +161,7 @@ def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
                 A_prev,
                 activations[layer - 1],
                 _block(D, offsets, layer - 1, n_batch, n_prev),
+                parallel,
             )
         start = layout.w_offsets[layer]
         stop = start + n_l * n_prev
@@ -168,6 +173,7 @@ def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
             step,
             scale,
             scratch,
+            parallel,
         )
         start = layout.b_offsets[layer]
         if start >= 0:
@@ -184,7 +190,19 @@ def _backward_step(layout, params, state, X, Y, Z, A, D, step, scale, scratch):
 
 @njit(**JIT)
 def _train_batches(
-    layout, params, X, Y, order, first, stop, batch_size, step, state, work, cost_sum
+    layout,
+    params,
+    X,
+    Y,
+    order,
+    first,
+    stop,
+    batch_size,
+    step,
+    state,
+    work,
+    cost_sum,
+    parallel=None,
 ):
     """Run mini-batches ``first .. stop - 1`` of ``order``; return the running cost.
 
@@ -218,6 +236,8 @@ def _train_batches(
         Buffers for mini-batches of ``min(batch_size, N)`` examples.
     cost_sum : float
         Running sum of C_b over the epoch's examples so far (float64).
+    parallel : True or None
+        As ``backprop._forward_pass``.
 
     Returns
     -------
@@ -252,7 +272,7 @@ def _train_batches(
         offsets = _unit_offsets(sizes, m)
         n_units = offsets[-1]
         Z_b, A_b, D_b = work.Z[:n_units], work.A[:n_units], work.D[:n_units]
-        _forward_pass(layout, params, X_b, Z_b, A_b)
+        _forward_pass(layout, params, X_b, Z_b, A_b, parallel)
         Z_out = _block(Z_b, offsets, n_layers - 1, m, n_out)
         A_out = _block(A_b, offsets, n_layers - 1, m, n_out)
         cost_sum = add_costs(layout.cost, output, Z_out, A_out, Y_b, cost_sum)
@@ -270,13 +290,26 @@ def _train_batches(
             step,
             scale,
             work.scratch,
+            parallel,
         )
     return cost_sum
 
 
 @njit(**JIT)
 def _train_batches_plain(
-    layout, params, X, Y, order, first, stop, batch_size, step, state, work, cost_sum
+    layout,
+    params,
+    X,
+    Y,
+    order,
+    first,
+    stop,
+    batch_size,
+    step,
+    state,
+    work,
+    cost_sum,
+    parallel=None,
 ):
     """``_train_batches`` as the seeds' algorithm: per mini-batch, gradient then step.
 
@@ -284,7 +317,8 @@ def _train_batches_plain(
     ``_forward_pass_plain``; add its costs C_b; the summed gradient by
     ``_backward_pass_plain``; then every block steps at once (``_network_step``:
     t += 1, scale 1/m, the step's decay on weights and 0 on biases). No register
-    tiles, vector intrinsics or prefetch; the gradient is stored whole.
+    tiles, vector intrinsics, prefetch or threads (``parallel`` is taken for the
+    fast path's signature); the gradient is stored whole.
     Arguments and result as ``_train_batches``, whose steps it takes: the same
     bits wherever the fast epoch's sums add their terms in the same order
     (``tests/test_plain.py``).

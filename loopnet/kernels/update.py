@@ -259,7 +259,7 @@ def _weight_step_parallel(
 
 
 @njit(**JIT)
-def _weight_step(W, state, delta, A_prev, step, scale, scratch):
+def _weight_step(W, state, delta, A_prev, step, scale, scratch, parallel=None):
     """One step of layer l's weights by dC/dW[j, k] = sum_b delta[b, j] A_prev[b, k].
 
     SGD: W <- W - lr * (scale * dC/dW + decay * W), or with momentum mu
@@ -284,21 +284,27 @@ def _weight_step(W, state, delta, A_prev, step, scale, scratch):
         1 / n_batch: the mean over the mini-batch.
     scratch : ndarray, shape (PARALLEL_BLOCKS, TILE * n_prev) or larger
         Work space; one row per thread's block of rows.
+    parallel : True or None
+        True lets rows j go to separate threads above ``MIN_PARALLEL_WORK``
+        multiply-adds; None (the default) runs one thread and compiles no
+        parallel kernel (``_jit.parallel_flag``).
 
     Notes
     -----
     Equal bit for bit to ``_weight_step_plain`` for batches under
     ``MIN_TILED_BATCH`` (the same sums in increasing b, the same update
     expression); longer batches sum in register tiles and agree to rounding.
-    Above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go to separate
-    threads, each with its own scratch, with the same bits for any thread count.
+    With ``parallel``, above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows
+    go to separate threads, each with its own scratch, with the same bits for any
+    thread count.
     """
     n_batch, n_l = delta.shape
     if n_batch >= MIN_TILED_BATCH:
-        delta_T, A_prev_T = _transposed(delta), _transposed(A_prev)
+        delta_T = _transposed(delta, parallel)
+        A_prev_T = _transposed(A_prev, parallel)
     else:
         delta_T, A_prev_T = delta, A_prev
-    if use_threads(n_batch * n_l * A_prev.shape[1]):
+    if parallel is not None and use_threads(n_batch * n_l * A_prev.shape[1]):
         _weight_step_parallel(
             W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
         )
