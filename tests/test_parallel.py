@@ -257,7 +257,6 @@ def test_import_makes_idle_openmp_threads_sleep_unless_told(given, expected):
     assert result.stdout.strip() == expected
 
 
-
 FIRST_RUN = """
 import numpy as np
 from numba.core import event
