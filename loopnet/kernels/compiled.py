@@ -29,11 +29,12 @@ Nothing is checked, so a call must satisfy all of this:
 - One float dtype, float32 or float64, for every array of a call, and every
   float scalar in that dtype too (``W.dtype.type(0.1)``, ``np.float32(0.1)``): a
   Python float is a float64 in Numba, and float32 steps would then round
-  differently from loopnet's.
+  differently from loopnet's. Mixed dtypes fail to compile in some kernels and
+  compute in float64 in others.
 - C-contiguous arrays: a row slice ``X[start:stop]`` of a C-contiguous array,
   ``flat[start:stop].reshape(...)`` and a fancy-indexed copy ``X[rows]`` are;
-  a transpose or a column slice is not, and the kernels that view rows flat
-  (``reshape``) refuse to compile with it.
+  a transpose or a column slice is not, and with one a kernel either fails to
+  compile (a TypingError) or compiles another, slower specialization.
 - Outputs allocated by the caller, and no output sharing memory with an input
   of the same call.
 - Activation and cost codes from the constants below. A hidden layer's
@@ -130,6 +131,13 @@ Importing this module starts the pool (``loopnet._jit.start_threads``, a few
 milliseconds), so nothing else is needed. Under GNU OpenMP (where the tbb
 package is missing or ``NUMBA_THREADING_LAYER=omp``) a child forked after the
 import runs loopnet's kernels on one thread, with the same bits.
+
+A function of yours compiled with ``cache=True`` keeps, in its cache, the
+machine code of the kernels it was compiled with: Numba watches only its own
+file (numba#4908; loopnet's own kernels watch all of loopnet's compiled
+modules, ``loopnet._cache_stamp``). Clear that cache (the ``.nbi`` and ``.nbc``
+files of your module in ``__pycache__`` or ``NUMBA_CACHE_DIR``) after loopnet
+changes.
 
 The bodies are those ``Network`` runs, under names that stay: ``forward_layer``
 is ``loopnet.kernels.forward._forward_layer``, and so on. ``weight_gradient``,
