@@ -139,6 +139,18 @@ def test_no_import_circle():
         visit(name, [])
 
 
+def test_nothing_in_loopnet_imports_the_compiled_namespace():
+    """kernels.compiled starts Numba's thread pool at import: only users import it.
+
+    ``import loopnet`` must leave a process free to fork before it computes
+    (loopnet._jit.start_threads).
+    """
+    importers = [
+        n for n, targets in GRAPH.items() if "loopnet.kernels.compiled" in targets
+    ]
+    assert importers == []
+
+
 def test_a_planted_upward_import_is_caught():
     """The checks above see an import that runs back up (kernels -> network)."""
     row = _row("loopnet.kernels.forward")

@@ -130,6 +130,18 @@ def test_mnist_with_a_corrupt_file(tmp_path, rng):
     assert result.returncode == 2 and "t10k-labels-idx1-ubyte" in result.stderr
 
 
+@pytest.mark.heavy  # compiles the example's own Numba functions, a few seconds
+def test_custom_loop_beats_the_quadratic_cost_on_outliers(tmp_path):
+    result = run("custom_loop.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    costs = re.findall(r"^epoch +\d+  pseudo-Huber cost (\S+)$", out, re.MULTILINE)
+    assert len(costs) == 30 and float(costs[-1]) < float(costs[0])
+    line = r"^(.+?) +mean \|a - y\| on clean test targets (\S+)$"
+    errors = dict(re.findall(line, out, re.MULTILINE))
+    assert float(errors["pseudo-Huber"]) < float(errors["quadratic (fit)"])
+
+
 @pytest.mark.heavy
 @needs_sklearn
 def test_estimators_against_mlp_prints_its_table(tmp_path):

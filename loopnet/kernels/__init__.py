@@ -6,6 +6,9 @@ result is finite (a ValueError names the arguments whose magnitudes overflowed
 the dtype, instead of handing back infinities or NaN); validated callers
 (``Network``, the training loop) call the ``_`` kernels directly. Every kernel has
 a NumPy twin of the same name in ``loopnet.reference``.
+
+``loopnet.kernels.compiled`` exports the compiled kernels under public names, for
+a user's own ``@numba.njit`` code (imported on its own: it is not loaded here).
 """
 
 from loopnet.kernels.errors import (
