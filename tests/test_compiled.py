@@ -264,7 +264,7 @@ from loopnet.kernels import compiled
 def layer(W, bias, X):
     Z = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
     A = np.empty_like(Z)
-    compiled.forward_layer(W, bias, X, compiled.SIGMOID, Z, A)
+    compiled.forward_layer(W, bias, X, compiled.SIGMOID, Z, A, True)
     return A
 
 

@@ -47,10 +47,11 @@ The kernels
 -----------
 One entry per name of ``__all__``; "writes" lists the outputs, overwritten.
 
-``forward_layer(W, bias, A_prev, activation, Z, A)``
+``forward_layer(W, bias, A_prev, activation, Z, A, parallel=None)``
     Z[b, j] = sum_k W[j, k] * A_prev[b, k] + bias[j], A[b, j] = sigma(Z[b, j]).
     W (n_l, n_prev), bias (n_l,) (zeros for a layer without biases), A_prev
-    (n_batch, n_prev). Writes Z and A, (n_batch, n_l). Threads over rows b.
+    (n_batch, n_prev). Writes Z and A, (n_batch, n_l). Rows b may go to threads
+    (``parallel``, below).
 ``output_error(Z, A, Y, output, cost, delta)``
     delta[b, j] = dC_b/dZ[b, j] of the output layer, by the pairing's closed
     form where it has one (sigmoid or softmax with a log cost), else as
@@ -64,14 +65,14 @@ One entry per name of ``__all__``; "writes" lists the outputs, overwritten.
     delta[b, j] = sum_i J_b[i, j] * grad_a[b, i]: the output error of a cost
     you write yourself, given its gradient grad_a[b, i] = dC_b/dA[b, i].
     Z, A and grad_a (n_batch, n_L). Writes delta, (n_batch, n_L).
-``hidden_error(delta_next, W_next, Z, activation, delta)``
+``hidden_error(delta_next, W_next, Z, activation, delta, parallel=None)``
     delta[b, j] = sigma'(Z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
     delta_next (n_batch, n_next), W_next (n_next, n_l), Z (n_batch, n_l).
-    Writes delta, (n_batch, n_l). Threads over rows b.
-``weight_gradient(delta, A_prev, dW)``
+    Writes delta, (n_batch, n_l). Rows b may go to threads (``parallel``).
+``weight_gradient(delta, A_prev, dW, parallel=None)``
     dW[j, k] = sum_b delta[b, j] * A_prev[b, k], summed over the batch (not
     averaged). delta (n_batch, n_l), A_prev (n_batch, n_prev). Writes dW,
-    (n_l, n_prev). Threads over rows j.
+    (n_l, n_prev). Rows j may go to threads (``parallel``).
 ``bias_gradient(delta, dbias)``
     dbias[j] = sum_b delta[b, j]. delta (n_batch, n_l). Writes dbias, (n_l,).
 ``sgd_step(param, grad, velocity, lr, scale, decay, momentum)``
@@ -97,13 +98,13 @@ One entry per name of ``__all__``; "writes" lists the outputs, overwritten.
     Returns total + sum_b C_b, the costs of the batch's examples added to a
     running float64 total. Z, A and Y (n_batch, n_L), as ``output_error``.
     Writes nothing.
-``forward_pass(layout, params, X, Z, A)``
+``forward_pass(layout, params, X, Z, A, parallel=None)``
     Every layer's z^l and a^l of the batch X. layout a ``loopnet.layout.Layout``
     (``net.layout``), params (layout.n_params,) laid out as ``net.params``, X
     (n_batch, sizes[0]). Writes Z and A: flat, at least n_batch * sum(sizes[1:])
     entries each, layer l's (n_batch, n_l) block at ``unit_offsets(sizes,
     n_batch)[l - 1]``, so the outputs are the last block of A.
-``network_gradient(layout, params, X, Y, scale, l2, Z, A, D, grad)``
+``network_gradient(layout, params, X, Y, scale, l2, Z, A, D, grad, parallel=None)``
     grad = scale * (sum_b dC_b/dparams + l2 W) (no L2 term on biases): the
     gradient ``Network.gradient`` computes, with scale 1 / n_batch for the mean
     cost, 1 for the sum. Y (n_batch, sizes[-1]); Z, A and D as
@@ -121,16 +122,19 @@ One entry per name of ``__all__``; "writes" lists the outputs, overwritten.
 
 Notes
 -----
-The kernels that thread over rows do so only above
-``loopnet._jit.MIN_PARALLEL_WORK`` multiply-adds, and give the same bits on any
-number of threads. Numba starts its thread pool when it loads such a kernel, but
-a caller compiled with ``cache=True`` in a process that loaded the kernel from
-the cache forgets that it needs it (numba#8578): loaded in a later process, it
-ran its first parallel loop without a pool and crashed, up to numba 0.62.
-Importing this module starts the pool (``loopnet._jit.start_threads``, a few
-milliseconds), so nothing else is needed. Under GNU OpenMP (where the tbb
-package is missing or ``NUMBA_THREADING_LAYER=omp``) a child forked after the
-import runs loopnet's kernels on one thread, with the same bits.
+``forward_layer``, ``hidden_error``, ``weight_gradient``, ``forward_pass`` and
+``network_gradient`` take an optional last argument ``parallel``: None (the
+default) runs one thread and compiles no parallel kernel into your function;
+True lets rows go to separate threads above ``loopnet._jit.MIN_PARALLEL_WORK``
+multiply-adds, on as many as ``numba.set_num_threads`` allows. The bits are the
+same either way. Numba starts its thread pool when it loads a parallel kernel,
+but a caller compiled with ``cache=True`` in a process that loaded the kernel
+from the cache once forgot that it needs it (numba#8578: it crashed up to numba
+0.62, below loopnet's floor); importing this module starts the pool
+(``loopnet._jit.start_threads``, a few milliseconds) all the same. Under GNU
+OpenMP (where the tbb package is missing or ``NUMBA_THREADING_LAYER=omp``) a
+child forked after the import runs loopnet's kernels on one thread, with the
+same bits.
 
 A function of yours compiled with ``cache=True`` keeps, in its cache, the
 machine code of the kernels it was compiled with: Numba watches only its own
@@ -211,7 +215,7 @@ __all__ = [
 
 
 @njit(**JIT)
-def weight_gradient(delta, A_prev, dW):
+def weight_gradient(delta, A_prev, dW, parallel=None):
     """Write dW[j, k] = sum_b delta[b, j] * A_prev[b, k], summed over the batch.
 
     Parameters
@@ -222,6 +226,8 @@ def weight_gradient(delta, A_prev, dW):
         Activations of layer l-1.
     dW : ndarray, shape (n_l, n_prev)
         Output, overwritten.
+    parallel : True or None
+        True lets rows j go to threads (the module's Notes).
 
     Notes
     -----
@@ -229,7 +235,7 @@ def weight_gradient(delta, A_prev, dW):
     which the network drivers use to fold the mean and the L2 term into the
     store. Matrix form: ``reference.weight_gradient``.
     """
-    _weight_gradient(delta, A_prev, dW)
+    _weight_gradient(delta, A_prev, dW, None, parallel)
 
 
 @njit(**JIT)
@@ -262,7 +268,7 @@ def output_error_from_gradient(Z, A, grad_a, output, delta):
 
 
 @njit(**JIT)
-def network_gradient(layout, params, X, Y, scale, l2, Z, A, D, grad):
+def network_gradient(layout, params, X, Y, scale, l2, Z, A, D, grad, parallel=None):
     """Write grad = scale * (sum_b dC_b/dparams + l2 W), biases without the L2 term.
 
     Parameters
@@ -283,6 +289,8 @@ def network_gradient(layout, params, X, Y, scale, l2, Z, A, D, grad):
         Outputs, overwritten with z^l, a^l and delta^l of every layer.
     grad : ndarray, shape (n_params,)
         Output, overwritten; laid out as ``params``.
+    parallel : True or None
+        True lets a layer's rows go to threads (the module's Notes).
 
     Notes
     -----
@@ -290,7 +298,8 @@ def network_gradient(layout, params, X, Y, scale, l2, Z, A, D, grad):
     buffers passed one by one, so the same bits as ``Network.gradient``.
     Matrix form: ``reference.gradient``.
     """
-    _network_gradient(layout, params, X, Y, scale, l2, Workspace(Z, A, D), grad)
+    work = Workspace(Z, A, D)
+    _network_gradient(layout, params, X, Y, scale, l2, work, grad, parallel)
 
 
 start_threads()  # numba#8578: see the Notes above
