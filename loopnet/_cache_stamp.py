@@ -101,6 +101,11 @@ class LoopnetCacheLocator:
         """Numba's stamp of the function's own file, and the digest of all of them."""
         return (self._inner.get_source_stamp(), self.digest)
 
+    def __getattr__(self, name):
+        """Anything else Numba reads of a locator (``_py_file`` when it reports that
+        a function cannot be cached, say) is the inner locator's."""
+        return getattr(self._inner, name)
+
 
 def install():
     """Put ``LoopnetCacheLocator`` first in Numba's locator list, once.

@@ -711,3 +711,5 @@ def test_stamp_locator_is_first_and_only_for_loopnet():
     mine = locator.from_function(_weight_gradient.py_func, source)
     assert mine is not None
     assert mine.get_source_stamp()[1] == _cache_stamp.LoopnetCacheLocator.digest
+    # what Numba reads when it warns that a function cannot be cached
+    assert mine._py_file == mine._inner._py_file == source
