@@ -102,8 +102,11 @@ class LoopnetCacheLocator:
         return (self._inner.get_source_stamp(), self.digest)
 
     def __getattr__(self, name):
-        """Anything else Numba reads of a locator (``_py_file`` when it reports that
-        a function cannot be cached, say) is the inner locator's."""
+        """Anything else Numba reads of a locator: the inner locator's.
+
+        Numba reads ``_py_file``, say, when it warns that a function cannot be
+        cached.
+        """
         return getattr(self._inner, name)
 
 

@@ -21,21 +21,20 @@ from numba import njit, prange
 from loopnet import _validation as check
 from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.activations import (
-    ACTIVATIONS,
-    HIDDEN_ACTIVATIONS,
     SIGMOID,
     SOFTMAX,
     jacobian_transpose_product_example,
     multiply_by_derivative_example,
     multiply_by_derivative_of_output_example,
 )
-from loopnet.costs import COSTS, CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
+from loopnet.costs import CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
     _block_rows,
     _dot_rows,
     _transposed,
 )
+from loopnet.kernels.arguments import hidden_arguments, output_arguments
 
 # --- output error -----------------------------------------------------------------
 
@@ -397,22 +396,6 @@ def _hidden_error_from_outputs(delta_next, W_next, A, activation, delta, paralle
 # --- public wrappers --------------------------------------------------------------
 
 
-def _output_arguments(Z, A, Y, output, cost, ndim):
-    z_name, a_name, y_name = ("Z", "A", "Y") if ndim == 2 else ("z", "a", "y")
-    Z = check.kernel_array(Z, z_name, ndim)
-    A = check.kernel_array(A, a_name, ndim, Z.dtype, z_name)
-    Y = check.kernel_array(Y, y_name, ndim, Z.dtype, z_name)
-    for name, array in ((a_name, A), (y_name, Y)):
-        check.check_length(
-            array.shape,
-            Z.shape,
-            f"{name} has shape {array.shape}; {z_name} has shape {Z.shape}",
-        )
-    check.check_choice(output, "output", tuple(ACTIVATIONS))
-    check.check_choice(cost, "cost", tuple(COSTS))
-    return Z, A, Y, ACTIVATIONS[output], COSTS[cost]
-
-
 def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
     """Output error delta^L = dC/dz^L of every example, by the most exact form.
 
@@ -446,7 +429,7 @@ def output_error(Z, A, Y, output="sigmoid", cost="quadratic"):
     >>> kernels.output_error(Z, A, Y, "sigmoid", "cross_entropy").round(12)
     array([[-0.2,  0.2]])
     """
-    Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
+    Z, A, Y, output_code, cost_code = output_arguments(Z, A, Y, output, cost, 2)
     delta = np.empty_like(Z)
     _output_error(Z, A, Y, output_code, cost_code, delta)
     return check.check_finite_result(delta, "delta", "Z, A and Y")
@@ -469,7 +452,7 @@ def output_error_general(Z, A, Y, output="sigmoid", cost="quadratic"):
     >>> kernels.output_error_general(Z, A, Y, "sigmoid", "cross_entropy").round(12)
     array([[-0.2,  0.2]])
     """
-    Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
+    Z, A, Y, output_code, cost_code = output_arguments(Z, A, Y, output, cost, 2)
     delta = np.empty_like(Z)
     _output_error_general(Z, A, Y, output_code, cost_code, delta)
     return check.check_finite_result(
@@ -498,38 +481,10 @@ def output_error_example(z, a, y, output="sigmoid", cost="quadratic"):
     >>> kernels.output_error_example(np.zeros(1), np.full(1, 0.5), np.ones(1))
     array([-0.125])
     """
-    z, a, y, output_code, cost_code = _output_arguments(z, a, y, output, cost, 1)
+    z, a, y, output_code, cost_code = output_arguments(z, a, y, output, cost, 1)
     delta = np.empty_like(z)
     _output_error_example(z, a, y, output_code, cost_code, np.empty_like(z), delta)
     return check.check_finite_result(delta, "delta", "z, a and y")
-
-
-def _hidden_arguments(delta_next, W_next, Z, activation, ndim, names):
-    delta_name, z_name = names
-    W_next = check.kernel_array(W_next, "W_next", 2)
-    delta_next = check.kernel_array(
-        delta_next, delta_name, ndim, W_next.dtype, "W_next"
-    )
-    Z = check.kernel_array(Z, z_name, ndim, W_next.dtype, "W_next")
-    n_next, n_l = W_next.shape
-    check.check_length(
-        delta_next.shape[-1],
-        n_next,
-        f"{delta_name} has {delta_next.shape[-1]} columns;"
-        f" W_next has n_next={n_next} rows",
-    )
-    check.check_length(
-        Z.shape[-1],
-        n_l,
-        f"{z_name} has {Z.shape[-1]} columns; W_next has n_l={n_l} columns",
-    )
-    check.check_length(
-        delta_next.shape[:-1],
-        Z.shape[:-1],
-        f"{delta_name} has {delta_next.shape[0]} rows but {z_name} has {Z.shape[0]}",
-    )
-    check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
-    return delta_next, W_next, Z, ACTIVATIONS[activation]
 
 
 def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
@@ -557,7 +512,7 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
     >>> kernels.hidden_error(np.array([[2.0]]), np.ones((1, 3)), np.zeros((1, 3)))
     array([[0.5, 0.5, 0.5]])
     """
-    delta_next, W_next, Z, code = _hidden_arguments(
+    delta_next, W_next, Z, code = hidden_arguments(
         delta_next, W_next, Z, activation, 2, ("delta_next", "Z")
     )
     delta = np.empty_like(Z)
@@ -576,7 +531,7 @@ def hidden_error_example(delta_next, W_next, z, activation="sigmoid"):
     >>> kernels.hidden_error_example(np.array([2.0]), np.ones((1, 2)), np.zeros(2))
     array([0.5, 0.5])
     """
-    delta_next, W_next, z, code = _hidden_arguments(
+    delta_next, W_next, z, code = hidden_arguments(
         delta_next, W_next, z, activation, 1, ("delta_next", "z")
     )
     delta = np.empty_like(z)

@@ -8,8 +8,9 @@ from numba import njit, prange
 
 from loopnet import _validation as check
 from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
-from loopnet.activations import ACTIVATIONS, activate_example, activate_rows
+from loopnet.activations import activate_example, activate_rows
 from loopnet.kernels._tiles import _block_rows, _dot_rows
+from loopnet.kernels.arguments import layer_arguments
 
 
 @njit(**JIT)
@@ -135,28 +136,6 @@ def _forward_layer(W, bias, A_prev, activation, Z, A, parallel=None):
         _forward_rows(W, bias, A_prev, activation, Z, A, 0, n_batch)
 
 
-def _layer_arguments(W, a_prev, bias, activation, a_ndim, a_name):
-    W = check.kernel_array(W, "W", 2)
-    a_prev = check.kernel_array(a_prev, a_name, a_ndim, W.dtype, "W")
-    n_l, n_prev = W.shape
-    check.check_length(
-        a_prev.shape[-1],
-        n_prev,
-        f"{a_name} has {a_prev.shape[-1]} columns; W expects n_prev={n_prev}",
-    )
-    if bias is None:
-        bias = np.zeros(n_l, dtype=W.dtype)
-    else:
-        bias = check.kernel_array(bias, "bias", 1, W.dtype, "W")
-        check.check_length(
-            bias.shape[0],
-            n_l,
-            f"bias has {bias.shape[0]} entries; W has n_l={n_l} rows",
-        )
-    code = ACTIVATIONS[check.check_choice(activation, "activation", tuple(ACTIVATIONS))]
-    return W, a_prev, bias, code
-
-
 def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     """Forward one layer over a batch: Z = A_prev W^T + bias, A = sigma(Z).
 
@@ -193,7 +172,7 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     >>> A.round(4)
     array([[0.7858, 0.7858, 0.7858]])
     """
-    W, A_prev, bias, code = _layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
+    W, A_prev, bias, code = layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
     Z = np.empty((A_prev.shape[0], W.shape[0]), dtype=W.dtype)
     A = np.empty_like(Z)
     parallel = parallel_flag(A_prev.shape[0] * W.size)
@@ -228,7 +207,7 @@ def forward_layer_example(W, a_prev, bias=None, activation="sigmoid"):
     >>> z
     array([1.3, 1.3, 1.3])
     """
-    W, a_prev, bias, code = _layer_arguments(W, a_prev, bias, activation, 1, "a_prev")
+    W, a_prev, bias, code = layer_arguments(W, a_prev, bias, activation, 1, "a_prev")
     z = np.empty(W.shape[0], dtype=W.dtype)
     a = np.empty_like(z)
     _forward_layer_example(W, bias, a_prev, code, z, a)

@@ -25,7 +25,7 @@ from loopnet.cuda.kernels._tiles import (
     tiled,
 )
 from loopnet.cuda.kernels.activations import cost_gradient, derivative
-from loopnet.kernels.errors import _hidden_arguments, _output_arguments
+from loopnet.kernels.arguments import hidden_arguments, output_arguments
 
 cuda = numba_cuda()
 
@@ -238,7 +238,7 @@ def launch_hidden_error(delta_next, W_next, Z, activation, n_batch, delta):
 
 
 def _output_error_on_gpu(kernel, Z, A, Y, output, cost):
-    Z, A, Y, output_code, cost_code = _output_arguments(Z, A, Y, output, cost, 2)
+    Z, A, Y, output_code, cost_code = output_arguments(Z, A, Y, output, cost, 2)
     require_gpu()
     n_batch = Z.shape[0]
     delta = cuda.device_array(Z.shape, dtype=Z.dtype)
@@ -333,7 +333,7 @@ def hidden_error(delta_next, W_next, Z, activation="sigmoid"):
     >>> kernels.hidden_error(np.array([[2.0]]), np.ones((1, 3)), np.zeros((1, 3)))
     array([[0.5, 0.5, 0.5]])
     """
-    delta_next, W_next, Z, code = _hidden_arguments(
+    delta_next, W_next, Z, code = hidden_arguments(
         delta_next, W_next, Z, activation, 2, ("delta_next", "Z")
     )
     require_gpu()

@@ -20,7 +20,7 @@ from loopnet.cuda.kernels._tiles import (
     tiled,
 )
 from loopnet.cuda.kernels.activations import activate, softmax_at
-from loopnet.kernels.forward import _layer_arguments
+from loopnet.kernels.arguments import layer_arguments
 
 cuda = numba_cuda()
 
@@ -156,7 +156,7 @@ def forward_layer(W, A_prev, bias=None, activation="sigmoid"):
     >>> Z
     array([[1.3, 1.3, 1.3]])
     """
-    W, A_prev, bias, code = _layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
+    W, A_prev, bias, code = layer_arguments(W, A_prev, bias, activation, 2, "A_prev")
     require_gpu()
     n_batch, n_l = A_prev.shape[0], W.shape[0]
     Z = cuda.device_array((n_batch, n_l), dtype=W.dtype)
