@@ -79,9 +79,8 @@ def layer_values(net, X, Y, reduction="mean", l2=0.0, method="loop"):
     l2 : float
         L2 strength, >= 0.
     method : {"loop", "plain", "matrix"}
-        ``"loop"``: the buffers of the compiled ``_forward_pass`` and
-        ``_backward_pass`` (then ``_scale_and_regularize``), the kernels
-        ``Network.gradient`` runs; ``"plain"``: their plain siblings, each
+        ``"loop"``: the buffers of the compiled ``_network_gradient``, the
+        driver ``Network.gradient`` runs; ``"plain"``: their plain siblings, each
         equation as a triple loop (``kernels.backprop._network_gradient_plain``,
         what ``loopnet trace`` shows); ``"matrix"``: ``reference.forward``,
         ``reference.backward`` and ``reference.gradient``.
@@ -606,8 +605,9 @@ def compare(net, X, Y, repeat=5, reduction="mean", l2=0.0, threads=None):
     if threads is not None:
         threads = check.check_count(threads, "threads")
     net.layout.check_params(net.params)
-    loop = _layer_values(net, X, Y, scale, l2_value, "loop")
-    matrix = _layer_values(net, X, Y, scale, l2_value, "matrix")
+    with pinned_threads(threads):  # the threads the timings use, and no others
+        loop = _layer_values(net, X, Y, scale, l2_value, "loop")
+        matrix = _layer_values(net, X, Y, scale, l2_value, "matrix")
     layers = []
     for layer, activation in enumerate(net.activations):
         differences = {}

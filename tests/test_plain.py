@@ -418,7 +418,7 @@ def test_loopnet_kernels_chooses_the_backend_drivers(choice, suffix):
     code = (
         "from loopnet.backends import loop\n"
         "from loopnet.distributed import worker\n"
-        "names = [f.__name__ for f in (loop._forward_pass, loop._backward_pass,"
+        "names = [f.__name__ for f in (loop._forward_pass,"
         " loop._network_gradient, loop._train_batches, worker._network_gradient,"
         " worker._train_batches)]\n"
         "print(' '.join(names))"
@@ -429,7 +429,6 @@ def test_loopnet_kernels_chooses_the_backend_drivers(choice, suffix):
         name + suffix
         for name in (
             "_forward_pass",
-            "_backward_pass",
             "_network_gradient",
             "_train_batches",
             "_network_gradient",

@@ -16,7 +16,6 @@ from loopnet.kernels import backprop, training
 from loopnet.kernels.backprop import (
     Workspace,
     _network_gradient_plain,
-    _scale_and_regularize,
     _unit_offsets,
     parallel_for,
 )
@@ -27,7 +26,6 @@ from loopnet.kernels.update import ADAM, NESTEROV, SGD, OptimizerState, Step
 # The drivers this backend runs: the fast paths, or their plain siblings under
 # LOOPNET_KERNELS=plain (kernels.siblings).
 _forward_pass = chosen(backprop._forward_pass)
-_backward_pass = chosen(backprop._backward_pass)
 _network_gradient = chosen(backprop._network_gradient)
 _train_batches = chosen(training._train_batches)
 
@@ -44,7 +42,7 @@ TRAINER_CHECKS_INPUTS = True
 DRIVERS = {
     "gradient": (_network_gradient,),
     "forward": (_forward_pass,),
-    "layer_values": (_forward_pass, _backward_pass, _scale_and_regularize),
+    "layer_values": (_network_gradient,),
     "fit": (_train_batches,),
 }
 """The compiled drivers each Python entry of this backend calls, by entry."""
@@ -117,8 +115,8 @@ def gradient(layout, params, X, Y, scale, l2):
 def layer_values(layout, params, X, Y, scale, l2):
     """z^l, a^l, delta^l (every example) and dW^l, dbias^l of every layer.
 
-    The buffers of the kernels ``Network.gradient`` runs: ``_forward_pass``,
-    ``_backward_pass``, then ``_scale_and_regularize``.
+    The buffers of the driver ``Network.gradient`` runs, ``_network_gradient``
+    (one compiled driver for both, not a second one to compile).
 
     Returns
     -------
@@ -130,11 +128,7 @@ def layer_values(layout, params, X, Y, scale, l2):
     work = Workspace.allocate(layout, n_batch, params.dtype)
     grad = np.empty_like(params)
     parallel = parallel_for(layout, n_batch)
-    _forward_pass(layout, params, X, work.Z, work.A, parallel)
-    _backward_pass(
-        layout, params, X, Y, work.Z, work.A, work.D, grad, parallel=parallel
-    )
-    _scale_and_regularize(layout, params, scale, l2, grad)
+    _network_gradient(layout, params, X, Y, scale, l2, work, grad, parallel)
     return _values(layout, work, grad, n_batch)
 
 
