@@ -247,7 +247,16 @@ def test_training_loop_equals_gradient_then_step(
         grad = np.empty_like(params)
         _forward_pass(layout, params, X[rows], buffers.Z, buffers.A)
         _backward_pass(
-            layout, params, X[rows], Y[rows], buffers.Z, buffers.A, buffers.D, grad
+            layout,
+            params,
+            X[rows],
+            Y[rows],
+            buffers.Z,
+            buffers.A,
+            buffers.D,
+            grad,
+            to(1),
+            to(0),
         )
         scale = to(1) / to(rows.shape[0])
         _network_step(layout, params, grad, state, step, scale)
@@ -363,7 +372,8 @@ def test_passes_equal_their_plain_siblings(rng, dtype, output, cost):
         work = Workspace.allocate(net.layout, 11, dtype)
         grad = np.empty_like(net.params)
         forward(net.layout, net.params, X, work.Z, work.A)
-        backward(net.layout, net.params, X, Y, work.Z, work.A, work.D, grad)
+        scale, l2 = dtype(1 / 11), dtype(0.1)
+        backward(net.layout, net.params, X, Y, work.Z, work.A, work.D, grad, scale, l2)
         works.append(work)
         grads.append(grad)
     for fast, plain in zip(works[0], works[1], strict=True):

@@ -183,8 +183,8 @@ def _scale_and_regularize(layout, params, scale, l2, grad):
 
 
 @njit(**JIT)
-def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None, parallel=None):
-    """Write every layer's delta^l into ``D`` and the summed gradient into ``grad``.
+def _backward_pass(layout, params, X, Y, Z, A, D, grad, scale, l2, parallel=None):
+    """Write every layer's delta^l into ``D`` and scale * (sum_b dC_b + l2 W) into grad.
 
     Parameters
     ----------
@@ -197,11 +197,12 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None, parallel=N
     D : ndarray, shape like ``Z``
         Output, overwritten with delta^l of every layer and example.
     grad : ndarray, shape (n_params,)
-        Output, overwritten with dC/dparams summed over the batch (unscaled).
-    scaling : (scale, l2) or None
-        If given, ``grad`` is written scaled and regularized, as
-        ``_scale_and_regularize`` would leave it (the same bits), each block of
-        weights as its sums are stored.
+        Output, overwritten with dC/dparams summed over the batch, scaled and
+        regularized as ``_scale_and_regularize`` would leave it (the same bits),
+        each block of weights as its sums are stored.
+    scale, l2 : float
+        As ``_network_gradient``, in the params' dtype; 1 and 0 leave the sum
+        (but for the sign of a zero: +0 where the sum is -0).
     parallel : True or None
         As ``_forward_pass``.
 
@@ -231,18 +232,16 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad, scaling=None, parallel=N
         A_prev = (
             X if layer == 0 else _block(A, offsets, layer - 1, n_batch, sizes[layer])
         )
-        dW = _weights(layout, grad, layer)
-        if scaling is None:
-            _weight_gradient(delta, A_prev, dW, None, parallel)
-        else:
-            scale, l2 = scaling
-            W = _weights(layout, params, layer)
-            _weight_gradient(delta, A_prev, dW, (W, scale, l2), parallel)
+        # One compiled form: an optional scaling would compile a second tree
+        # of blocks, since Numba prunes a branch only on an argument that is None.
+        W = _weights(layout, params, layer)
+        _weight_gradient(
+            delta, A_prev, _weights(layout, grad, layer), (W, scale, l2), parallel
+        )
         if layout.b_offsets[layer] >= 0:
             dbias = _bias(layout, grad, layer, grad)
             _bias_gradient(delta, dbias)
-            if scaling is not None:
-                _scale(dbias, scaling[0])
+            _scale(dbias, scale)
         if layer > 0:
             _hidden_error_from_outputs(
                 delta,
@@ -276,7 +275,7 @@ def _network_gradient(layout, params, X, Y, scale, l2, work, grad, parallel=None
     """
     _forward_pass(layout, params, X, work.Z, work.A, parallel)
     _backward_pass(
-        layout, params, X, Y, work.Z, work.A, work.D, grad, (scale, l2), parallel
+        layout, params, X, Y, work.Z, work.A, work.D, grad, scale, l2, parallel
     )
 
 
@@ -308,14 +307,14 @@ def _forward_pass_plain(layout, params, X, Z, A, parallel=None):
 
 
 @njit(**JIT)
-def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad, parallel=None):
+def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad, scale, l2, parallel=None):
     """``_backward_pass`` by the plain siblings; ``grad`` holds the summed gradient.
 
     delta^L by ``_output_error`` (sigma'(z) from z); then for l = L, ..., 1:
     dC/dW^l by ``_weight_gradient_plain``, dC/db^l by ``_bias_gradient``, and
     delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1}) by ``_hidden_error_plain``.
-    Arguments as ``_backward_pass`` without ``scaling``; one thread, as
-    ``_forward_pass_plain``.
+    Then ``_scale_and_regularize``. Arguments as ``_backward_pass``; one thread,
+    as ``_forward_pass_plain``.
     """
     sizes, activations = layout.sizes, layout.activations
     n_batch = X.shape[0]
@@ -346,20 +345,19 @@ def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad, parallel=None):
                 activations[layer - 1],
                 _block(D, offsets, layer - 1, n_batch, n_prev),
             )
+    _scale_and_regularize(layout, params, scale, l2, grad)
 
 
 @njit(**JIT)
 def _network_gradient_plain(layout, params, X, Y, scale, l2, work, grad, parallel=None):
     """``_network_gradient`` by the plain siblings: each equation as a triple loop.
 
-    ``_forward_pass_plain``, ``_backward_pass_plain``, then
-    ``_scale_and_regularize``. Arguments and result as ``_network_gradient``; the
-    workspace then holds the plain loops' z^l, a^l and delta^l. One thread, as
-    ``_forward_pass_plain``.
+    ``_forward_pass_plain``, then ``_backward_pass_plain``. Arguments and result
+    as ``_network_gradient``; the workspace then holds the plain loops' z^l, a^l
+    and delta^l. One thread, as ``_forward_pass_plain``.
     """
     _forward_pass_plain(layout, params, X, work.Z, work.A)
-    _backward_pass_plain(layout, params, X, Y, work.Z, work.A, work.D, grad)
-    _scale_and_regularize(layout, params, scale, l2, grad)
+    _backward_pass_plain(layout, params, X, Y, work.Z, work.A, work.D, grad, scale, l2)
 
 
 @njit(**JIT)

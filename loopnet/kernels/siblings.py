@@ -39,8 +39,8 @@ PLAIN = {
 }
 """Each fast path (compiled) and its plain sibling, called with the same arguments.
 
-Except for what only a fast path has: ``_backward_pass``'s optional ``scaling``,
-and ``_weight_step``'s scratch, which ``_weight_step_plain`` takes as a whole dW.
+Except for what only a fast path has: ``_weight_step``'s scratch, which
+``_weight_step_plain`` takes as a whole dW.
 """
 
 

@@ -327,7 +327,7 @@ def _train_batches_plain(
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     output = layout.activations[n_layers - 1]
-    one = params.dtype.type(1)
+    one, zero = params.dtype.type(1), params.dtype.type(0)
     grad = np.empty_like(params)
     for i in range(first, stop):
         start = i * batch_size
@@ -345,6 +345,6 @@ def _train_batches_plain(
         Z_out = _block(Z_b, offsets, n_layers - 1, m, n_out)
         A_out = _block(A_b, offsets, n_layers - 1, m, n_out)
         cost_sum = add_costs(layout.cost, output, Z_out, A_out, Y_b, cost_sum)
-        _backward_pass_plain(layout, params, X_b, Y_b, Z_b, A_b, D_b, grad)
+        _backward_pass_plain(layout, params, X_b, Y_b, Z_b, A_b, D_b, grad, one, zero)
         _network_step(layout, params, grad, state, step, one / params.dtype.type(m))
     return cost_sum
