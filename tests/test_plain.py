@@ -420,32 +420,29 @@ def _run(code, **environ):
     )
 
 
+DRIVERS = {
+    "loopnet.backends.loop": ("_forward_pass", "_network_gradient", "_train_batches"),
+    "loopnet.distributed.worker": ("_network_gradient", "_train_batches"),
+}
+"""The drivers each module calls, which ``LOOPNET_KERNELS`` chooses."""
+
+
+@pytest.mark.parametrize("module", list(DRIVERS))
 @pytest.mark.parametrize(
     "choice, suffix", [("plain", "_plain"), ("fast", ""), ("", "")]
 )
-def test_loopnet_kernels_chooses_the_backend_drivers(choice, suffix):
-    """``LOOPNET_KERNELS`` is read at import and picks every driver the backends run."""
+def test_loopnet_kernels_chooses_the_drivers(module, choice, suffix):
+    """``LOOPNET_KERNELS`` is read at import and picks every driver a backend runs."""
+    if module == "loopnet.distributed.worker":
+        pytest.importorskip("distributed", reason='needs pip install -e ".[test]"')
+    names = DRIVERS[module]
     code = (
-        "from loopnet.backends import loop\n"
-        "from loopnet.distributed import worker\n"
-        "names = [f.__name__ for f in (loop._forward_pass,"
-        " loop._network_gradient, loop._train_batches, worker._network_gradient,"
-        " worker._train_batches)]\n"
-        "print(' '.join(names))"
+        f"import {module} as module\n"
+        f"print(' '.join(getattr(module, name).__name__ for name in {names!r}))"
     )
     result = _run(code, LOOPNET_KERNELS=choice)
     assert result.returncode == 0, result.stderr
-    expected = [
-        name + suffix
-        for name in (
-            "_forward_pass",
-            "_network_gradient",
-            "_train_batches",
-            "_network_gradient",
-            "_train_batches",
-        )
-    ]
-    assert result.stdout.split() == expected
+    assert result.stdout.split() == [name + suffix for name in names]
 
 
 def test_loopnet_kernels_rejects_an_unknown_choice():
