@@ -380,7 +380,7 @@ def _run_warmup(args):
         print(f"{item.dtype}  {item.name:<34} {state:>8}  {item.seconds:6.2f} s")
 
     started = time.perf_counter()
-    warmed, skipped = warmup(args.dtypes, report)
+    warmed, skipped = warmup(args.dtypes, report, args.parallel)
     for name in skipped:
         print(f"kernels.{name}: not warmed (an argument name warmup does not know)")
     print(
@@ -646,6 +646,13 @@ def build_parser():
         type=_dtypes,
         default=DTYPES,
         help="comma-separated dtypes (default: float32,float64)",
+    )
+    warm.add_argument(
+        "--parallel",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also compile the drivers' parallel forms, which large batches on"
+        " several threads run (default: where Numba has more than one thread)",
     )
     warm.set_defaults(run=_run_warmup)
     return parser

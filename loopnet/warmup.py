@@ -7,8 +7,10 @@ run happen now, when an image is built, not when a user or a server first asks:
 the network drivers (gradient, forward, ``layer_values``, fit) through a small
 ``Network``, and each public kernel of ``loopnet.kernels`` on small arrays, in
 float32 and float64. Tiny sizes compile the same code as large ones: Numba
-compiles by argument types, and the parallel forms are compiled inside the
-drivers that choose them.
+compiles by argument types. The drivers' parallel forms, which a large batch on
+several threads runs, are a second compiled form of each driver
+(``backends.loop.compile_parallel``): warmed where Numba has more than one
+thread, or when asked.
 
 The public kernels are called with arguments made from their parameters' names,
 which follow the project's index convention (``W``, ``A_prev``, ``delta``, ...;
@@ -20,6 +22,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
+import numba
 import numpy as np
 
 from loopnet import kernels
@@ -125,7 +128,7 @@ def kernel_arguments(name, dtype, rng=None):
     return arguments
 
 
-def _network_calls(dtype):
+def _network_calls(dtype, parallel):
     """(name, driver entries, call) for every driver a ``Network`` runs."""
     net = Network(
         [N_PREV, N_L, N_NEXT], "tanh", "softmax", "log_likelihood", dtype=dtype, seed=0
@@ -133,7 +136,7 @@ def _network_calls(dtype):
     rng = np.random.default_rng(0)
     X = rng.random((N_BATCH, N_PREV)).astype(dtype)
     Y = np.eye(N_NEXT, dtype=dtype)[rng.integers(0, N_NEXT, N_BATCH)]
-    return [
+    calls = [
         ("Network.forward", ("forward",), lambda: net.forward(X)),
         ("Network.gradient", ("gradient",), lambda: net.gradient(X, Y)),
         ("layer_values", ("layer_values",), lambda: layer_values(net, X, Y)),
@@ -145,15 +148,23 @@ def _network_calls(dtype):
             ),
         ),
     ]
+    if parallel:  # the cache does not say which form it holds: compiled is None
+        call = partial(loop.compile_parallel, net.layout, net.params, X, Y)
+        calls.append(("parallel drivers", None, call))
+    return calls
 
 
-def warmup(dtypes=DTYPES, report=None):
+def warmup(dtypes=DTYPES, report=None, parallel=None):
     """Compile (or load from the cache) every kernel for each of ``dtypes``.
 
     Parameters
     ----------
     dtypes : sequence of str
         ``"float32"`` and/or ``"float64"``.
+    parallel : bool, optional
+        Whether to warm the drivers' parallel forms too (the entry
+        ``"parallel drivers"``); by default, where Numba has more than one
+        thread.
     report : callable, optional
         Called with each ``Warmed`` as it is done (``loopnet warmup`` prints
         them).
@@ -173,9 +184,11 @@ def warmup(dtypes=DTYPES, report=None):
     (['Network.fit', 'Network.forward'], [])
     """
     warmed, skipped = [], []
+    if parallel is None:
+        parallel = numba.get_num_threads() > 1
     for dtype in dtypes:
         dtype = np.dtype(dtype).name
-        items = list(_network_calls(dtype))
+        items = list(_network_calls(dtype, parallel))
         for name in kernels.__all__:
             arguments = kernel_arguments(name, dtype)
             if arguments is None:

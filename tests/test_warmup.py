@@ -214,14 +214,36 @@ def test_warmup_leaves_nothing_to_compile(dtype):
     assert not loop.will_compile_any(tuple(loop.DRIVERS), (dtype,))
 
 
-def test_loopnet_warmup_prints_each_entry(capsys):
-    assert cli.main(["warmup", "--dtypes", "float64"]) == 0
+@pytest.mark.parametrize(
+    "parallel, n_drivers", [("--no-parallel", 4), ("--parallel", 5)]
+)
+def test_loopnet_warmup_prints_each_entry(capsys, parallel, n_drivers):
+    assert cli.main(["warmup", "--dtypes", "float64", parallel]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("warmed ") and "entries in" in lines[-1]
     entries = [line.split() for line in lines[:-1]]
     assert all(entry[0] == "float64" for entry in entries)
-    assert {entry[2] for entry in entries} <= {"compiled", "cached", "ready"}
-    assert len(entries) == 4 + len(kernels.__all__)
+    assert {entry[-3] for entry in entries} <= {"compiled", "cached", "ready"}
+    assert len(entries) == n_drivers + len(kernels.__all__)
+    assert ("parallel drivers" in "\n".join(lines)) == (parallel == "--parallel")
+
+
+def test_compile_parallel_calls_every_driver_with_parallel(monkeypatch):
+    """``compile_parallel`` calls every driver with ``parallel=True``."""
+    calls = []
+    for name in ("_forward_pass", "_network_gradient", "_train_batches"):
+        monkeypatch.setattr(
+            loop, name, lambda *args, _name=name: calls.append((_name, args[-1]))
+        )
+    net = ln.Network([3, 4, 2], seed=0)
+    params = net.params.copy()
+    loop.compile_parallel(net.layout, net.params, np.ones((2, 3)), np.ones((2, 2)))
+    assert sorted(calls) == [
+        ("_forward_pass", True),
+        ("_network_gradient", True),
+        ("_train_batches", True),
+    ]
+    np.testing.assert_array_equal(net.params, params)
 
 
 def test_warmup_refuses_an_unknown_dtype(capsys):

@@ -173,6 +173,40 @@ def evaluate(layout, params, X, Y):
     return float(cost), float(accuracy)
 
 
+def compile_parallel(layout, params, X, Y):
+    """Compile (or load) the parallel forms of the drivers, on a batch of any size.
+
+    The entry points above hand the drivers ``parallel=True`` only where some
+    layer reaches ``MIN_PARALLEL_WORK`` and Numba has threads
+    (``backprop.parallel_for``); otherwise they compile without their
+    parallel kernels. ``loopnet warmup`` calls this so that a large batch on
+    several threads finds those forms in the cache too. ``params`` is left alone.
+    """
+    n_batch, one, zero = X.shape[0], params.dtype.type(1), params.dtype.type(0)
+    work = Workspace.allocate(layout, n_batch, params.dtype)
+    _forward_pass(layout, params, X, work.Z, work.A, True)
+    _network_gradient(
+        layout, params, X, Y, one, zero, work, np.empty_like(params), True
+    )
+    step = Step.of(SGD, params.dtype, 0.1)
+    trained = Trainer(layout, params.copy(), X, Y, n_batch, step)
+    _train_batches(
+        layout,
+        trained.params,
+        X,
+        Y,
+        np.arange(n_batch),
+        0,
+        1,
+        n_batch,
+        step,
+        trained.state,
+        trained.work,
+        0.0,
+        True,
+    )
+
+
 class Trainer:
     """Mini-batch training in the compiled loop ``_train_batches``; see ``trainer``."""
 
