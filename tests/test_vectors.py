@@ -12,8 +12,6 @@ from llvmlite import binding
 from numba import njit
 
 from loopnet.kernels._tiles import (
-    OUTER_CHUNK_BLOCKS,
-    OUTER_CHUNK_ROWS,
     _outer_product_rows,
     _outer_product_scaled_rows,
     _outer_product_sgd_rows,
@@ -21,6 +19,10 @@ from loopnet.kernels._tiles import (
 from loopnet.kernels._vectors import (
     BLOCK_BYTES,
     BLOCK_ROWS,
+    BLOCK_VECTORS,
+    OUTER_CHUNK_BLOCKS,
+    OUTER_CHUNK_ROWS,
+    STORE,
     VECTOR_BYTES,
     _outer_block,
 )
@@ -148,8 +150,10 @@ def test_a_block_runs_in_the_widest_vectors_without_fused_multiply_adds(dtype, s
     """The products and sums are whole zmm (AVX-512) or ymm registers, never fused."""
 
     @njit(cache=False)
-    def one_block(rows, delta, A_prev):
-        _outer_block(rows, delta, A_prev, 0, 0, 0)
+    def one_block(out, delta, A_prev):  # rows 0.. by whole vectors from column 0
+        _outer_block(
+            delta, A_prev, out, out, 0, 0, 0, None, BLOCK_ROWS, BLOCK_VECTORS, STORE, ()
+        )
 
     width = BLOCK_BYTES // np.dtype(dtype).itemsize
     delta = np.ones((3, BLOCK_ROWS), dtype=dtype)

@@ -18,6 +18,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from loopnet._jit import JIT
+from loopnet.kernels._llvm import call_intrinsic
 
 CACHE_LINE_BYTES = 64
 """Bytes of one cache line on x86-64 and most AArch64 cores."""
@@ -53,17 +54,13 @@ else:
             pointer = cgutils.get_item_pointer(
                 context, builder, array_type, array, indexes, wraparound=False
             )
-            i8_pointer = ir.IntType(8).as_pointer()
+            # as i8*: one declaration per module, whatever the matrix's dtype
+            pointer = builder.bitcast(pointer, ir.IntType(8).as_pointer())
             i32 = ir.IntType(32)
-            function = cgutils.get_or_insert_function(
-                builder.module,
-                ir.FunctionType(ir.VoidType(), [i8_pointer, i32, i32, i32]),
-                "llvm.prefetch.p0i8",
-            )
             # read (0), the highest locality (3: every level), the data cache (1)
-            builder.call(
-                function,
-                [builder.bitcast(pointer, i8_pointer), i32(0), i32(3), i32(1)],
+            operands = [pointer, i32(0), i32(3), i32(1)]
+            call_intrinsic(
+                builder, "llvm.prefetch", ir.VoidType(), operands, [pointer.type]
             )
             return context.get_dummy_value()
 

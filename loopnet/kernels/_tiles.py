@@ -45,26 +45,11 @@ from numba import njit, prange
 
 from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
 from loopnet.kernels._vectors import (
-    BLOCK_BYTES,
-    BLOCK_ROWS,
-    BLOCK_VECTORS,
-    ROW_BLOCKS,
+    SCALED,
+    SGD,
+    STORE,
     VECTOR_BYTES,
-    _outer_block,
-    _outer_block_scaled,
-    _outer_block_sgd,
-    _outer_long_row,
-    _outer_long_row_scaled,
-    _outer_long_row_sgd,
-    _outer_narrow_block,
-    _outer_narrow_block_scaled,
-    _outer_narrow_block_sgd,
-    _outer_narrow_row,
-    _outer_narrow_row_scaled,
-    _outer_narrow_row_sgd,
-    _outer_row,
-    _outer_row_scaled,
-    _outer_row_sgd,
+    _outer_product_blocks,
 )
 
 WIDE_TILES = VECTOR_BYTES == 64
@@ -94,15 +79,6 @@ threshold, ``gradients.MIN_TILED_BATCH``.
 
 TRANSPOSE_BLOCK = 16
 """Rows and columns of one block of a transposed copy."""
-
-OUTER_CHUNK_ROWS = 16
-"""Rows j of one chunk of outer-product blocks (4 blocks)."""
-
-OUTER_CHUNK_BLOCKS = ROW_BLOCKS
-"""Block widths of columns k of one chunk of outer-product blocks (4 cache lines
-with AVX, 8 with AVX-512): with 64 examples, at most 32 KiB of A_prev and 8 KiB
-of delta (float64), within L1. A row that the chunk's blocks leave over is one
-long row (``_vectors.ROW_BLOCKS``)."""
 
 PARALLEL_BLOCKS = 16
 """Row blocks a parallel kernel aims for: 8 per thread on 2 cores, so that uneven
@@ -321,165 +297,6 @@ def _copy_rows(source, target):
             target[r, c] = source[r, c]
 
 
-BLOCK, ROW, LONG_ROW, NARROW_BLOCK, NARROW_ROW = 0, 1, 2, 3, 4
-"""Shapes of ``_outer_block_or_row``: ``BLOCK_ROWS`` rows by one block width, one
-row by one block width, one row by ``ROW_BLOCKS`` block widths, and
-``BLOCK_ROWS`` rows or one row by the first ``n_lanes`` lanes of one vector."""
-
-
-@njit(**JIT)
-def _outer_block_or_row(delta, A_prev, out, j, r, k, shape, n_lanes, step, regularize):
-    """One block or row of ``shape`` of ``_outer_product_blocks``."""
-    if step is not None:
-        lr, scale, decay = step
-        if shape == BLOCK:
-            _outer_block_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
-        elif shape == LONG_ROW:
-            _outer_long_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
-        elif shape == ROW:
-            _outer_row_sgd(out, delta, A_prev, j, r, k, lr, scale, decay)
-        elif shape == NARROW_BLOCK:
-            _outer_narrow_block_sgd(
-                out, delta, A_prev, j, r, k, n_lanes, lr, scale, decay
-            )
-        else:
-            _outer_narrow_row_sgd(
-                out, delta, A_prev, j, r, k, n_lanes, lr, scale, decay
-            )
-    elif regularize is not None:
-        W, scale, l2 = regularize
-        if shape == BLOCK:
-            _outer_block_scaled(out, delta, A_prev, j, r, k, W, scale, l2)
-        elif shape == LONG_ROW:
-            _outer_long_row_scaled(out, delta, A_prev, j, r, k, W, scale, l2)
-        elif shape == ROW:
-            _outer_row_scaled(out, delta, A_prev, j, r, k, W, scale, l2)
-        elif shape == NARROW_BLOCK:
-            _outer_narrow_block_scaled(
-                out, delta, A_prev, j, r, k, n_lanes, W, scale, l2
-            )
-        else:
-            _outer_narrow_row_scaled(out, delta, A_prev, j, r, k, n_lanes, W, scale, l2)
-    elif shape == BLOCK:
-        _outer_block(out, delta, A_prev, j, r, k)
-    elif shape == LONG_ROW:
-        _outer_long_row(out, delta, A_prev, j, r, k)
-    elif shape == ROW:
-        _outer_row(out, delta, A_prev, j, r, k)
-    elif shape == NARROW_BLOCK:
-        _outer_narrow_block(out, delta, A_prev, j, r, k, n_lanes)
-    else:
-        _outer_narrow_row(out, delta, A_prev, j, r, k, n_lanes)
-
-
-@njit(**JIT)
-def _outer_product_blocks(delta, A_prev, out, first, j_start, j_stop, step, regularize):
-    """Sums of dW[j, k] = sum_b delta[b, j] A_prev[b, k] into ``out[j - first]``.
-
-    For rows j_start <= j < j_stop: stored when ``step`` and ``regularize`` are
-    None; with ``regularize`` = (W, scale, l2), scale * (sum + l2 * W[j - first,
-    k]) stored (``W`` of ``out``'s shape); with ``step`` = (lr, scale, decay),
-    the plain SGD step of ``out``'s weights by them.
-
-    Notes
-    -----
-    Register blocks of ``BLOCK_ROWS`` rows j by one block width of columns k
-    (``_vectors``), the sum over b innermost in vector registers, each entry
-    written once; rows the blocks leave over go one at a time, across the chunk's
-    widths at once (a long row; one width at a time in a last, narrower chunk).
-    Columns left over the block widths go one vector at a time (narrow blocks
-    and rows), the last vector masked to the columns that exist. The blocks are
-    visited
-    in chunks of ``OUTER_CHUNK_ROWS`` rows by ``OUTER_CHUNK_BLOCKS`` widths, so
-    that the chunk's deltas and columns of A_prev stay in L1 while its blocks
-    use them again: columns outermost alone re-read every delta for each block
-    width, from L2 once the batch holds 64 examples of a 100-unit layer.
-
-    The blocks read and write through unchecked vector pointers, so the shapes
-    are checked here, once per call: ValueError if a block could leave an array.
-    """
-    n_k = A_prev.shape[1]
-    if not (
-        A_prev.shape[0] == delta.shape[0]
-        and out.shape[1] == n_k
-        and 0 <= first <= j_start <= j_stop <= delta.shape[1]
-        and j_stop - first <= out.shape[0]
-    ):
-        raise ValueError("outer-product blocks: delta, A_prev and out do not match")
-    if regularize is not None and regularize[0].shape != out.shape:
-        raise ValueError("outer-product blocks: W and out do not match")
-    width = BLOCK_BYTES // A_prev.itemsize
-    k_blocked = n_k - n_k % width
-    j_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
-    k_chunk = OUTER_CHUNK_BLOCKS * width
-    for k_first in range(0, k_blocked, k_chunk):
-        k_last = min(k_first + k_chunk, k_blocked)
-        for j_first in range(j_start, j_stop, OUTER_CHUNK_ROWS):
-            j_last = min(j_first + OUTER_CHUNK_ROWS, j_stop)
-            for k in range(k_first, k_last, width):
-                for j in range(j_first, min(j_last, j_blocked), BLOCK_ROWS):
-                    _outer_block_or_row(
-                        delta, A_prev, out, j, j - first, k, BLOCK, 0, step, regularize
-                    )
-            for j in range(max(j_first, j_blocked), j_last):
-                if k_last - k_first == k_chunk:
-                    _outer_block_or_row(
-                        delta,
-                        A_prev,
-                        out,
-                        j,
-                        j - first,
-                        k_first,
-                        LONG_ROW,
-                        0,
-                        step,
-                        regularize,
-                    )
-                else:
-                    for k in range(k_first, k_last, width):
-                        _outer_block_or_row(
-                            delta,
-                            A_prev,
-                            out,
-                            j,
-                            j - first,
-                            k,
-                            ROW,
-                            0,
-                            step,
-                            regularize,
-                        )
-    lanes = width // BLOCK_VECTORS
-    for k in range(k_blocked, n_k, lanes):
-        n_lanes = min(lanes, n_k - k)
-        for j in range(j_start, j_blocked, BLOCK_ROWS):
-            _outer_block_or_row(
-                delta,
-                A_prev,
-                out,
-                j,
-                j - first,
-                k,
-                NARROW_BLOCK,
-                n_lanes,
-                step,
-                regularize,
-            )
-        for j in range(j_blocked, j_stop):
-            _outer_block_or_row(
-                delta,
-                A_prev,
-                out,
-                j,
-                j - first,
-                k,
-                NARROW_ROW,
-                n_lanes,
-                step,
-                regularize,
-            )
-
-
 @njit(**JIT)
 def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
     """rows[j - j_start, k] = sum_b delta[b, j] A_prev[b, k] for j_start <= j < j_stop.
@@ -503,7 +320,9 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
     equals the seeds' per-example accumulator bit for bit.
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
-    _outer_product_blocks(delta, A_prev, rows, j_start, j_start, j_stop, None, None)
+    _outer_product_blocks(
+        delta, A_prev, rows, rows, j_start, j_start, j_stop, STORE, ()
+    )
 
 
 @njit(**JIT)
@@ -515,9 +334,9 @@ def _outer_product_scaled_rows(delta, A_prev, rows, W_rows, scale, l2, j_start, 
     without a second pass over the rows. ``W_rows`` (the layer's weights
     j_start..j_stop-1) has the shape of ``rows``.
     """
-    regularize = (W_rows, scale, l2)
+    constants = (scale, l2)
     _outer_product_blocks(
-        delta, A_prev, rows, j_start, j_start, j_stop, None, regularize
+        delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
     )
 
 
@@ -531,8 +350,8 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     the same expression as ``update._sgd_step`` applied to them, so the same bits,
     with no dW written or read.
     """
-    step = (lr, scale, decay)
-    _outer_product_blocks(delta, A_prev, W, 0, j_start, j_stop, step, None)
+    constants = (lr, scale, decay)
+    _outer_product_blocks(delta, A_prev, W, W, 0, j_start, j_stop, SGD, constants)
 
 
 @njit(**JIT)

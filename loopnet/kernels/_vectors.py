@@ -1,4 +1,4 @@
-r"""Outer-product register blocks in explicit SIMD vectors, emitted as LLVM IR.
+r"""The small-batch weight gradient in outer-product blocks of explicit SIMD vectors.
 
 A weight gradient over a small batch,
 
@@ -7,44 +7,36 @@ A weight gradient over a small batch,
 runs fastest with the sum over b innermost and its running sums in registers
 until the last term, so that no entry of dW is read back and written again per
 example. LLVM vectorizes innermost loops only, so as Numba loops that order runs
-one lane at a time. Numba has no vector type: these blocks are Numba intrinsics
-that emit the vector code themselves, in the widest vectors of the CPU Numba
-compiles for (``VECTOR_BYTES``: AVX-512's zmm where it has them, else AVX's ymm).
-A block is ``BLOCK_ROWS`` rows j by ``BLOCK_VECTORS`` vectors of columns k
-(``BLOCK_BYTES``); for each example b, in increasing order, it loads
-A_prev[b, k:k + w] once and broadcasts delta[b, j] once per row:
+one lane at a time. Numba has no vector type: the block, ``_outer_block``, is an
+intrinsic that emits vector IR itself, in the widest vectors of the CPU Numba
+compiles for (``VECTOR_BYTES``: AVX-512's zmm, else AVX's ymm). For each example
+b, in increasing order, it loads A_prev[b, k:k + w] once and broadcasts
+delta[b, j] once per row:
 
     sum[i, l] <- sum[i, l] + delta[b, j + i] * A_prev[b, k + l],   sum from +0.
 
 Multiplications and additions stay separate IEEE operations (no fused
 multiply-add, nothing reassociated), so each lane adds its terms exactly as the
 seeds' per-example accumulator Delta += delta a^T does: the same bits, whatever
-the vector width.
+the vector width. The block's mode (``FINISH``) then writes each sum as it is,
+scaled and regularized (``backprop._scale_and_regularize``'s expression), or as
+the SGD step of ``update._sgd_step``, so that dW never exists in memory.
 
-``_outer_block``, ``_outer_row`` (one row), ``_outer_long_row`` (one row by
-``ROW_BLOCKS`` block widths, for the rows a whole block does not cover) and
-``_outer_narrow_block``, ``_outer_narrow_row`` (one vector wide, for columns left
-over a block width: only its first ``n_lanes`` lanes are read and written, by
-masked loads and stores) store the sums in rows r.. of ``out``; the ``_scaled``
-forms store scale * (sum + l2 * W[r, k]), the scaled and regularized gradient
-of ``backprop._scale_and_regularize``, without a second pass over it; the
-``_sgd`` forms step the weights with them at once,
-W[j, k] <- W[j, k] - lr * (scale * sum + decay * W[j, k]), the expression of
-``update._sgd_step``, so that dW never exists in memory.
-
-The callers keep every block inside its arrays (rows j.. of ``delta``, r.. of
-``out`` and the vectors of columns k.., or the ``n_lanes`` columns k.. of a narrow
-block, exist); the intrinsics do not check. Under
-``NUMBA_DISABLE_JIT`` the same names are Python loops with the same arithmetic in
-the same order, and there every index is checked as Python indexing is.
+``_outer_product_blocks`` covers the rows and columns with blocks whose shape and
+mode are compile-time constants, after checking the arrays' shapes once. Under
+``NUMBA_DISABLE_JIT`` the block is a Python loop with the same arithmetic in the
+same order, and there every index is checked as Python indexing is.
 """
 
 import numba
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.core.codegen import get_host_cpu_features
 from numba.extending import intrinsic
+
+from loopnet._jit import JIT
+from loopnet.kernels._llvm import call_intrinsic
 
 
 def _widest_vector_bytes():
@@ -80,301 +72,235 @@ ROW_BLOCKS = 4
 A row one block wide has 2, each a chain of additions waiting on the last, and
 ran the rows that 30 units leave over a block at a third of a block's rate."""
 
+LONG_ROW_VECTORS = ROW_BLOCKS * BLOCK_VECTORS
+"""Vectors of one long row."""
+
+OUTER_CHUNK_ROWS = 16
+"""Rows j of one chunk of blocks (4 blocks)."""
+
+OUTER_CHUNK_BLOCKS = ROW_BLOCKS
+"""Block widths of columns k of one chunk of blocks (4 cache lines with AVX, 8
+with AVX-512): with 64 examples, at most 32 KiB of A_prev and 8 KiB of delta
+(float64), within L1. A row that the chunk's blocks leave over is one long row."""
 
 STORE, SCALED, SGD = 0, 1, 2
-"""What a block does with its sums: store them, store them scaled and
-regularized, or step the weights by them."""
+"""Modes of a block, indexes of ``FINISH``."""
+
+FINISH = (
+    lambda total, w: total,
+    lambda total, w, scale, l2: scale * (total + l2 * w),
+    lambda total, w, lr, scale, decay: w - lr * (scale * total + decay * w),
+)
+"""What each mode writes in place of the sum, from it, ``w`` (W[j, k]) and its
+constants: the sum, scale * (sum + l2 * w), or w - lr * (scale * sum + decay * w).
+The same expression runs on NumPy scalars in Python and on vectors in the IR
+(``_Lanes``), each operator one IEEE operation, in Python's order."""
 
 
-def _python_block(out, delta, A_prev, j, r, k, n_rows, n_vectors, finish, n_lanes=None):
-    """The blocks' arithmetic as Python loops, for ``NUMBA_DISABLE_JIT``.
+class _Lanes:
+    """A vector of the IR whose ``+``, ``-`` and ``*`` are lane-wise IEEE operations."""
 
-    ``finish``: None to store the sums, ``(SCALED, W, scale, l2)`` or ``(SGD, lr,
-    scale, decay)``. ``n_lanes``: the columns of a narrow (masked) block; else
-    ``n_vectors`` whole vectors.
-    """
-    zero = A_prev.dtype.type(0)
-    if n_lanes is None:
-        n_lanes = n_vectors * VECTOR_BYTES // A_prev.itemsize
-    for i in range(n_rows):
-        for column in range(k, k + n_lanes):
-            total = zero
-            for b in range(delta.shape[0]):
-                total = total + delta[b, j + i] * A_prev[b, column]
-            if finish is None:
-                out[r + i, column] = total
-            elif finish[0] == SCALED:
-                _, W, scale, l2 = finish
-                out[r + i, column] = scale * (total + l2 * W[r + i, column])
-            else:
-                _, lr, scale, decay = finish
-                w = out[r + i, column]
-                out[r + i, column] = w - lr * (scale * total + decay * w)
+    def __init__(self, builder, value):
+        self.builder, self.value = builder, value
+
+    def __add__(self, other):
+        return _Lanes(self.builder, self.builder.fadd(self.value, other.value))
+
+    def __sub__(self, other):
+        return _Lanes(self.builder, self.builder.fsub(self.value, other.value))
+
+    def __mul__(self, other):
+        return _Lanes(self.builder, self.builder.fmul(self.value, other.value))
 
 
-class _BlockBuilder:
-    """IR helpers of one block: element pointers, vector loads, broadcasts."""
-
-    def __init__(self, context, builder, dtype):
-        self.context, self.builder = context, builder
-        scalar = context.get_value_type(dtype)
-        self.align = context.get_abi_sizeof(scalar)
-        self.width = VECTOR_BYTES // self.align  # lanes of one vector
-        self.vector = ir.VectorType(scalar, self.width)
-        self.intp = context.get_value_type(types.intp)
-
-    def pointer(self, array_type, array, row, column):
-        """Pointer to ``array[row, column]`` of a C-contiguous 2-D array."""
-        view = self.context.make_array(array_type)(self.context, self.builder, array)
-        shape = cgutils.unpack_tuple(self.builder, view.shape, 2)
-        strides = cgutils.unpack_tuple(self.builder, view.strides, 2)
-        return cgutils.get_item_pointer2(
-            self.context, self.builder, view.data, shape, strides, "C", [row, column]
-        )
-
-    def vector_pointer(self, array_type, array, row, column, index):
-        """Pointer to the vector of ``array[row]`` at column + index * width."""
-        column = self.builder.add(column, self.intp(index * self.width))
-        element = self.pointer(array_type, array, row, column)
-        return self.builder.bitcast(element, self.vector.as_pointer())
-
-    def splat(self, value, vector=None):
-        """A vector (of type ``vector``, the block's by default) of ``value``."""
-        vector = vector or self.vector
-        lanes = ir.Constant(ir.VectorType(ir.IntType(32), self.width), [0] * self.width)
-        zero = ir.Constant(vector, None)
-        first = self.builder.insert_element(zero, value, ir.IntType(32)(0))
-        return self.builder.shuffle_vector(first, zero, lanes)
-
-    def lane_mask(self, n_lanes):
-        """The mask of a vector's first ``n_lanes`` (an intp) lanes."""
-        indexes = ir.VectorType(self.intp, self.width)
-        lanes = ir.Constant(indexes, list(range(self.width)))
-        return self.builder.icmp_unsigned("<", lanes, self.splat(n_lanes, indexes))
-
-    def _masked(self, operation, *argument_types):
-        """The declaration of LLVM's ``llvm.masked.<operation>`` for the vector."""
-        scalar = self.vector.element
-        bits = 32 if isinstance(scalar, ir.FloatType) else 64
-        name = f"llvm.masked.{operation}.v{self.width}f{bits}.p0"
-        result = self.vector if operation == "load" else ir.VoidType()
-        type_ = ir.FunctionType(result, argument_types)
-        return cgutils.get_or_insert_function(self.builder.module, type_, name)
-
-    def load(self, pointer, mask):
-        """The vector at ``pointer``; with a ``mask``, its lanes only (others 0)."""
-        if mask is None:
-            return self.builder.load(pointer, align=self.align)
-        function = self._masked(
-            "load", pointer.type, ir.IntType(32), mask.type, self.vector
-        )
-        zero = ir.Constant(self.vector, None)
-        return self.builder.call(
-            function, [pointer, ir.IntType(32)(self.align), mask, zero]
-        )
-
-    def store(self, value, pointer, mask):
-        """Store ``value`` at ``pointer``; with a ``mask``, its lanes only."""
-        if mask is None:
-            self.builder.store(value, pointer, align=self.align)
-            return
-        function = self._masked(
-            "store", self.vector, pointer.type, ir.IntType(32), mask.type
-        )
-        self.builder.call(function, [value, pointer, ir.IntType(32)(self.align), mask])
-
-    def rows(self, array_type, array):
-        """The first dimension of a 2-D array."""
-        view = self.context.make_array(array_type)(self.context, self.builder, array)
-        return cgutils.unpack_tuple(self.builder, view.shape, 2)[0]
-
-
-def _emit_block(context, builder, signature, args, n_rows, n_vectors, mode, masked):
-    """IR of one block: the sums over b in vectors, then finished as ``mode``."""
-    out_type, delta_type, a_type = signature.args[:3]
-    out, delta, a_prev, j, r, k = args[:6]
-    ir_ = _BlockBuilder(context, builder, a_type.dtype)
-    mask = ir_.lane_mask(args[6]) if masked else None
-    first = 7 if masked else 6  # of the arguments of mode
-    finish, finish_types = args[first:], signature.args[first:]
-    vectors = range(n_vectors)  # the vectors of one row
-    sums = [
-        [
-            cgutils.alloca_once_value(builder, ir.Constant(ir_.vector, None))
-            for _ in vectors
-        ]
-        for _ in range(n_rows)
-    ]
-    with cgutils.for_range(builder, ir_.rows(delta_type, delta)) as loop:
-        b = loop.index
-        x = [
-            ir_.load(ir_.vector_pointer(a_type, a_prev, b, k, h), mask) for h in vectors
-        ]
-        for i in range(n_rows):
-            row = builder.add(j, ir_.intp(i))
-            d = ir_.splat(builder.load(ir_.pointer(delta_type, delta, b, row)))
-            for h in vectors:  # sum + d * x: two roundings, as the accumulator
-                total = builder.fadd(builder.load(sums[i][h]), builder.fmul(d, x[h]))
-                builder.store(total, sums[i][h])
-    if mode == SCALED:
-        W_type, W = finish_types[0], finish[0]
-        scale, l2 = (ir_.splat(constant) for constant in finish[1:])
-    elif mode == SGD:
-        lr, scale, decay = (ir_.splat(constant) for constant in finish)
-    for i in range(n_rows):
-        row = builder.add(r, ir_.intp(i))
-        for h in vectors:
-            target = ir_.vector_pointer(out_type, out, row, k, h)
-            total = builder.load(sums[i][h])
-            if mode == SCALED:  # scale * (sum + l2 * w), as _scale_and_regularize
-                w = ir_.load(ir_.vector_pointer(W_type, W, row, k, h), mask)
-                total = builder.fmul(scale, builder.fadd(total, builder.fmul(l2, w)))
-            elif mode == SGD:  # w - lr * (scale * sum + decay * w), as _sgd_step
-                w = ir_.load(target, mask)
-                gradient = builder.fadd(
-                    builder.fmul(scale, total), builder.fmul(decay, w)
-                )
-                total = builder.fsub(w, builder.fmul(lr, gradient))
-            ir_.store(total, target, mask)
-    return context.get_dummy_value()
-
-
-def _check_block_types(*arrays):
-    """Whether array types suit a block: 2-D, C-contiguous, one float dtype.
-
-    ``arrays`` are ``out, delta, a_prev`` and, for a scaled block, ``W``.
-    """
-    dtype = arrays[2].dtype
-    return all(
-        isinstance(t, types.Array)
-        and t.ndim == 2
-        and t.layout == "C"
-        and t.dtype == dtype
-        and t.dtype in (types.float32, types.float64)
-        for t in arrays
+def _emit_block(context, builder, signature, args):
+    """IR of ``_outer_block``: the sums over b in vectors, then the mode's writes."""
+    arrays = zip(signature.args[:4], args[:4], strict=True)
+    delta, a_prev, out, W = (
+        context.make_array(t)(context, builder, v) for t, v in arrays
     )
+    j, r, k, n_lanes = args[4:8]
+    lanes_type, n_rows, n_vectors, mode, constants_type = signature.args[7:]
+    constants = cgutils.unpack_tuple(builder, args[11], len(constants_type))
+    scalar = context.get_value_type(signature.args[1].dtype)
+    align = context.get_abi_sizeof(scalar)
+    width = VECTOR_BYTES // align  # lanes of one vector
+    vector, intp, i32 = ir.VectorType(scalar, width), j.type, ir.IntType(32)
 
+    def pointer(array, row, column, to=vector):  # to array[row, column], C order
+        n_columns = cgutils.unpack_tuple(builder, array.shape, 2)[1]
+        index = builder.add(builder.mul(row, n_columns), column)
+        return builder.bitcast(builder.gep(array.data, [index]), to.as_pointer())
 
-def _make_block(n_rows, n_vectors, mode, masked=False):
-    """The intrinsic of ``n_rows`` rows by ``n_vectors`` vectors, finished as ``mode``.
+    def splat(value):
+        zero = ir.Constant(ir.VectorType(value.type, width), None)
+        first_lane = builder.insert_element(zero, value, i32(0))
+        return builder.shuffle_vector(first_lane, zero, ir.VectorType(i32, width)(None))
 
-    A ``masked`` block (one vector) takes ``n_lanes`` after ``k``; a ``SCALED``
-    block then takes ``W, scale, l2``, an ``SGD`` block ``lr, scale, decay``.
-    """
+    # Every load and store is masked; LLVM makes those of an all-true mask plain.
+    if lanes_type == types.none:
+        mask = ir.Constant(ir.VectorType(ir.IntType(1), width), [True] * width)
+    else:
+        indexes = ir.Constant(ir.VectorType(intp, width), list(range(width)))
+        mask = builder.icmp_unsigned("<", indexes, splat(n_lanes))
 
-    def codegen(context, builder, signature, args):
-        return _emit_block(
-            context, builder, signature, args, n_rows, n_vectors, mode, masked
+    def at(array, row, h):  # to the h-th vector of array[row] from column k
+        return pointer(array, row, builder.add(k, intp(h * width)))
+
+    def load(array, row, h):  # 0 in the lanes not read
+        address = at(array, row, h)
+        operands = [address, i32(align), mask, vector(None)]
+        overloaded = (vector, address.type)
+        return _Lanes(
+            builder,
+            call_intrinsic(builder, "llvm.masked.load", vector, operands, overloaded),
         )
 
-    def signature(out, delta, a_prev, finish):
-        arrays, constants = (out, delta, a_prev), finish
-        if mode == SCALED:
-            arrays, constants = (*arrays, finish[0]), finish[1:]
-        if not _check_block_types(*arrays):
-            return None
-        if any(t != a_prev.dtype for t in constants):
-            return None
-        index = (types.intp,) * (4 if masked else 3)
-        return types.void(out, delta, a_prev, *index, *finish), codegen
+    def store(value, array, row, h):
+        address = at(array, row, h)
+        operands = [value.value, address, i32(align), mask]
+        overloaded = (vector, address.type)
+        void = ir.VoidType()
+        call_intrinsic(builder, "llvm.masked.store", void, operands, overloaded)
 
-    if mode != STORE and masked:
-
-        def typer(typingctx, out, delta, a_prev, j, r, k, n_lanes, f0, f1, f2):
-            return signature(out, delta, a_prev, (f0, f1, f2))
-
-    elif mode != STORE:
-
-        def typer(typingctx, out, delta, a_prev, j, r, k, f0, f1, f2):
-            return signature(out, delta, a_prev, (f0, f1, f2))
-
-    elif masked:
-
-        def typer(typingctx, out, delta, a_prev, j, r, k, n_lanes):
-            return signature(out, delta, a_prev, ())
-
-    else:
-
-        def typer(typingctx, out, delta, a_prev, j, r, k):
-            return signature(out, delta, a_prev, ())
-
-    return typer
+    rows, vectors = range(n_rows.literal_value), range(n_vectors.literal_value)
+    sums = [
+        [cgutils.alloca_once_value(builder, vector(None)) for _ in vectors]
+        for _ in rows
+    ]
+    n_batch = cgutils.unpack_tuple(builder, delta.shape, 2)[0]
+    with cgutils.for_range(builder, n_batch) as b:
+        x = [load(a_prev, b.index, h) for h in vectors]
+        for i in rows:
+            d = pointer(delta, b.index, builder.add(j, intp(i)), scalar)
+            d = _Lanes(builder, splat(builder.load(d)))
+            for h in vectors:  # sum + d * x: two roundings, as the accumulator
+                total = _Lanes(builder, builder.load(sums[i][h])) + d * x[h]
+                builder.store(total.value, sums[i][h])
+    finish = FINISH[mode.literal_value]
+    constants = [_Lanes(builder, splat(c)) for c in constants]
+    for i in rows:
+        row = builder.add(r, intp(i))
+        for h in vectors:
+            total = _Lanes(builder, builder.load(sums[i][h]))
+            store(finish(total, load(W, row, h), *constants), out, row, h)
+    return context.get_dummy_value()
 
 
 if numba.config.DISABLE_JIT:
 
-    def _outer_block(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, None)
-
-    def _outer_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, None)
-
-    def _outer_long_row(rows, delta, A_prev, j, r, k):
-        _python_block(rows, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, None)
-
-    def _outer_narrow_block(rows, delta, A_prev, j, r, k, n_lanes):
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1, None, n_lanes)
-
-    def _outer_narrow_row(rows, delta, A_prev, j, r, k, n_lanes):
-        _python_block(rows, delta, A_prev, j, r, k, 1, 1, None, n_lanes)
-
-    def _outer_block_scaled(rows, delta, A_prev, j, r, k, W, scale, l2):
-        finish = (SCALED, W, scale, l2)
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, finish)
-
-    def _outer_row_scaled(rows, delta, A_prev, j, r, k, W, scale, l2):
-        finish = (SCALED, W, scale, l2)
-        _python_block(rows, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, finish)
-
-    def _outer_long_row_scaled(rows, delta, A_prev, j, r, k, W, scale, l2):
-        finish = (SCALED, W, scale, l2)
-        n_vectors = ROW_BLOCKS * BLOCK_VECTORS
-        _python_block(rows, delta, A_prev, j, r, k, 1, n_vectors, finish)
-
-    def _outer_narrow_block_scaled(rows, delta, A_prev, j, r, k, n_lanes, W, scale, l2):
-        finish = (SCALED, W, scale, l2)
-        _python_block(rows, delta, A_prev, j, r, k, BLOCK_ROWS, 1, finish, n_lanes)
-
-    def _outer_narrow_row_scaled(rows, delta, A_prev, j, r, k, n_lanes, W, scale, l2):
-        finish = (SCALED, W, scale, l2)
-        _python_block(rows, delta, A_prev, j, r, k, 1, 1, finish, n_lanes)
-
-    def _outer_block_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        finish = (SGD, lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, BLOCK_VECTORS, finish)
-
-    def _outer_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        finish = (SGD, lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, 1, BLOCK_VECTORS, finish)
-
-    def _outer_long_row_sgd(W, delta, A_prev, j, r, k, lr, scale, decay):
-        finish = (SGD, lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, 1, ROW_BLOCKS * BLOCK_VECTORS, finish)
-
-    def _outer_narrow_block_sgd(W, delta, A_prev, j, r, k, n_lanes, lr, scale, decay):
-        finish = (SGD, lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, BLOCK_ROWS, 1, finish, n_lanes)
-
-    def _outer_narrow_row_sgd(W, delta, A_prev, j, r, k, n_lanes, lr, scale, decay):
-        finish = (SGD, lr, scale, decay)
-        _python_block(W, delta, A_prev, j, r, k, 1, 1, finish, n_lanes)
+    def _outer_block(
+        delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
+    ):
+        """The block's arithmetic as Python loops, in the IR's order."""
+        if n_lanes is None:
+            n_lanes = n_vectors * VECTOR_BYTES // A_prev.itemsize
+        for i in range(n_rows):
+            for column in range(k, k + n_lanes):
+                total = A_prev.dtype.type(0)
+                for b in range(delta.shape[0]):
+                    total = total + delta[b, j + i] * A_prev[b, column]
+                w = W[r + i, column]
+                out[r + i, column] = FINISH[mode](total, w, *constants)
 
 else:
-    _LONG_ROW = ROW_BLOCKS * BLOCK_VECTORS
-    _outer_block = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, STORE))
-    _outer_row = intrinsic(_make_block(1, BLOCK_VECTORS, STORE))
-    _outer_long_row = intrinsic(_make_block(1, _LONG_ROW, STORE))
-    _outer_narrow_block = intrinsic(_make_block(BLOCK_ROWS, 1, STORE, masked=True))
-    _outer_narrow_row = intrinsic(_make_block(1, 1, STORE, masked=True))
-    _outer_block_scaled = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, SCALED))
-    _outer_row_scaled = intrinsic(_make_block(1, BLOCK_VECTORS, SCALED))
-    _outer_long_row_scaled = intrinsic(_make_block(1, _LONG_ROW, SCALED))
-    _outer_narrow_block_scaled = intrinsic(
-        _make_block(BLOCK_ROWS, 1, SCALED, masked=True)
-    )
-    _outer_narrow_row_scaled = intrinsic(_make_block(1, 1, SCALED, masked=True))
-    _outer_block_sgd = intrinsic(_make_block(BLOCK_ROWS, BLOCK_VECTORS, SGD))
-    _outer_row_sgd = intrinsic(_make_block(1, BLOCK_VECTORS, SGD))
-    _outer_long_row_sgd = intrinsic(_make_block(1, _LONG_ROW, SGD))
-    _outer_narrow_block_sgd = intrinsic(_make_block(BLOCK_ROWS, 1, SGD, masked=True))
-    _outer_narrow_row_sgd = intrinsic(_make_block(1, 1, SGD, masked=True))
+
+    @intrinsic(prefer_literal=True)
+    def _outer_block(
+        ctx, delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
+    ):
+        """One block: rows j.. by ``n_vectors`` vectors of columns k.., ``n_rows`` high.
+
+        The sums are written as ``FINISH[mode]`` in rows r.. of ``out``, reading W
+        (of ``out``'s shape) there, with ``constants``. ``n_rows``, ``n_vectors``
+        and ``mode`` are literal integers; ``n_lanes`` None for whole vectors,
+        else the columns of one vector (``n_vectors`` 1), masked. Nothing is
+        checked at run time: the caller keeps the block inside its arrays.
+        """
+        arrays = (delta, A_prev, out, W)
+        dtype = getattr(A_prev, "dtype", None)
+        if not (
+            all(isinstance(t, types.IntegerLiteral) for t in (mode, n_rows, n_vectors))
+            and (n_lanes == types.none or n_vectors.literal_value == 1)
+            and dtype in (types.float32, types.float64)
+            and all(isinstance(t, types.Array) for t in arrays)
+            and all((t.ndim, t.layout, t.dtype) == (2, "C", dtype) for t in arrays)
+            and isinstance(constants, types.BaseTuple)
+            and all(t == dtype for t in constants)
+        ):
+            return None
+        lanes = n_lanes if n_lanes == types.none else types.intp
+        indexes = (types.intp,) * 3
+        literals = (n_rows, n_vectors, mode)
+        return types.void(*arrays, *indexes, lanes, *literals, constants), _emit_block
+
+
+@njit(**JIT)
+def _outer_product_blocks(
+    delta, A_prev, out, W, first, j_start, j_stop, mode, constants
+):
+    """dW[j, k] = sum_b delta[b, j] A_prev[b, k], written by ``mode`` in out[j - first].
+
+    For rows j_start <= j < j_stop; ``FINISH[mode]`` (``mode`` a literal integer)
+    reads ``W`` (of ``out``'s shape; ``out`` itself where it reads none) and takes
+    ``constants`` (a tuple of ``A_prev``'s dtype).
+
+    Notes
+    -----
+    Blocks of ``BLOCK_ROWS`` rows j by one block width of columns k, each entry
+    written once; rows the blocks leave over go one at a time, across the
+    chunk's widths at once (a long row; one width at a time in a last, narrower
+    chunk). Columns left over the block widths go one vector at a time (narrow
+    blocks and rows), the last vector masked to the columns that exist. The
+    blocks are visited in chunks of ``OUTER_CHUNK_ROWS`` rows by
+    ``OUTER_CHUNK_BLOCKS`` widths, so that the chunk's deltas and columns of
+    A_prev stay in L1 while its blocks use them again: columns outermost alone
+    re-read every delta for each block width, from L2 once the batch holds 64
+    examples of a 100-unit layer.
+
+    The blocks read and write through unchecked vector pointers, so the shapes
+    are checked here, once per call: ValueError if a block could leave an array.
+    """
+    n_k = A_prev.shape[1]
+    if not (
+        A_prev.shape[0] == delta.shape[0]
+        and out.shape[1] == n_k
+        and 0 <= first <= j_start <= j_stop <= delta.shape[1]
+        and j_stop - first <= out.shape[0]
+    ):
+        raise ValueError("outer-product blocks: delta, A_prev and out do not match")
+    if W.shape != out.shape:
+        raise ValueError("outer-product blocks: W and out do not match")
+
+    # One block of this call's arrays and mode; Numba inlines each call of it, so
+    # the shapes reach _outer_block as literals.
+    def block(n_rows, n_vectors, j, k, n_lanes):
+        r = j - first
+        _outer_block(
+            delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
+        )
+
+    width = BLOCK_BYTES // A_prev.itemsize
+    k_blocked = n_k - n_k % width
+    j_blocked = j_stop - (j_stop - j_start) % BLOCK_ROWS
+    k_chunk = OUTER_CHUNK_BLOCKS * width
+    for k_first in range(0, k_blocked, k_chunk):
+        k_last = min(k_first + k_chunk, k_blocked)
+        for j_first in range(j_start, j_stop, OUTER_CHUNK_ROWS):
+            j_last = min(j_first + OUTER_CHUNK_ROWS, j_stop)
+            for k in range(k_first, k_last, width):
+                for j in range(j_first, min(j_last, j_blocked), BLOCK_ROWS):
+                    block(BLOCK_ROWS, BLOCK_VECTORS, j, k, None)
+            for j in range(max(j_first, j_blocked), j_last):
+                if k_last - k_first == k_chunk:
+                    block(1, LONG_ROW_VECTORS, j, k_first, None)
+                else:
+                    for k in range(k_first, k_last, width):
+                        block(1, BLOCK_VECTORS, j, k, None)
+    lanes = width // BLOCK_VECTORS
+    for k in range(k_blocked, n_k, lanes):
+        n_lanes = min(lanes, n_k - k)
+        for j in range(j_start, j_blocked, BLOCK_ROWS):
+            block(BLOCK_ROWS, 1, j, k, n_lanes)
+        for j in range(j_blocked, j_stop):
+            block(1, 1, j, k, n_lanes)
