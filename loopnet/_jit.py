@@ -61,6 +61,7 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba starts OpenMP
 
 import numba
+import numpy as np
 from llvmlite import binding, ir
 from numba import njit, types
 from numba.extending import intrinsic
@@ -225,6 +226,14 @@ JIT = {"cache": CACHE, "fastmath": FASTMATH, "error_model": "numpy"}
 DOT_FASTMATH = {"reassoc", "contract"}
 JIT_DOT = {**JIT, "fastmath": DOT_FASTMATH}
 PARALLEL = {**JIT, "parallel": True}
+
+FIRST_ROW = np.int64(0)
+"""Row 0, for the kernels that take a range of rows: an int64, not a literal ``0``.
+
+Numba compiles a function called from compiled code once per literal argument
+type, so ``f(X, 0, n)`` beside ``f(X, start, n)`` compiles ``f``, and all it
+calls, twice.
+"""
 
 MIN_PARALLEL_WORK = 2**18
 """Multiply-adds below which a kernel runs serially, whatever the thread count.

@@ -43,7 +43,7 @@ between threads: the results are bitwise identical for any thread count.
 import numpy as np
 from numba import njit, prange
 
-from loopnet._jit import JIT, JIT_DOT, PARALLEL, use_threads
+from loopnet._jit import FIRST_ROW, JIT, JIT_DOT, PARALLEL, use_threads
 from loopnet.kernels._vectors import (
     SCALED,
     SGD,
@@ -279,7 +279,7 @@ def _dot_rows(S, T, C, i_start, i_stop):
         _copy_rows(S[first:i_stop], padded)
         padded[n_left:] = 0
         rows = np.empty((TILE, C.shape[1]), dtype=C.dtype)
-        _dot_row_block(padded, T, rows, 0)
+        _dot_row_block(padded, T, rows, FIRST_ROW)
         _copy_rows(rows[:n_left], C[first:i_stop])
 
 
@@ -351,7 +351,9 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     with no dW written or read.
     """
     constants = (lr, scale, decay)
-    _outer_product_blocks(delta, A_prev, W, W, 0, j_start, j_stop, SGD, constants)
+    _outer_product_blocks(
+        delta, A_prev, W, W, FIRST_ROW, j_start, j_stop, SGD, constants
+    )
 
 
 @njit(**JIT)
@@ -412,5 +414,5 @@ def _transposed(X, parallel=None):
     if parallel is not None and use_threads(n_rows * n_cols):
         _transpose_parallel(X, XT)
     else:
-        _transpose_rows(X, XT, 0, n_cols)
+        _transpose_rows(X, XT, FIRST_ROW, n_cols)
     return XT

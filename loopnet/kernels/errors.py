@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
+from loopnet._jit import FIRST_ROW, JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.activations import (
     SIGMOID,
     SOFTMAX,
@@ -343,7 +343,15 @@ def _hidden_error_dispatch(
         )
     else:
         _hidden_error_rows(
-            delta_next, W_next, W_next_T, H, from_outputs, activation, delta, 0, n_batch
+            delta_next,
+            W_next,
+            W_next_T,
+            H,
+            from_outputs,
+            activation,
+            delta,
+            FIRST_ROW,
+            n_batch,
         )
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
+from loopnet._jit import FIRST_ROW, JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.activations import activate_example, activate_rows
 from loopnet.kernels._tiles import _block_rows, _dot_rows
 from loopnet.kernels.arguments import layer_arguments
@@ -133,7 +133,7 @@ def _forward_layer(W, bias, A_prev, activation, Z, A, parallel=None):
     if parallel is not None and use_threads(n_batch * W.shape[0] * n_prev):
         _forward_layer_parallel(W, bias, A_prev, activation, Z, A)
     else:
-        _forward_rows(W, bias, A_prev, activation, Z, A, 0, n_batch)
+        _forward_rows(W, bias, A_prev, activation, Z, A, FIRST_ROW, n_batch)
 
 
 def forward_layer(W, A_prev, bias=None, activation="sigmoid"):

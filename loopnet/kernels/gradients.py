@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, parallel_flag, use_threads
+from loopnet._jit import FIRST_ROW, JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.kernels._tiles import (
     _block_rows,
     _dot_rows,
@@ -131,7 +131,7 @@ def _weight_gradient_rows(
     ``TILE`` gives the same bits.
     """
     if delta.shape[0] >= MIN_TILED_BATCH:
-        _dot_rows(delta_T[j_start:j_stop], A_prev_T, rows, 0, j_stop - j_start)
+        _dot_rows(delta_T[j_start:j_stop], A_prev_T, rows, FIRST_ROW, j_stop - j_start)
         if regularize is not None:
             _regularize_rows(rows, *regularize)
     elif regularize is None:
@@ -218,7 +218,9 @@ def _weight_gradient(delta, A_prev, dW, regularize=None, parallel=None):
     if parallel is not None and use_threads(n_batch * n_l * A_prev.shape[1]):
         _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize)
     else:
-        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, dW, 0, n_l, regularize)
+        _weight_gradient_rows(
+            delta, A_prev, delta_T, A_prev_T, dW, FIRST_ROW, n_l, regularize
+        )
 
 
 @njit(**JIT)

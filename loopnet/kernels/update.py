@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from loopnet import _validation as check
-from loopnet._jit import JIT, PARALLEL, use_threads
+from loopnet._jit import FIRST_ROW, JIT, PARALLEL, use_threads
 from loopnet.kernels._tiles import (
     TILE,
     _block_rows,
@@ -319,7 +319,7 @@ def _weight_step(W, state, delta, A_prev, step, scale, scratch, parallel=None):
             step,
             scale,
             scratch[0],
-            0,
+            FIRST_ROW,
             n_l,
         )
 
