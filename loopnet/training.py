@@ -41,6 +41,7 @@ from tqdm import tqdm
 from loopnet import _validation as check
 from loopnet import backends, schedules
 from loopnet.backends import loop
+from loopnet.steps import StepRule
 
 CHUNK_WORK = 1 << 28
 """Work per compiled call, in multiply-adds (about 0.1 s on the project's machines).
@@ -442,21 +443,17 @@ def _trainer(backend, layout, params, X, Y, options):
     batch_size = min(options.batch_size, n_examples)  # larger is the same full batch
     beta1, beta2, eps = options.betas
     # l2 / N in float64; the backend rounds it once to the network's dtype.
-    return backend.trainer(
-        layout,
-        params,
-        X,
-        Y,
-        batch_size,
+    rule = StepRule(
+        options.optimizer,
         options.rates[0],
         options.l2 / n_examples,
         options.momentum,
-        optimizer=options.optimizer,
-        beta1=beta1,
-        beta2=beta2,
-        eps=eps,
-        state=options.state,
+        beta1,
+        beta2,
+        eps,
+        options.state,
     )
+    return backend.trainer(layout, params, X, Y, batch_size, rule)
 
 
 def _train(net, trainer, X, Y, options, rng, validation, show, method):

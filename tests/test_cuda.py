@@ -21,6 +21,7 @@ import loopnet as ln
 import loopnet.cuda as lc
 from loopnet import reference
 from loopnet.activations import ARRAY_FORMS
+from loopnet.steps import StepRule
 from tests.helpers import (
     DIVERGING,
     DIVERGING_BATCH_SIZE,
@@ -717,7 +718,7 @@ def test_fit_on_the_gpu_stops_before_the_step_that_diverges():
     # the state after mini-batch batch - 1, rebuilt by the GPU trainer step by step
     params = start.params.copy()
     trainer = ln.backends.get("cuda").trainer(
-        start.layout, params, X, Y, BATCH_SIZE, lr, 0.0, momentum
+        start.layout, params, X, Y, BATCH_SIZE, StepRule(lr=lr, momentum=momentum)
     )
     rng = np.random.default_rng(SEED)
     for _ in range(error.epoch - 1):
@@ -734,7 +735,7 @@ def test_gpu_trainer_snapshot_restores_parameters_and_velocity():
     net, X, Y = diverging_problem()
     params = net.params.copy()
     trainer = ln.backends.get("cuda").trainer(
-        net.layout, params, X, Y, 5, 1e-4, 0.0, 0.9
+        net.layout, params, X, Y, 5, StepRule(lr=1e-4, momentum=0.9)
     )
     order = np.random.default_rng(0).permutation(X.shape[0]).astype(np.int64)
     trainer.run(order, 0, 2, None)

@@ -17,6 +17,7 @@ import pytest
 
 import loopnet as ln
 from loopnet import backends, training
+from loopnet.steps import StepRule
 from tests.helpers import (
     DIVERGING,
     DIVERGING_BATCH_SIZE,
@@ -59,9 +60,8 @@ def _diverge(net, X, Y, method, lr, momentum, **options):
 def _trainer(net, X, Y, method, lr, momentum, params):
     layout = net.layout
     X, Y = layout.check_examples(X, Y, net.dtype)
-    return backends.get(method).trainer(
-        layout, params, X, Y, BATCH_SIZE, lr, 0.0, momentum
-    )
+    rule = StepRule(lr=lr, momentum=momentum)
+    return backends.get(method).trainer(layout, params, X, Y, BATCH_SIZE, rule)
 
 
 def _state_before(net, X, Y, method, lr, momentum, epoch, batch):

@@ -13,6 +13,7 @@ from loopnet.activations import ACTIVATIONS
 from loopnet.backends import loop
 from loopnet.costs import COSTS, add_costs, cost_example, example_costs
 from loopnet.kernels.training import _train_batches
+from loopnet.steps import StepRule
 from tests.helpers import HIDDEN, NO_JIT, PAIRINGS, targets
 
 FIT_TOL = {"rtol": 1e-10, "atol": 1e-10}
@@ -456,7 +457,8 @@ def test_the_compiled_loop_stops_before_a_bad_mini_batch(rng, dtype, bad):
     tiny = np.finfo(dtype)
     X[2, :] = [tiny.max, -tiny.max, tiny.smallest_subnormal, -0.0]  # all finite
     order = np.arange(12, dtype=np.int64)
-    trainer = loop.trainer(net.layout, net.params.copy(), X, Y, 3, 0.1, 0.0, 0.0)
+    rule = StepRule(lr=0.1)
+    trainer = loop.trainer(net.layout, net.params.copy(), X, Y, 3, rule)
     cost = trainer.run(order, 0, 2, 0.0)  # rows 0-5: finite
     assert np.isfinite(cost)
     after_two = trainer.params.copy()

@@ -8,8 +8,9 @@ network's ``Layout`` and flat ``params``, never the ``Network`` itself:
 - ``gradient(layout, params, X, Y, scale, l2)`` -> dC/dparams, a new flat array;
 - ``layer_values(layout, params, X, Y, scale, l2)`` -> z^l, a^l, delta^l, dW^l and
   dbias^l of every layer (``loopnet.compare``; the CPU backends only);
-- ``trainer(layout, params, X, Y, batch_size, lr, decay, momentum, optimizer=
-  "sgd", beta1=0.9, beta2=0.999, eps=1e-8, state=None)`` -> an object whose
+- ``trainer(layout, params, X, Y, batch_size, rule)``, ``rule`` a
+  ``loopnet.steps.StepRule`` (the optimizer, its constants, the state to
+  continue) -> an object whose
   ``run(order, first, stop, cost_sum)`` takes mini-batch steps ``first .. stop -
   1`` of an epoch in ``order`` and leaves the result in ``params``;
   ``running_cost`` says whether ``run`` returns the running cost; ``set_lr(lr)``
@@ -19,7 +20,7 @@ network's ``Layout`` and flat ``params``, never the ``Network`` itself:
   a step that diverged, and returns to early stopping's best epoch, with them).
   ``OPTIMIZERS`` names the optimizers a backend has; the CPU backends' trainers
   keep their ``kernels.update.OptimizerState`` as ``state`` (continued from
-  ``state=``), which ``fit`` leaves in ``Network.optimizer_state``. A backend
+  the rule's), which ``fit`` leaves in ``Network.optimizer_state``. A backend
   with ``TRAINER_CHECKS_INPUTS = True`` has a ``run`` that finds a NaN or an
   infinity in ``X`` or ``Y`` itself, stopping before that mini-batch's step
   with a NaN cost: ``fit`` then spares a pass over all of ``X`` first.

@@ -264,29 +264,28 @@ class Trainer:
         )
 
 
-def trainer(
-    layout,
-    params,
-    X,
-    Y,
-    batch_size,
-    lr,
-    decay,
-    momentum,
-    optimizer="sgd",
-    beta1=0.9,
-    beta2=0.999,
-    eps=1e-8,
-    state=None,
-):
-    """A ``Trainer`` of ``params`` in place by ``optimizer`` (a key of ``OPTIMIZERS``).
+def trainer(layout, params, X, Y, batch_size, rule):
+    """A ``Trainer`` of ``params`` in place by ``rule`` (a ``steps.StepRule``).
 
-    lr, decay (l2 / N) and momentum mu (SGD, Nesterov), beta1, beta2 and eps
-    (Adam) are rounded once to the parameters' dtype. ``state``, an
-    ``OptimizerState`` of the same optimizer, is copied and continued; ``None``
+    The rule's optimizer is a key of ``OPTIMIZERS``; its constants are rounded
+    once to the parameters' dtype (``Step.of``); its ``state``, an
+    ``OptimizerState`` of the same optimizer, is copied and continued, None
     starts at rest.
     """
-    step = Step.of(
-        OPTIMIZERS[optimizer], params.dtype, lr, decay, momentum, beta1, beta2, eps
+    return Trainer(
+        layout, params, X, Y, batch_size, step_of(rule, params.dtype), rule.state
     )
-    return Trainer(layout, params, X, Y, batch_size, step, state)
+
+
+def step_of(rule, dtype):
+    """The compiled loop's ``Step`` of a ``StepRule``, its constants in ``dtype``."""
+    return Step.of(
+        OPTIMIZERS[rule.optimizer],
+        dtype,
+        rule.lr,
+        rule.decay,
+        rule.momentum,
+        rule.beta1,
+        rule.beta2,
+        rule.eps,
+    )

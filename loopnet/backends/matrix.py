@@ -174,21 +174,7 @@ class Trainer:
             )
 
 
-def trainer(
-    layout,
-    params,
-    X,
-    Y,
-    batch_size,
-    lr,
-    decay,
-    momentum,
-    optimizer="sgd",
-    beta1=0.9,
-    beta2=0.999,
-    eps=1e-8,
-    state=None,
-):
+def trainer(layout, params, X, Y, batch_size, rule):
     """A ``Trainer`` of ``params`` in place; the arguments of ``loop.trainer``."""
     trained = Trainer(
         layout,
@@ -196,14 +182,15 @@ def trainer(
         X,
         Y,
         batch_size,
-        lr,
-        decay,
-        momentum,
-        optimizer,
-        (beta1, beta2, eps),
+        rule.lr,
+        rule.decay,
+        rule.momentum,
+        rule.optimizer,
+        (rule.beta1, rule.beta2, rule.eps),
     )
+    state = rule.state
     if state is None:
-        kind = OPTIMIZERS[optimizer]
+        kind = OPTIMIZERS[rule.optimizer]
         state = OptimizerState.zeros(kind, params.shape[0], params.dtype)
     trained.state = OptimizerState(*(array.copy() for array in state))
     return trained

@@ -45,31 +45,20 @@ class _Runner:
         self._trainer.pull()
 
 
-def trainer(
-    layout,
-    params,
-    X,
-    Y,
-    batch_size,
-    lr,
-    decay,
-    momentum,
-    optimizer="sgd",
-    beta1=0.9,
-    beta2=0.999,
-    eps=1e-8,
-    state=None,
-):
+def trainer(layout, params, X, Y, batch_size, rule):
     """Mini-batch SGD of ``params`` on the GPU (``Trainer``), copied back per call.
 
-    The arguments of ``loopnet.backends.loop.trainer``; only ``optimizer="sgd"``
-    from rest (``state=None``): Adam's and Nesterov's betas and eps are unused.
+    The arguments of ``loopnet.backends.loop.trainer``; only ``"sgd"`` from rest
+    (a rule whose ``state`` is None): Adam's and Nesterov's constants are unused.
     """
-    if optimizer not in OPTIMIZERS or state is not None:
+    if rule.optimizer not in OPTIMIZERS or rule.state is not None:
         raise ValueError(
             "the cuda backend trains by SGD (with momentum) from rest only; got"
-            f" optimizer={optimizer!r}{'' if state is None else ' and a state'}"
+            f" optimizer={rule.optimizer!r}"
+            f"{'' if rule.state is None else ' and a state'}"
         )
     return _Runner(
-        Trainer.from_layout(layout, params, X, Y, batch_size, lr, decay, momentum)
+        Trainer.from_layout(
+            layout, params, X, Y, batch_size, rule.lr, rule.decay, rule.momentum
+        )
     )
