@@ -321,7 +321,7 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
     _outer_product_blocks(
-        delta, A_prev, rows, rows, j_start, j_start, j_stop, STORE, ()
+        delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
     )
 
 
@@ -352,7 +352,7 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     """
     constants = (lr, scale, decay)
     _outer_product_blocks(
-        delta, A_prev, W, W, FIRST_ROW, j_start, j_stop, SGD, constants
+        delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
     )
 
 

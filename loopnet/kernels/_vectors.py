@@ -115,10 +115,11 @@ class _Lanes:
 
 def _emit_block(context, builder, signature, args):
     """IR of ``_outer_block``: the sums over b in vectors, then the mode's writes."""
-    arrays = zip(signature.args[:4], args[:4], strict=True)
     delta, a_prev, out, W = (
-        context.make_array(t)(context, builder, v) for t, v in arrays
+        None if t == types.none else context.make_array(t)(context, builder, v)
+        for t, v in zip(signature.args[:4], args[:4], strict=True)
     )
+    W = out if W is None else W
     j, r, k, n_lanes = args[4:8]
     lanes_type, n_rows, n_vectors, mode, constants_type = signature.args[7:]
     constants = cgutils.unpack_tuple(builder, args[11], len(constants_type))
@@ -193,6 +194,7 @@ if numba.config.DISABLE_JIT:
         delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
     ):
         """The block's arithmetic as Python loops, in the IR's order."""
+        W = out if W is None else W
         if n_lanes is None:
             n_lanes = n_vectors * VECTOR_BYTES // A_prev.itemsize
         for i in range(n_rows):
@@ -212,12 +214,13 @@ else:
         """One block: rows j.. by ``n_vectors`` vectors of columns k.., ``n_rows`` high.
 
         The sums are written as ``FINISH[mode]`` in rows r.. of ``out``, reading W
-        (of ``out``'s shape) there, with ``constants``. ``n_rows``, ``n_vectors``
-        and ``mode`` are literal integers; ``n_lanes`` None for whole vectors,
-        else the columns of one vector (``n_vectors`` 1), masked. Nothing is
-        checked at run time: the caller keeps the block inside its arrays.
+        (of ``out``'s shape; None: ``out`` itself) there, with ``constants``.
+        ``n_rows``, ``n_vectors`` and ``mode`` are literal integers; ``n_lanes``
+        None for whole vectors, else the columns of one vector (``n_vectors`` 1),
+        masked. Nothing is checked at run time: the caller keeps the block inside
+        its arrays.
         """
-        arrays = (delta, A_prev, out, W)
+        arrays = [t for t in (delta, A_prev, out, W) if t != types.none]
         dtype = getattr(A_prev, "dtype", None)
         if not (
             all(isinstance(t, types.IntegerLiteral) for t in (mode, n_rows, n_vectors))
@@ -232,7 +235,8 @@ else:
         lanes = n_lanes if n_lanes == types.none else types.intp
         indexes = (types.intp,) * 3
         literals = (n_rows, n_vectors, mode)
-        return types.void(*arrays, *indexes, lanes, *literals, constants), _emit_block
+        operands = (delta, A_prev, out, W, *indexes, lanes, *literals, constants)
+        return types.void(*operands), _emit_block
 
 
 @njit(**JIT)
@@ -242,8 +246,8 @@ def _outer_product_blocks(
     """dW[j, k] = sum_b delta[b, j] A_prev[b, k], written by ``mode`` in out[j - first].
 
     For rows j_start <= j < j_stop; ``FINISH[mode]`` (``mode`` a literal integer)
-    reads ``W`` (of ``out``'s shape; ``out`` itself where it reads none) and takes
-    ``constants`` (a tuple of ``A_prev``'s dtype).
+    reads ``W`` (of ``out``'s shape; None: ``out`` itself, to step it or where the
+    mode reads nothing) and takes ``constants`` (a tuple of ``A_prev``'s dtype).
 
     Notes
     -----
@@ -269,7 +273,7 @@ def _outer_product_blocks(
         and j_stop - first <= out.shape[0]
     ):
         raise ValueError("outer-product blocks: delta, A_prev and out do not match")
-    if W.shape != out.shape:
+    if W is not None and W.shape != out.shape:
         raise ValueError("outer-product blocks: W and out do not match")
 
     # One block of this call's arrays and mode; Numba inlines each call of it, so
