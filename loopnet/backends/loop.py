@@ -29,9 +29,9 @@ _forward_pass = chosen(backprop._forward_pass)
 _network_gradient = chosen(backprop._network_gradient)
 _train_batches = chosen(training._train_batches)
 
-COMPILE_NOTICE = "compiling loopnet's kernels (first run, up to a minute)…"
-"""What ``compile_notice`` prints: the first run of ``loopnet compare`` compiled
-for 20-25 s on the project's 2-core machine (docs/deployment.md)."""
+COMPILE_NOTICE = "compiling loopnet's kernels (first run, 15-30 s)…"
+"""What ``compile_notice`` prints; the time is a first run's from an empty cache
+as ``python -m benchmarks.compile_time`` measures it (benchmarks/README.md)."""
 
 OPTIMIZERS = {"sgd": SGD, "nesterov": NESTEROV, "adam": ADAM}
 """The optimizers this backend's trainer takes, by name, and their ``Step.kind``."""
