@@ -8,7 +8,7 @@ the dtype, instead of handing back infinities or NaN); validated callers
 a NumPy twin of the same name in ``loopnet.reference``.
 
 ``loopnet.kernels.compiled`` exports the compiled kernels under public names, for
-a user's own ``@numba.njit`` code (imported on its own: it is not loaded here).
+a user's own Numba-compiled code (imported on its own: it is not loaded here).
 """
 
 from loopnet.kernels.errors import (
