@@ -2,12 +2,12 @@
 
 ``PLAIN`` maps each compiled fast path to its plain sibling: the same quantity
 computed as the equations are written, loops in index order with no register
-tiles, vector intrinsics or prefetch. A kernel with no speed trick is its own
-sibling. ``chosen`` is the one place that reads the switch: under
-``LOOPNET_KERNELS=plain`` (``_jit.KERNELS``, read once at import) the backends
-and the distributed workers take the siblings. ``tests/test_plain.py`` holds each
-pair against each other (bit for bit where both add the same terms in the same
-order, to a stated bound elsewhere) and checks that every entry has such a test.
+tiles, vector intrinsics, prefetch or threads. ``chosen`` is the one place that
+reads the switch: under ``LOOPNET_KERNELS=plain`` (``_jit.KERNELS``, read once
+at import) the backends and the distributed workers take the siblings.
+``tests/test_plain.py`` holds each pair against each other (bit for bit where
+both add the same terms in the same order, to a stated bound elsewhere) and
+checks that every entry has such a test.
 """
 
 from loopnet._jit import KERNELS
@@ -18,7 +18,6 @@ from loopnet.kernels.backprop import (
     _forward_pass_plain,
     _network_gradient,
     _network_gradient_plain,
-    _scale_and_regularize,
 )
 from loopnet.kernels.errors import _hidden_error, _hidden_error_plain
 from loopnet.kernels.forward import _forward_layer, _forward_layer_plain
@@ -33,14 +32,14 @@ PLAIN = {
     _weight_step: _weight_step_plain,
     _forward_pass: _forward_pass_plain,
     _backward_pass: _backward_pass_plain,
-    _scale_and_regularize: _scale_and_regularize,
     _network_gradient: _network_gradient_plain,
     _train_batches: _train_batches_plain,
 }
 """Each fast path (compiled) and its plain sibling, called with the same arguments.
 
-Except for what only a fast path has: ``_weight_step``'s scratch, which
-``_weight_step_plain`` takes as a whole dW.
+Except for what only a fast path has: the layer kernels' optional ``parallel``
+(the drivers' plain siblings take it, and run on one thread), and
+``_weight_step``'s scratch, which ``_weight_step_plain`` takes as a whole dW.
 """
 
 
