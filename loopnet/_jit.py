@@ -286,8 +286,7 @@ def parallel_flag(work):
     """
     if work < MIN_PARALLEL_WORK or serial_only():
         return None
-    start_threads()
-    return True if numba.get_num_threads() > 1 else None
+    return True if numba.get_num_threads() > 1 else None  # starts the pool too
 
 
 @njit(**JIT)

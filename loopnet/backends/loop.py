@@ -272,20 +272,7 @@ def trainer(layout, params, X, Y, batch_size, rule):
     ``OptimizerState`` of the same optimizer, is copied and continued, None
     starts at rest.
     """
-    return Trainer(
-        layout, params, X, Y, batch_size, step_of(rule, params.dtype), rule.state
-    )
-
-
-def step_of(rule, dtype):
-    """The compiled loop's ``Step`` of a ``StepRule``, its constants in ``dtype``."""
-    return Step.of(
-        OPTIMIZERS[rule.optimizer],
-        dtype,
-        rule.lr,
-        rule.decay,
-        rule.momentum,
-        rule.beta1,
-        rule.beta2,
-        rule.eps,
-    )
+    kind = OPTIMIZERS[rule.optimizer]
+    constants = (rule.lr, rule.decay, rule.momentum, rule.beta1, rule.beta2, rule.eps)
+    step = Step.of(kind, params.dtype, *constants)
+    return Trainer(layout, params, X, Y, batch_size, step, rule.state)
