@@ -121,13 +121,21 @@ def all_finite(array):
     return bool(np.isfinite(array).all())
 
 
+def _not_finite(array, name):
+    """The message for a float ``array`` that holds NaN or infinities, else None."""
+    if all_finite(array):
+        return None
+    bad = np.count_nonzero(~np.isfinite(array))
+    return (
+        f"{name} must be finite; it holds {bad} NaN or infinite value(s)"
+        f" (in {array.dtype})"
+    )
+
+
 def _check_finite(array, name):
-    if not all_finite(array):
-        bad = np.count_nonzero(~np.isfinite(array))
-        raise ValueError(
-            f"{name} must be finite; it holds {bad} NaN or infinite value(s)"
-            f" (in {array.dtype})"
-        )
+    problem = _not_finite(array, name)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def data_array(x, name, dtype, n_columns, finite=True):
@@ -169,19 +177,29 @@ def data_array(x, name, dtype, n_columns, finite=True):
 def check_finite_data(array, x, name):
     """Raise ValueError unless ``array``, ``data_array``'s result for ``x``, is finite.
 
+    ``finite_data_problem`` gives the message.
+    """
+    problem = finite_data_problem(array, x, name)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def finite_data_problem(array, x, name):
+    """Why ``array``, ``data_array``'s result for ``x``, is not finite, or None.
+
     The message tells an entry of ``x`` that is NaN or infinite from a finite
     one that overflowed in the conversion to ``array``'s dtype.
     """
     if all_finite(array):
-        return
+        return None
     original = as_array(x, name)
     if original.dtype.kind == "f" and all_finite(original):
-        raise ValueError(
+        return (
             f"{name} holds values beyond the range of {array.dtype} (largest"
             f" {np.finfo(array.dtype).max:.4g}), which overflow to infinity when"
             f" converted to {array.dtype}"
         )
-    _check_finite(array, name)
+    return _not_finite(array, name)
 
 
 def kernel_array(x, name, ndim, dtype=None, dtype_of=None):

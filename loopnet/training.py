@@ -20,12 +20,12 @@ replay gives the same bits) up to the first mini-batch whose step is not finite;
 its state is put back too, and ``DivergenceError`` says where it happened. So
 ``fit`` never leaves NaN or infinite parameters behind.
 
-Inputs: the ``"loop"`` trainer finds a NaN or an infinity in ``X`` as it
-gathers each mini-batch (``TRAINER_CHECKS_INPUTS``), which spares ``fit`` a
-pass of its own over all of ``X``. A chunk that is not finite is first
-checked against ``X``: if ``X`` is not finite, the state from before the call
-is put back and ``fit`` raises the ValueError of the up-front check, wherever
-in the first epoch the bad row comes.
+Inputs (``_FiniteInputs``, where ``fit`` decides it): the ``"loop"`` trainer
+finds a NaN or an infinity in ``X`` as it gathers each mini-batch
+(``TRAINER_CHECKS_INPUTS``), which spares ``fit`` a pass of its own over all of
+``X``. A chunk that is not finite is first checked against ``X``: if ``X`` is
+not finite, the state from before the call is put back and ``fit`` raises the
+ValueError of the up-front check, wherever in the first epoch the bad row comes.
 """
 
 import math
@@ -410,24 +410,21 @@ def fit(
             f"optimizer={options.optimizer!r} is not available with"
             f" method={method!r}, which has {', '.join(map(repr, backend.OPTIMIZERS))}"
         )
-    # A trainer that finds a NaN or an infinity in X itself spares a pass over
-    # all of X here; the rows split off for validation it never sees.
-    checks_inputs = getattr(backend, "TRAINER_CHECKS_INPUTS", False)
-    if not checks_inputs:
-        check.check_finite_data(X, X_given, "X")
+    inputs = _FiniteInputs(backend, X_given)
+    inputs.check_before_split(X)
     if options.early_stopping and validation is None:
         X, Y, validation = _split(X, Y, options.validation_fraction, rng)
-        if checks_inputs:  # otherwise checked with the rest of X, above
-            check.check_finite_data(validation[0], X_given, "X")
+        inputs.check_held_out(validation[0])
 
     trainer = _trainer(backend, layout, params, X, Y, options)
-    before = trainer.snapshot() if checks_inputs else None
+    before = trainer.snapshot() if inputs.deferred else None
     try:
-        return _train(net, trainer, X, Y, options, rng, validation, show, method)
+        return _train(
+            net, trainer, X, Y, options, rng, validation, show, method, inputs
+        )
     except _InputsNotFinite:
         trainer.restore(before)
         trainer = None  # the optimizer state stays as it was, too
-        check.check_finite_data(X, X_given, "X")  # the up-front check's message
         raise
     finally:
         if trainer is not None:
@@ -456,7 +453,7 @@ def _trainer(backend, layout, params, X, Y, options):
     return backend.trainer(layout, params, X, Y, batch_size, rule)
 
 
-def _train(net, trainer, X, Y, options, rng, validation, show, method):
+def _train(net, trainer, X, Y, options, rng, validation, show, method, inputs):
     """The epochs of ``fit``: shuffles, chunks, bar, history, stopping."""
     layout, params = net.layout, net.params
     epochs = options.epochs
@@ -490,8 +487,7 @@ def _train(net, trainer, X, Y, options, rng, validation, show, method):
                 after = run(order, first, stop, cost_sum)
                 if not _finite(params, after):
                     trainer.restore(saved)
-                    if not check.all_finite(X):  # the inputs, not the step
-                        raise _InputsNotFinite("X must be finite")
+                    inputs.check_after_divergence(X)  # the inputs, not the step?
                     batch, n_bad = _replay_to_divergence(
                         trainer, params, order, first, stop, cost_sum
                     )
@@ -526,7 +522,38 @@ def _train(net, trainer, X, Y, options, rng, validation, show, method):
 
 
 class _InputsNotFinite(ValueError):
-    """A step of ``_train`` met a NaN or an infinity in X (``fit`` says where)."""
+    """A chunk of ``_train`` met a NaN or an infinity in X (``fit`` restores)."""
+
+
+class _FiniteInputs:
+    """``fit``'s one decision on whether the entries of X are finite.
+
+    A trainer that finds a NaN or an infinity as it gathers each mini-batch
+    (``TRAINER_CHECKS_INPUTS``) defers the check: it spares a pass over all of
+    X, the rows split off for validation (which it never sees) are checked up
+    front, and all of X only after a chunk whose step was not finite. Otherwise
+    all of X is checked before the split. Each check gives the same message.
+    """
+
+    def __init__(self, backend, X_given):
+        self.deferred = getattr(backend, "TRAINER_CHECKS_INPUTS", False)
+        self._given = X_given
+
+    def check_before_split(self, X):
+        """Raise ValueError if X is not finite, unless the trainer checks it."""
+        if not self.deferred:
+            check.check_finite_data(X, self._given, "X")
+
+    def check_held_out(self, X_held_out):
+        """Raise ValueError if the validation rows split off X are not finite."""
+        if self.deferred:  # otherwise checked with the rest of X, before the split
+            check.check_finite_data(X_held_out, self._given, "X")
+
+    def check_after_divergence(self, X):
+        """Raise ``_InputsNotFinite`` if a chunk diverged because X is not finite."""
+        problem = check.finite_data_problem(X, self._given, "X")
+        if problem is not None:
+            raise _InputsNotFinite(problem)
 
 
 class _EarlyStopping:
