@@ -7,6 +7,7 @@ main's first-parent history from ``FIRST_COMMIT`` on, and main's tip; each
 machine covers the commits it was available to time, which ``commits`` lists.
 
     python -m benchmarks.history update     # time planned commits without results
+    python -m benchmarks.history record --machine NAME   # time HEAD into the history
     python -m benchmarks.history show       # build the pages, serve them on 127.0.0.1
     python -m benchmarks.history commits    # which machine covers which commits
 
@@ -213,11 +214,11 @@ def print_coverage(branch=BRANCH):
     tip_short = git("rev-parse", "--short", tip)
     if covering:
         print(
-            f"the tip's kernels ({tip_short}, loopnet/) are timed on:",
+            f"the tip's loopnet/ ({tip_short}) is timed on:",
             ", ".join(covering),
         )
     else:
-        print(f"the tip's kernels ({tip_short}, loopnet/) are timed on no kept machine")
+        print(f"the tip's loopnet/ ({tip_short}) is timed on no kept machine")
 
 
 def asv(*args, check=True):
@@ -277,6 +278,31 @@ def update(machine, bench=HISTORY_BENCH):
             "no GPU here (numba-cuda missing or it sees no device): the GPU"
             " benchmarks of bench_cuda.py were skipped"
         )
+
+
+def record(commit, machine, bench=HISTORY_BENCH):
+    """Time one commit on ``machine`` into ``RESULTS``; print the files to commit.
+
+    The routine for a change to the compiled code (docs/contributing.md): its
+    commit's results go into the history with the change, on a kept machine.
+    """
+    if machine not in kept_machines():
+        print(
+            f"{machine} is not a kept machine yet: its results go to"
+            f" benchmarks/results/{machine}/, which .gitignore ignores until it"
+            f" has a line !benchmarks/results/{machine}/ (benchmarks/README.md)"
+        )
+    ensure_machine(machine)
+    full = git("rev-parse", commit)
+    arguments = ["run", f"{full}^!", "--machine", machine, "--show-stderr"]
+    if asv(*arguments, "--bench", bench, check=False) != 0:
+        print("some benchmarks failed: recorded as failed")
+    files = sorted((RESULTS / machine).glob(f"{full[:8]}-*.json"))
+    if not files:
+        sys.exit(f"asv wrote no results for {full[:8]} on {machine}")
+    print("add to the submission:")
+    for path in files + [RESULTS / "benchmarks.json"]:
+        print(f"  git add {path.relative_to(ROOT)}")
 
 
 def build_pages():
@@ -445,6 +471,10 @@ def main(argv=None):
         default=HISTORY_BENCH,
         help="benchmarks matching this expression (default: HISTORY_BENCH)",
     )
+    one = commands.add_parser("record", help="time one commit (HEAD) into the history")
+    one.add_argument("commit", nargs="?", default="HEAD")
+    one.add_argument("--machine", required=True, help="a kept machine's name")
+    one.add_argument("--bench", default=HISTORY_BENCH)
     show = commands.add_parser("show", help="build the pages, serve on 127.0.0.1")
     show.add_argument("--port", type=int, default=8080)
     show.add_argument("--no-serve", action="store_true", help="only build them")
@@ -453,6 +483,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "update":
         update(args.machine, args.bench)
+    elif args.command == "record":
+        record(args.commit, args.machine, args.bench)
     elif args.command == "show":
         build_pages()
         if not args.no_serve:
