@@ -114,8 +114,18 @@ GRAPH_PATCHES = (
                         }
                     });
                 });
-                revisions.sort(function (a, b) { return a - b; });
+                revisions.sort(function (a, b) { return b - a; });
+                // newest first, so the tip always has its label; a commit
+                // closer than a twelfth of the axis to a labelled one gets a
+                // tick only (all get labels with even commit spacing)
+                var gap = even_spacing || !revisions.length ? 0 :
+                    (revisions[0] - revisions[revisions.length - 1]) / 12;
+                var labelled = Infinity;
                 options.xaxis.ticks = $.map(revisions, function (rev) {
+                    if (labelled - rev < gap) {
+                        return [[rev, ""]];
+                    }
+                    labelled = rev;
                     var day = new Date($.asv.main_json.revision_to_date[rev]);
                     var label = $.asv.get_commit_hash(rev) + "<br>" +
                         day.toISOString().slice(5, 10);
@@ -126,7 +136,7 @@ GRAPH_PATCHES = (
 )
 """(file, asv's code, loopnet's) for the graphs: every y axis starts at 0; a
 line with no point (jax, torch where they were not installed) gets no legend
-entry; on the commit axis each commit with a value is labelled with its short
+entry; on the commit axis the commits with a value are labelled with short
 hash and date, where asv draws no labels at all."""
 
 DROPPED_ATTRIBUTES = re.compile(r'\s(?:integrity|crossorigin|referrerpolicy)="[^"]*"')
