@@ -365,18 +365,18 @@ GRAPHS = {
 """The graphs the README points at, and the forms each must draw a line for."""
 
 
-def history_lines(benchmark, forms):
+def history_lines(benchmark, forms, machine=REFERENCE_MACHINE):
     """Commits with a value, per parameter combination of ``benchmark``'s graph.
 
-    From the published pages of the reference machine; only the combinations of
-    ``forms`` when given.
+    From the published pages of ``machine``; only the combinations of ``forms``
+    when given.
     """
     index = json.loads((HTML / "index.json").read_text())
     params = index["benchmarks"][benchmark]["params"]
     names = index["benchmarks"][benchmark]["param_names"]
     combinations = list(itertools.product(*params))
     counts = dict.fromkeys(combinations, 0)
-    for path in HTML.glob(f"graphs/**/machine-{REFERENCE_MACHINE}/**/{benchmark}.json"):
+    for path in HTML.glob(f"graphs/**/machine-{machine}/**/{benchmark}.json"):
         for _, values in json.loads(path.read_text()):
             values = values if isinstance(values, list) else [values]
             for combination, value in zip(combinations, values, strict=True):
@@ -390,17 +390,21 @@ def history_lines(benchmark, forms):
 def check(port=8181):
     """Build the pages; fail unless each README graph has lines of >= 2 commits.
 
+    On every kept machine: a machine whose history has fewer commits fails.
+
     With Chromium installed, also take a screenshot of each graph's page, served
     on 127.0.0.1, into ``.asv/screenshots`` (look at them: the check cannot see
     pixels), and fail if one is missing.
     """
     build_pages()
     failures = []
-    for benchmark, forms in GRAPHS.items():
-        for combination, n in history_lines(benchmark, forms).items():
-            print(f"{benchmark} {combination}: {n} commits")
+    for machine, (benchmark, forms) in itertools.product(
+        kept_machines(), GRAPHS.items()
+    ):
+        for combination, n in history_lines(benchmark, forms, machine).items():
+            print(f"{machine} {benchmark} {combination}: {n} commits")
             if n < 2:
-                failures.append(f"{benchmark} {combination}")
+                failures.append(f"{machine} {benchmark} {combination}")
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         print("no Chromium here: the graphs' data was checked, no screenshots taken")
