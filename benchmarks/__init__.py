@@ -2,7 +2,7 @@
 
 Importing the package first gives OpenBLAS its own kernel: these machines set
 ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, which pin an older, slower one
-(benchmarks/README.md, "Honest baselines"). They are removed here, before NumPy
+(benchmarks/NOTES.md, "History, 2026-11-23"). They are removed here, before NumPy
 is imported by any script of this package; asv's runner imports NumPy before the
 suite, so asv.conf.json blanks them for its benchmark processes instead (an empty
 value makes OpenBLAS detect the CPU, as an absent one does).

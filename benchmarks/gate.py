@@ -15,8 +15,8 @@ throwaway results folder (``.asv/gate-results``: the kept history is not
 touched), and exits with 1 when a ratio grew by more than the factor, 0 when
 none did, 2 when asv could not run. ``spread`` measures the ratios ``--rounds``
 times in this process, on the installed loopnet, and prints for each the largest
-over the smallest: the noise the factor has to stay above (benchmarks/README.md,
-"The regression gate", records it).
+over the smallest: the noise the factor has to stay above (benchmarks/NOTES.md,
+"The gate's factor", records it).
 """
 
 import argparse
@@ -34,7 +34,7 @@ FACTOR = 1.5
 """A ratio this much larger fails the gate. Ten identical measurements of every
 ratio on the reference machine, with another engineer's work on the other core
 (load average 1.5-2.5), moved by at most 1.31x (largest over smallest; 1.20x for
-the gradients): benchmarks/README.md, "The regression gate"."""
+the gradients): benchmarks/NOTES.md, "The gate's factor"."""
 
 
 def gate_config():

@@ -14,10 +14,11 @@ attributes (the local files are not byte-identical to the CDN's minified ones).
 It fails, naming the address, if the pages load a CDN address it does not know
 (a newer asv), rather than leave a page that silently breaks offline.
 
-It also starts every graph's y axis at 0: asv does that only for times and
-memory, and zooms the axis of a ``track_`` benchmark (a ratio) onto its range, so
-that a 4% wobble filled the graph like a zig-zag. The "zoom y axis" button of
-the pages still zooms.
+It also patches asv's graph script (``GRAPH_PATCHES``): every y axis starts
+at 0 (asv does that only for times and memory, and zooms the axis of a
+``track_`` benchmark, a ratio, onto its range, so that a small wobble filled the
+graph like a zig-zag; the "zoom y axis" button still zooms), a line with no point
+has no legend entry, and the commit axis names each commit by hash and date.
 """
 
 import argparse
@@ -66,22 +67,77 @@ REWRITES = [
         r"bootstrap/\1",
     ),
 ]
-Y_AXIS_FROM_ZERO = (
-    "graphdisplay.js",
-    """            if (unit_list !== null) {
+GRAPH_PATCHES = (
+    (
+        "graphdisplay.js",
+        """            if (unit_list !== null) {
                 if (!zoom_y_axis) {
                     options.yaxis.min = 0.0;
                     options.yaxis.max = max * 1.3;
                 }
 """,
-    """            if (!zoom_y_axis) {  // loopnet: every graph from 0, ratios too
+        """            if (!zoom_y_axis) {  // loopnet: every graph from 0, ratios too
                 options.yaxis.min = 0.0;
                 options.yaxis.max = max * 1.3;
             }
             if (unit_list !== null) {
 """,
+    ),
+    (
+        "graphdisplay.js",
+        """                    orig_graphs.push({
+                        data: series,
+                        label: graph_content[1],
+""",
+        """                    // loopnet: no legend entry for a line without a point
+                    // (a contender not installed where the history was timed)
+                    var drawn = $.grep(series, function (point) {
+                        return point[1] !== null && !isNaN(point[1]);
+                    }).length > 0;
+                    orig_graphs.push({
+                        data: series,
+                        label: drawn ? graph_content[1] : null,
+""",
+    ),
+    (
+        "graphdisplay.js",
+        """                options.xaxis.axisLabel = 'commits';
+                options.xaxis.tickFormatter = function (v, axis) { return ""; };
+""",
+        """                // loopnet: a tick per commit with a value, its hash and date
+                options.xaxis.axisLabel = 'commit';
+                var revisions = [];
+                $.each(graphs, function (i, graph) {
+                    $.each(graph.data, function (j, point) {
+                        if (point[1] !== null && revisions.indexOf(point[0]) === -1) {
+                            revisions.push(point[0]);
+                        }
+                    });
+                });
+                revisions.sort(function (a, b) { return b - a; });
+                // newest first, so the tip always has its label; a commit
+                // closer than a twelfth of the axis to a labelled one gets a
+                // tick only (all get labels with even commit spacing)
+                var gap = even_spacing || !revisions.length ? 0 :
+                    (revisions[0] - revisions[revisions.length - 1]) / 12;
+                var labelled = Infinity;
+                options.xaxis.ticks = $.map(revisions, function (rev) {
+                    if (labelled - rev < gap) {
+                        return [[rev, ""]];
+                    }
+                    labelled = rev;
+                    var day = new Date($.asv.main_json.revision_to_date[rev]);
+                    var label = $.asv.get_commit_hash(rev) + "<br>" +
+                        day.toISOString().slice(5, 10);
+                    return [[rev, label]];
+                });
+""",
+    ),
 )
-"""(file, asv's code, loopnet's): the y axis of every graph starts at 0."""
+"""(file, asv's code, loopnet's) for the graphs: every y axis starts at 0; a
+line with no point (jax, torch where they were not installed) gets no legend
+entry; on the commit axis the commits with a value are labelled with short
+hash and date, where asv draws no labels at all."""
 
 DROPPED_ATTRIBUTES = re.compile(r'\s(?:integrity|crossorigin|referrerpolicy)="[^"]*"')
 REMOTE = re.compile(r'(?:src|href)="(https?://[^"]+\.(?:js|css))"')
@@ -93,6 +149,17 @@ def fetch(vendor):
     names = [spec.rsplit("@", 1)[0] for spec in PACKAGES]
     if all((modules / name / "package.json").is_file() for name in names):
         return modules
+    if shutil.which("npm") is None:
+        sys.exit(
+            "npm not found: the pages' libraries are installed once with npm"
+            f" into {vendor} (install Node.js's npm, or copy a node_modules"
+            " folder holding " + ", ".join(PACKAGES) + " there)"
+        )
+    print(
+        f"first run: npm installs {', '.join(PACKAGES)} from the npm registry"
+        f" into {vendor} (once)",
+        flush=True,
+    )
     vendor.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
@@ -122,16 +189,16 @@ def rewrite(page):
     return REMOTE.findall(text)
 
 
-def start_y_axes_at_zero(html):
-    """Patch asv's graph script so that every y axis starts at 0 (once)."""
-    name, old, new = Y_AXIS_FROM_ZERO
-    script = html / name
-    text = script.read_text(encoding="utf-8")
-    if new in text:
-        return
-    if old not in text:
-        sys.exit(f"{script}: asv's y-axis code is not where this script expects it")
-    script.write_text(text.replace(old, new), encoding="utf-8")
+def patch_graphs(html):
+    """Apply ``GRAPH_PATCHES`` to asv's scripts in ``html`` (once)."""
+    for name, old, new in GRAPH_PATCHES:
+        script = html / name
+        text = script.read_text(encoding="utf-8")
+        if new in text:
+            continue
+        if old not in text:
+            sys.exit(f"{script}: asv's graph code is not where this script expects it")
+        script.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def main(argv=None):
@@ -162,8 +229,8 @@ def main(argv=None):
         unknown += [f"{page.name}: {url}" for url in rewrite(page)]
     if unknown:
         sys.exit("CDN addresses with no local copy:\n" + "\n".join(unknown))
-    start_y_axes_at_zero(args.html)
-    print(f"{args.html} now loads its libraries from {target}; y axes start at 0")
+    patch_graphs(args.html)
+    print(f"{args.html} now loads its libraries from {target}; graphs patched")
 
 
 if __name__ == "__main__":

@@ -47,9 +47,9 @@ Unless the environment already says otherwise, importing loopnet sets
 ``OMP_WAIT_POLICY=PASSIVE``, read when the OpenMP runtime of Numba's OpenMP
 threading layer starts: its idle threads then sleep instead of spinning. On the
 project's 2-core machine, spinning OpenMP threads and OpenBLAS's own threads took
-the cores from each other whenever loop and matrix forms alternated:
-``loopnet compare``'s default [784, 100, 10] gradient took 14 ms by the loops
-instead of 0.65 ms (``benchmarks/README.md``).
+the cores from each other whenever loop and matrix forms alternated, and the
+loops of ``loopnet compare`` ran many times slower (``benchmarks/NOTES.md``,
+"Spinning threads").
 """
 
 import ctypes
@@ -238,14 +238,14 @@ calls, twice.
 MIN_PARALLEL_WORK = 2**18
 """Multiply-adds below which a kernel runs serially, whatever the thread count.
 
-Starting the threads of one ``prange`` loop costs 3-9 us with the OpenMP layer
-when the second core is free, and milliseconds when another process holds it;
-the tiled kernels do ~15-35 multiply-adds per nanosecond. 2**18 (262 144, a
-[784, 30] layer on 11 examples) keeps the small layers serial, where threads
-cannot pay for their start. On the project's shared 2-core machine two threads
-showed no stable crossover (``benchmarks/thresholds.py crossover``, figures in
-``benchmarks/README.md``): they won at some sizes above ~130 000 multiply-adds
-with the other core mostly free, and lost at every size with it busy.
+Starting the threads of one ``prange`` loop costs microseconds when the second
+core is free, and far more when another process holds it, while a small layer's
+arithmetic takes microseconds too. 2**18 (262 144, a [784, 30] layer on 11
+examples) keeps the small layers serial, where threads cannot pay for their
+start. On the project's shared 2-core machine two threads showed no stable
+crossover (``benchmarks/thresholds.py crossover``; the figures are in
+``benchmarks/NOTES.md``): they won at some sizes above 2**17 multiply-adds with
+the other core mostly free, and lost at every size with it busy.
 """
 
 
@@ -276,7 +276,7 @@ def parallel_flag(work):
     then take their serial branch only, and Numba prunes the parallel one
     before compiling it (a branch on ``parallel is not None`` with an argument
     that is None), so a process that never needs threads never compiles a
-    ``prange`` loop, a third of the cold compile. The bits are the same either
+    ``prange`` loop, a large part of the cold compile. The bits are the same either
     way: the parallel kernels give the serial results.
 
     Examples

@@ -101,8 +101,8 @@ def all_finite(array):
     term finite in one pass with no temporary array the size of the input. A
     C-contiguous float32 or float64 matrix is summed by rows, as the product
     with a vector of ones (BLAS's matrix-vector product reads it at memory
-    speed: the 50,000 x 784 float64 X of the MNIST benchmark in 8 ms, against
-    17 ms for ``np.add.reduce``); other arrays by ``np.add.reduce``. Only a sum
+    speed, faster than ``np.add.reduce``: ``benchmarks/NOTES.md``); other arrays
+    by ``np.add.reduce``. Only a sum
     that is not finite needs the test entry by entry, and so do arrays under
     ``SUM_CHECK_SIZE`` entries, where the sum's set-up costs more than it saves.
     """

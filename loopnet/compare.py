@@ -46,7 +46,7 @@ _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 """Variables that make OpenBLAS use the kernel or cache size they name instead
 of its own choice for the CPU: the project's machines set them, and its matrix
-products ran 1.5-2x slower (docs/performance.md). They take effect when NumPy
+products ran slower (benchmarks/NOTES.md). They take effect when NumPy
 loads OpenBLAS, so a running process can only report them."""
 
 DEFAULT_THREADS = 1
@@ -237,8 +237,9 @@ def pinned_threads(threads):
 
     The loops run on Numba's pool (``numba.set_num_threads``), the matrix form
     on BLAS's (``threadpoolctl.threadpool_limits``); unpinned, on a 2-core
-    machine, ``loopnet bench`` timed the matrix form 20-100x too slow, the two
-    pools taking the cores from each other. ``None`` leaves both as they are.
+    machine, ``loopnet bench`` timed the matrix form far too slow, the two pools
+    taking the cores from each other (``benchmarks/NOTES.md``). ``None`` leaves
+    both as they are.
 
     Raises
     ------
@@ -319,10 +320,10 @@ def load_warning(load, threads):
 
     The timed process needs ``threads`` cores; the 1-minute load average counts
     the processes running or waiting for a core. Above ``cores - threads``
-    (and at least 0.5) some timed thread waits for a core: measured on the
-    project's 2-core machine (docs/robustness.md), ``loopnet compare`` on one
-    thread was steady with one busy process beside it and swung by 2x and more
-    with two.
+    (and at least 0.5) some timed thread waits for a core: on the project's
+    2-core machine ``loopnet compare`` on one thread was steady with one busy
+    process beside it and not with two (docs/robustness.md has the
+    measurement).
     """
     if load is None:
         return None

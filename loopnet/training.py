@@ -44,7 +44,7 @@ from loopnet.backends import loop
 from loopnet.steps import StepRule
 
 CHUNK_WORK = 1 << 28
-"""Work per compiled call, in multiply-adds (about 0.1 s on the project's machines).
+"""Work per compiled call, in multiply-adds: a fraction of a second of training.
 
 It sets how often the bar advances and how soon Ctrl-C is handled.
 """

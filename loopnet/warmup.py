@@ -1,8 +1,8 @@
 """Compile every kernel ahead of time, for both dtypes: ``loopnet warmup``.
 
-The first call of a kernel in a fresh install compiles it (the first ``loopnet
-compare`` took 20-25 s on the project's 2-core machine); Numba caches the machine
-code, and later processes load it in milliseconds. ``warmup()`` makes that first
+The first call of a kernel in a fresh install compiles it (seconds per kernel;
+``benchmarks/README.md`` times a first run of each entry point); Numba caches the
+machine code, and later processes load it instead. ``warmup()`` makes that first
 run happen now, when an image is built, not when a user or a server first asks:
 the network drivers (gradient, forward, ``layer_values``, fit) through a small
 ``Network``, and each public kernel of ``loopnet.kernels`` on small arrays, in

@@ -50,9 +50,9 @@ operating-system thread, so it gets one warp)."""
 
 FUSED_MAX_WORK = 800_000
 """The fused kernel is chosen when batch_size * (number of weights), the
-multiply-adds of one pass over a minibatch, is at most this: on an H100 its step
-took 145 us at 2.4e5 and 382 us at 8.1e5, where per-layer steps took about 400 us
-whatever the size (about 10 launches of some 30 us each from Python)."""
+multiply-adds of one pass over a minibatch, is at most this: up to there its
+single block was faster on an H100 than the per-layer steps, whose launches from
+Python cost the same whatever the size (``benchmarks/NOTES.md``)."""
 
 
 @cuda.jit

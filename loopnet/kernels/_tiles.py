@@ -26,9 +26,9 @@ multiply-adds per 7 loads and stores nothing; 5 x 5 with AVX-512, 25 sums per 10
 loads. The sums are reductions over p, which LLVM vectorizes under the
 ``JIT_DOT`` fastmath flags (see ``_jit``): each sum becomes one vector register
 of partial sums. 12 of them with the 3 rows of T leave one of AVX2's 16 vector
-registers free (a 4 x 4 tile needs more than 16 and spilled to the stack: 1.5-1.9x
-slower on the project's AVX2 machine); 25 fit in AVX-512's 32, and a batch of 10
-is two tiles high, none padded (``benchmarks/README.md``). The rows and columns a
+registers free (a 4 x 4 tile needs more than 16 and spilled to the stack); 25
+fit in AVX-512's 32, and a batch of 10 is two tiles high, none padded (the
+measurements: ``benchmarks/NOTES.md``). The rows and columns a
 whole tile does not cover are computed by the same tiles on a copy padded with
 zeros (rows) and by one-column tiles (columns). Columns of C come in blocks of
 ``COLUMN_BLOCK`` so that a block of T's rows stays in cache while every row tile
@@ -55,7 +55,7 @@ from loopnet.kernels._vectors import (
 WIDE_TILES = VECTOR_BYTES == 64
 """Whether the dot tiles are 5 x 5, for AVX-512's 32 vector registers: 25 running
 sums, the loaded row of S and the rows of T (as memory operands) fit. With AVX2's
-16 registers a tile is 4 x 3 (``benchmarks/README.md``)."""
+16 registers a tile is 4 x 3 (``benchmarks/NOTES.md``)."""
 
 TILE = 5 if WIDE_TILES else 4
 """Rows of C (rows of S) in one register tile; row blocks start at its multiples."""
@@ -289,8 +289,8 @@ def _copy_rows(source, target):
 
     An explicit loop: Numba's ``target[...] = source`` first checks whether the
     two arrays overlap and copies through a temporary when it cannot rule it out,
-    which made the fused training loop's gather of a mini-batch's rows 1.5-2x
-    slower (``benchmarks/README.md``).
+    which slowed the fused training loop's gather of a mini-batch's rows
+    (``benchmarks/NOTES.md``).
     """
     for r in range(source.shape[0]):
         for c in range(source.shape[1]):

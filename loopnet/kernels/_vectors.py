@@ -70,7 +70,7 @@ AVX-512, 16 and 32 columns."""
 ROW_BLOCKS = 4
 """Block widths of a long row: 8 vectors of running sums, as many as a block's.
 A row one block wide has 2, each a chain of additions waiting on the last, and
-ran the rows that 30 units leave over a block at a third of a block's rate."""
+ran the rows that 30 units leave over a block far below a block's rate."""
 
 LONG_ROW_VECTORS = ROW_BLOCKS * BLOCK_VECTORS
 """Vectors of one long row."""

@@ -81,10 +81,9 @@ def _weight_gradient_plain(delta, A_prev, dW):
 MIN_TILED_BATCH = 128
 """Shortest batch whose sums over b go through the register tiles of ``_tiles``.
 
-Shorter batches use ``_outer_product_rows``. Measured on one thread against the
-tiles: 1.7-2.5x faster for a [100, 784] layer at 32 and 64 examples, within 20%
-either way for [256, 784] at 128, and 1.05x (float32) to 1.7x (float64) slower
-for [1024, 1024] at 256 (``benchmarks/README.md``).
+Shorter batches use ``_outer_product_rows``, which were faster than the tiles
+below about 128 examples and slower above, on one thread (the measurements:
+``benchmarks/NOTES.md``).
 """
 
 
