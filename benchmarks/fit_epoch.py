@@ -7,9 +7,10 @@ b10, [784, 100, 10] b32, [784, 256, 256, 10] b64, [784, 100, 10] b200
 [1024, 1024, 1024, 10] b256, over 50,000 examples, 20,000 for the [784, 256,
 256, 10] networks and 5,120 (20 mini-batches) for the [1024, 1024, 1024, 10]
 one, so that each contender's epoch takes about a second or two
-(``SWEEP_EXAMPLES``). Every workload: sigmoid layers, quadratic cost, plain SGD
-at learning rate 3.0, one epoch over synthetic examples (uniform inputs, random
-one-hot targets), every contender from the same initial parameters through the
+(``SWEEP_SETUP``). Every workload: sigmoid layers, quadratic cost, plain SGD at
+learning rate 3.0 (0.5 for the [1024, 1024, 1024, 10] network, whose sigmoids
+3.0 drives past exp's range), one epoch over synthetic examples (uniform inputs,
+random one-hot targets), every contender from the same initial parameters through the
 same shuffle. The contenders (``benchmarks/contenders.py``, shared with the asv
 suite):
 
@@ -72,6 +73,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+import numba
 import numpy as np
 
 import loopnet as ln
@@ -85,21 +87,21 @@ POOL_VARIABLES = (
 )
 """The environment variables that size the contenders' pools when they load."""
 
-LR = 3.0
-
-SEEDS_WORKLOAD = common.NIELSEN
+SEEDS_WORKLOAD, SEEDS_LR = common.NIELSEN, 3.0
 """The workload without ``--sweep``: the seeds' [784, 30, 10] at batch 10."""
 
-SWEEP_EXAMPLES = {
-    common.NIELSEN: 50_000,
-    "784-100-10/b32": 50_000,
-    "784-256-256-10/b64": 20_000,
-    "784-100-10/b200": 50_000,
-    "784-256-256-10/b128": 20_000,
-    common.LARGE: 5_120,
+SWEEP_SETUP = {
+    common.NIELSEN: (50_000, SEEDS_LR),
+    "784-100-10/b32": (50_000, 3.0),
+    "784-256-256-10/b64": (20_000, 3.0),
+    "784-100-10/b200": (50_000, 3.0),
+    "784-256-256-10/b128": (20_000, 3.0),
+    common.LARGE: (5_120, 0.5),
 }
-"""Examples per epoch of each sweep workload (issue 27's table; 20 mini-batches
-of the [1024, 1024, 1024, 10] network, about 54 GFLOP)."""
+"""name -> (examples per epoch, learning rate) of each workload of the sweep
+(issue 27's table; 20 mini-batches of the [1024, 1024, 1024, 10] network, about
+54 GFLOP, at a rate that keeps its sigmoids within exp's range: 3.0 overflows
+it in the NumPy loop)."""
 
 CONTENDERS = ("fit", "numpy", "jax", "torch")
 
@@ -125,7 +127,7 @@ def data(sizes, n_examples, dtype):
     return X, Y
 
 
-def available(names, sizes, batch_size, X, Y):
+def available(names, sizes, batch_size, lr, X, Y):
     """(contenders built, {name: why skipped}) of those asked for.
 
     JAX and PyTorch are optional: a missing one is skipped, not fatal.
@@ -133,14 +135,14 @@ def available(names, sizes, batch_size, X, Y):
     ready, skipped = [], {}
     for name in names:
         try:
-            ready.append(contenders.EPOCHS[name](sizes, batch_size, LR, X, Y))
+            ready.append(contenders.EPOCHS[name](sizes, batch_size, lr, X, Y))
         except ImportError as error:
             skipped[name] = str(error)
             print(f"  {name}: skipped ({error})")
     return ready, skipped
 
 
-def measure(sizes, batch_size, dtype, n_examples, rounds, names):
+def measure(sizes, batch_size, lr, dtype, n_examples, rounds, names):
     """Each contender's epoch seconds and trained parameters, interleaved.
 
     Round r trains every contender from the same initial parameters through
@@ -148,7 +150,7 @@ def measure(sizes, batch_size, dtype, n_examples, rounds, names):
     Returns ({name: [seconds per round]}, {name: trained parameters}, skipped).
     """
     X, Y = data(sizes, n_examples, dtype)
-    ready, skipped = available(names, sizes, batch_size, X, Y)
+    ready, skipped = available(names, sizes, batch_size, lr, X, Y)
     weights, biases = contenders.initial_parameters(sizes, dtype)
     seconds = {contender.name: [] for contender in ready}
     trained = {}
@@ -168,22 +170,27 @@ def ratio(numerator, denominator):
     return numerator / denominator
 
 
-def cell(sizes, batch_size, dtype, n_examples, rounds, names, gemm):
-    """The measurement of one workload in one dtype, as the JSON holds it."""
+def cell(workload, dtype, rounds, names, gemm):
+    """The measurement of one workload in one dtype, as the JSON holds it.
+
+    ``workload`` is (name, examples, learning rate).
+    """
+    name, n_examples, lr = workload
+    sizes, batch_size = common.EPOCH_WORKLOADS[name]
     seconds, trained, skipped = measure(
-        sizes, batch_size, dtype, n_examples, rounds, names
+        sizes, batch_size, lr, dtype, n_examples, rounds, names
     )
     flops = epoch_flops(sizes, n_examples)
     results = {}
-    for name, times in seconds.items():
+    for contender, times in seconds.items():
         median = statistics.median(times)
         rate = flops / median / 1e9
         diff = (
-            float(np.max(np.abs(trained[name] - trained["fit"])))
+            float(np.max(np.abs(trained[contender] - trained["fit"])))
             if "fit" in trained
             else None
         )
-        results[name] = {
+        results[contender] = {
             "median_ms": median * 1e3,
             "rounds_ms": [t * 1e3 for t in times],
             "gflops": rate,
@@ -191,14 +198,15 @@ def cell(sizes, batch_size, dtype, n_examples, rounds, names, gemm):
             "max_abs_param_diff_from_fit": diff,
         }
 
-    def median_of(name):
-        return results[name]["median_ms"] if name in results else None
+    def median_of(contender):
+        return results[contender]["median_ms"] if contender in results else None
 
     return {
         "workload": f"{list(sizes)} b{batch_size}",
         "sizes": list(sizes),
         "batch_size": batch_size,
         "examples": n_examples,
+        "learning_rate": lr,
         "dtype": dtype,
         "gflop_per_epoch": flops / 1e9,
         "gemm_gflops": gemm,
@@ -213,6 +221,7 @@ def print_cell(result):
     """One workload and dtype: each contender's median, rate and check."""
     print(
         f"\n{result['workload']}, {result['dtype']}, {result['examples']} examples"
+        f" at lr {result['learning_rate']}"
         f" ({result['gflop_per_epoch']:.2f} GFLOP of products per epoch)"
     )
     print(
@@ -235,16 +244,22 @@ def _format(value, spec):
 
 
 def table(results, names):
-    """The sweep as a Markdown table: medians in ms, the ratios, fit's rate."""
+    """The sweep as a Markdown table: medians in ms, the ratios, fit's rate.
+
+    The last column is the largest difference of any contender's trained
+    parameters from ``fit``'s, so that a wrong one shows in the table too.
+    """
     header = (
         ["workload", "dtype"]
         + [f"{name} (ms)" for name in names]
-        + ["fit/NumPy", "fit/JAX", "fit GFLOP/s", "fit of GEMM"]
+        + ["fit/NumPy", "fit/JAX", "fit GFLOP/s", "fit of GEMM", "max abs(p - p_fit)"]
     )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for result in results:
         figures = result["contenders"]
         fit = figures.get("fit", {})
+        diffs = [f["max_abs_param_diff_from_fit"] for f in figures.values()]
+        diffs = [d for d in diffs if d is not None]
         row = [result["workload"], result["dtype"]]
         row += [_format(figures.get(n, {}).get("median_ms"), ".0f") for n in names]
         row += [
@@ -252,6 +267,7 @@ def table(results, names):
             _format(result["fit_over_jax"], ".2f"),
             _format(fit.get("gflops"), ".1f"),
             _format(fit.get("of_gemm"), ".2f"),
+            _format(max(diffs) if diffs else None, ".1e"),
         ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -268,6 +284,17 @@ def versions():
     return found
 
 
+def pool_threads():
+    """The threads each library's pool has now (PyTorch's once it is loaded)."""
+    torch = sys.modules.get("torch")
+    return {
+        "numba": numba.get_num_threads(),
+        "blas": [pool[-1] for pool in machine.blas_pools()],
+        "torch": torch.get_num_threads() if torch else None,
+        "xla_cpus": len(os.sched_getaffinity(0)) if ALLOWED_CPUS else None,
+    }
+
+
 def report(args, gemm, results):
     """Everything the run printed, with the machine, for ``--json``."""
     return {
@@ -279,6 +306,7 @@ def report(args, gemm, results):
         "cores": os.cpu_count(),
         "load_average": os.getloadavg()[0],
         "threads": args.threads,
+        "pool_threads": pool_threads(),
         "cpus_used": sorted(os.sched_getaffinity(0)) if ALLOWED_CPUS else None,
         "blas": [
             dict(
@@ -293,7 +321,6 @@ def report(args, gemm, results):
         "software": {"python": platform.python_version(), **versions()},
         "description": machine.describe(),
         "rounds": args.rounds,
-        "learning_rate": LR,
         "gemm_gflops": gemm,
         "results": results,
     }
@@ -311,19 +338,22 @@ def write_json(path, document):
 
 
 def workloads(args):
-    """[(name, examples)] that this run measures."""
+    """[(name, examples, learning rate)] that this run measures."""
     if not args.sweep:
         if args.workloads:
             raise SystemExit("--workloads needs --sweep")
-        return [(SEEDS_WORKLOAD, args.examples or 50_000)]
+        return [(SEEDS_WORKLOAD, args.examples or 50_000, SEEDS_LR)]
     names = args.workloads.split(",") if args.workloads else common.SWEEP
-    unknown = [name for name in names if name not in SWEEP_EXAMPLES]
+    unknown = [name for name in names if name not in SWEEP_SETUP]
     if unknown:
         raise SystemExit(
             f"--workloads: unknown {', '.join(unknown)}; the sweep's are"
             f" {', '.join(common.SWEEP)}"
         )
-    return [(name, args.examples or SWEEP_EXAMPLES[name]) for name in names]
+    return [
+        (name, args.examples or SWEEP_SETUP[name][0], SWEEP_SETUP[name][1])
+        for name in names
+    ]
 
 
 def parse(argv):
@@ -376,7 +406,7 @@ def main(argv=None):
     plan = workloads(args)
     print("\n".join(machine.describe()))
     print(
-        f"sigmoid layers, quadratic cost, plain SGD at lr {LR}: one epoch; medians"
+        "sigmoid layers, quadratic cost, plain SGD: one epoch; medians"
         f" of {args.rounds} interleaved rounds, {args.threads} thread(s) each"
     )
     results, gemm = [], {}
@@ -387,12 +417,9 @@ def main(argv=None):
             f"{dtype}: GEMM (1024 x 1024 product, {args.threads} thread(s))"
             f" {gemm[dtype]:.1f} GFLOP/s"
         )
-    for name, n_examples in plan:
-        sizes, batch_size = common.EPOCH_WORKLOADS[name]
+    for workload in plan:
         for dtype in dtypes:
-            result = cell(
-                sizes, batch_size, dtype, n_examples, args.rounds, names, gemm[dtype]
-            )
+            result = cell(workload, dtype, args.rounds, names, gemm[dtype])
             print_cell(result)
             results.append(result)
     print()
