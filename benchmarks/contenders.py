@@ -257,19 +257,29 @@ class TorchEpoch:
         self.torch = torch
         self.batch_size, self.lr = batch_size, lr
         self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
+        # PyTorch's first forward and backward pass starts its kernels and the
+        # autograd engine: one mini-batch here, untimed, as fit and JAX compile
+        self._train(
+            *initial_parameters(sizes, X.dtype), np.arange(min(batch_size, X.shape[0]))
+        )
 
-    def epoch(self, weights, biases, seed):
+    def _train(self, weights, biases, order):
+        """(seconds, trained model) of SGD from (weights, biases) through ``order``."""
         torch = self.torch
         model = _torch_model(torch, weights, biases, self.X.dtype)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr)
-        order = torch.from_numpy(fit_order(self.X.shape[0], seed))
+        order = torch.from_numpy(order)
         started = time.perf_counter()
-        for start in range(0, self.X.shape[0], self.batch_size):
+        for start in range(0, order.shape[0], self.batch_size):
             rows = order[start : start + self.batch_size]
             optimizer.zero_grad()
             _torch_cost(model(self.X[rows]), self.Y[rows]).backward()
             optimizer.step()
-        seconds = time.perf_counter() - started
+        return time.perf_counter() - started, model
+
+    def epoch(self, weights, biases, seed):
+        order = fit_order(self.X.shape[0], seed)
+        seconds, model = self._train(weights, biases, order)
         weights, biases = _torch_parameters(model)
         return seconds, flat(
             [W.detach().numpy() for W in weights], [b.detach().numpy() for b in biases]
