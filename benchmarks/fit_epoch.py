@@ -1,18 +1,18 @@
 """One training epoch: ``fit`` against its honest peers, at the seeds' setup or a sweep.
 
 Without ``--sweep``, the seeds' MNIST setup: sizes [784, 30, 10], mini-batches
-of 10. With ``--sweep``, issue 27's workloads (``common.SWEEP``): [784, 30, 10]
-b10, [784, 100, 10] b32, [784, 256, 256, 10] b64, [784, 100, 10] b200
-(scikit-learn's default batch), [784, 256, 256, 10] b128 and
-[1024, 1024, 1024, 10] b256, over 50,000 examples, 20,000 for the [784, 256,
-256, 10] networks and 5,120 (20 mini-batches) for the [1024, 1024, 1024, 10]
-one, so that each contender's epoch takes about a second or two
+of 10, 50,000 examples. With ``--sweep``, issue 27's workloads
+(``common.SWEEP``): [784, 30, 10] b10, [784, 100, 10] b32, [784, 256, 256, 10]
+b64, [784, 100, 10] b200 (scikit-learn's default batch), [784, 256, 256, 10]
+b128 and [1024, 1024, 1024, 10] b256, each in float64 and float32, over 50,000
+examples, 20,000 for the [784, 256, 256, 10] networks and 5,120 (20
+mini-batches, so that a round takes seconds) for the [1024, 1024, 1024, 10] one
 (``SWEEP_SETUP``). Every workload: sigmoid layers, quadratic cost, plain SGD at
 learning rate 3.0 (0.5 for the [1024, 1024, 1024, 10] network, whose sigmoids
-3.0 drives past exp's range), one epoch over synthetic examples (uniform inputs,
-random one-hot targets), every contender from the same initial parameters through the
-same shuffle. The contenders (``benchmarks/contenders.py``, shared with the asv
-suite):
+3.0 drives past exp's range), one epoch over synthetic examples (uniform
+inputs, random one-hot targets), every contender from the same initial
+parameters through the same shuffle. The contenders
+(``benchmarks/contenders.py``, shared with the asv suite):
 
 - ``fit``: ``Network.fit``, the whole epoch inside compiled loops;
 - ``numpy``: the loop a user would write: per mini-batch, the forward pass with
@@ -40,9 +40,10 @@ Contenders are interleaved round by round; each figure is the median over
 errors and weight gradients) and its fraction of this process's rate of a
 1024 x 1024 product (GEMM, on the same threads, measured per dtype), and the
 last column the largest difference of its trained parameters from ``fit``'s (a
-wrong contender shows there). The sweep ends with a Markdown table of the
-medians, fit/NumPy and fit/JAX; ``--json PATH`` writes all of it, with the
-machine, the CPU, the commit, the BLAS kernel (threadpoolctl) and the threads.
+wrong contender shows there). The run ends with a Markdown table of the
+medians, fit/NumPy, fit/JAX, fit's rate and the largest parameter difference;
+``--json PATH`` writes all of it (each round's time too), with the machine, the
+CPU, the commit, the BLAS kernel (threadpoolctl) and each pool's threads.
 
     python -m benchmarks.fit_epoch [--examples 50000] [--rounds 5]
         [--contenders fit,numpy,jax,torch] [--dtypes float64,float32]
