@@ -8,8 +8,24 @@ RATIO_SAMPLES = {"repeat": 15, "min_seconds": 0.05}
 """Interleaved samples of a ratio: 15 of at least 50 ms each (the gate's noise,
 benchmarks/README.md, shrank with more and longer samples)."""
 
-EPOCH = {common.TINY: 300, common.NIELSEN: 1000}
-"""Examples in the training set of each workload; minibatches are its batch size."""
+EPOCH = {
+    common.TINY: 300,
+    common.NIELSEN: 1000,
+    "784-100-10/b32": 640,
+    "784-256-256-10/b64": 1280,
+    "784-100-10/b200": 4000,
+    "784-256-256-10/b128": 2560,
+    common.LARGE: 1024,
+}
+"""Examples in the training set of each workload; minibatches are its batch size.
+
+The sweep's workloads (``common.SWEEP``) train on 20 mini-batches each, the
+[1024, 1024, 1024, 10] network on 4: fewer examples than ``python -m
+benchmarks.fit_epoch --sweep`` uses, so that a benchmark's setup and samples
+take seconds."""
+
+WORKLOADS = list(common.EPOCH_WORKLOADS)
+"""The tiny network, then the sweep's workloads."""
 
 LEARNING_RATE = 0.5
 
@@ -19,8 +35,8 @@ def _epoch_contender(form, workload, dtype):
     if not hasattr(ln.Network, "fit"):
         raise NotImplementedError("this commit's Network has no fit")
     common.set_threads(common.THREADS)
-    sizes, batch_size = common.WORKLOADS[workload]
-    X, Y = common.batch(workload, dtype, n_examples=EPOCH[workload])
+    sizes, batch_size = common.EPOCH_WORKLOADS[workload]
+    X, Y = common.examples(sizes, dtype, EPOCH[workload])
     try:
         contender = contenders.EPOCHS[form](sizes, batch_size, LEARNING_RATE, X, Y)
     except ImportError as error:  # JAX or PyTorch not installed
@@ -36,9 +52,9 @@ class EpochForms:
     through the same shuffle.
     """
 
-    params = (list(contenders.EPOCHS), [common.TINY, common.NIELSEN], common.DTYPES)
+    params = (list(contenders.EPOCHS), WORKLOADS, common.DTYPES)
     param_names = ["form", "workload", "dtype"]
-    # 40 cells: 2-10 samples of at most 2 s each keep a commit's run short
+    # 56 cells: 2-10 samples of at most 2 s each keep a commit's run short
     repeat = (2, 10, 2.0)
 
     def setup(self, form, workload, dtype):
@@ -53,7 +69,7 @@ class EpochForms:
 class EpochRatio:
     """``fit``'s epoch time over the tight NumPy loop's, interleaved in one process."""
 
-    params = ([common.TINY, common.NIELSEN], common.DTYPES)
+    params = (WORKLOADS, common.DTYPES)
     param_names = ["workload", "dtype"]
     unit = "fit time / NumPy time"
 

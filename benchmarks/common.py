@@ -143,3 +143,29 @@ def bare_forward(net, X):
     work = backprop.Workspace.allocate(net.layout, X.shape[0], net.dtype)
     arguments = (net.layout, net.params, X, work.Z, work.A)
     return lambda: backprop._forward_pass(*arguments)
+
+
+EPOCH_WORKLOADS = {
+    TINY: WORKLOADS[TINY],
+    NIELSEN: WORKLOADS[NIELSEN],
+    "784-100-10/b32": ([784, 100, 10], 32),
+    "784-256-256-10/b64": ([784, 256, 256, 10], 64),
+    "784-100-10/b200": ([784, 100, 10], 200),
+    "784-256-256-10/b128": ([784, 256, 256, 10], 128),
+    LARGE: WORKLOADS[LARGE],
+}
+"""name -> (layer sizes, batch size) of the epoch benchmarks: the tiny network,
+then the sweep of ``python -m benchmarks.fit_epoch --sweep`` (``SWEEP``), from the
+seeds' batch 10 through scikit-learn's default 200 to the wide networks."""
+
+SWEEP = list(EPOCH_WORKLOADS)[1:]
+"""The epoch workloads of the sweep, in the order it runs them."""
+
+
+def examples(sizes, dtype, n_examples, seed=1):
+    """``batch``'s seeded inputs and one-hot targets for any layer sizes."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_examples, sizes[0])).astype(dtype)
+    Y = np.zeros((n_examples, sizes[-1]), dtype=dtype)
+    Y[np.arange(n_examples), rng.integers(0, sizes[-1], n_examples)] = 1
+    return X, Y

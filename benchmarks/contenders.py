@@ -15,19 +15,31 @@ compiling or warming up outside any timing:
 
 JAX and PyTorch are optional (``pip install -e ".[bench]" jax torch``): their
 constructors raise ImportError, which the scripts report and asv turns into a
-skipped benchmark. Run every contender on one thread: the scripts and asv set
-the pools before NumPy, JAX or PyTorch starts them (``benchmarks/fit_epoch.py``,
-``common.set_threads``).
+skipped benchmark; for the benchmarks, PyTorch's CPU wheel
+(``pip install torch --index-url https://download.pytorch.org/whl/cpu``) spares
+the CUDA build. Every contender runs on as many threads as the others (one
+unless asked): the scripts and asv set the pools before NumPy, JAX or PyTorch
+starts them (``benchmarks/fit_epoch.py``, ``common.set_threads``).
 """
 
 import time
 
+import numba
 import numpy as np
 
 import loopnet as ln
 
 # asv imports every module of benchmarks/ and runs any function named time_*,
 # track_*, peakmem_*, mem_* or timeraw_* as a benchmark: none of these is one.
+
+
+def threads():
+    """Threads of every contender: Numba's count, which the scripts and asv set.
+
+    ``fit_epoch``'s ``--threads`` and ``common.set_threads`` size Numba's and
+    OpenBLAS's pools and the CPUs XLA may use alike; PyTorch takes this count.
+    """
+    return numba.get_num_threads()
 
 
 def flat(weights, biases):
@@ -177,12 +189,18 @@ class JAXEpoch:
         batch_size, lr = self.batch_size, self.lr
         cost = _jax_cost(jax, jnp)
 
+        def update(params, rows):
+            grads = jax.grad(cost)(params, X[rows], Y[rows])
+            return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
         def step(params, i):
             rows = jax.lax.dynamic_slice(order, (i * batch_size,), (batch_size,))
-            grads = jax.grad(cost)(params, X[rows], Y[rows])
-            return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), None
+            return update(params, rows), None
 
-        params, _ = jax.lax.scan(step, params, jnp.arange(X.shape[0] // batch_size))
+        n_full = X.shape[0] // batch_size
+        params, _ = jax.lax.scan(step, params, jnp.arange(n_full))
+        if X.shape[0] % batch_size:  # the short last mini-batch, as fit trains it
+            params = update(params, order[n_full * batch_size :])
         return params
 
     def _call(self, weights, biases, order):
@@ -235,23 +253,33 @@ class TorchEpoch:
     def __init__(self, sizes, batch_size, lr, X, Y):
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads())
         self.torch = torch
         self.batch_size, self.lr = batch_size, lr
         self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
+        # PyTorch's first forward and backward pass starts its kernels and the
+        # autograd engine: one mini-batch here, untimed, as fit and JAX compile
+        self._train(
+            *initial_parameters(sizes, X.dtype), np.arange(min(batch_size, X.shape[0]))
+        )
 
-    def epoch(self, weights, biases, seed):
+    def _train(self, weights, biases, order):
+        """(seconds, trained model) of SGD from (weights, biases) through ``order``."""
         torch = self.torch
         model = _torch_model(torch, weights, biases, self.X.dtype)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr)
-        order = torch.from_numpy(fit_order(self.X.shape[0], seed))
+        order = torch.from_numpy(order)
         started = time.perf_counter()
-        for start in range(0, self.X.shape[0], self.batch_size):
+        for start in range(0, order.shape[0], self.batch_size):
             rows = order[start : start + self.batch_size]
             optimizer.zero_grad()
             _torch_cost(model(self.X[rows]), self.Y[rows]).backward()
             optimizer.step()
-        seconds = time.perf_counter() - started
+        return time.perf_counter() - started, model
+
+    def epoch(self, weights, biases, seed):
+        order = fit_order(self.X.shape[0], seed)
+        seconds, model = self._train(weights, biases, order)
         weights, biases = _torch_parameters(model)
         return seconds, flat(
             [W.detach().numpy() for W in weights], [b.detach().numpy() for b in biases]
@@ -316,7 +344,7 @@ class TorchGradient:
     def __init__(self, sizes, X, Y):
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads())
         weights, biases = initial_parameters(sizes, X.dtype)
         self.torch = torch
         self.model = _torch_model(torch, weights, biases, torch.from_numpy(X).dtype)
