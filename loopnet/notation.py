@@ -405,8 +405,8 @@ class Notation:
         Weights indexed ``[k, j]``, one row per unit below (Welch's
         ``z = X W``), rather than ``[j, k]``.
     bias_column : bool
-        A bias is column 0 of the weight matrix, whose column ``k + 1`` is
-        loopnet's k (Ng's Theta).
+        A bias is column 0 of the weight matrix, the bias unit's (Ng's Theta,
+        whose units are numbered from 1).
     parenthesized : bool
         Layer numbers written ``(l)``.
     example : str
@@ -462,8 +462,6 @@ class Notation:
                 return Symbol(self.letters["W"], sup, f"{j + first},0", "")
             if quantity == "bias":
                 units = (j + first,)
-            elif self.bias_column:
-                units = (j + first, index[1] + first + 1)
             else:
                 units = (j + first, index[1] + first)
                 units = units[::-1] if self.transposed else units
