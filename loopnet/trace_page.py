@@ -665,6 +665,7 @@ fieldset.notation label { margin-right: 0.6rem; }
 .equation { font-size: 1.2rem; margin: 0.4rem 0; overflow-x: auto; }
 .equation .line { padding: 0.1rem 0; }
 .equation .result { font-weight: 600; }
+.forms th { white-space: nowrap; }
 .forms td { font-variant-numeric: tabular-nums; }
 .matrix-form { font-size: 0.9rem; color: #444; }
 pre { white-space: pre-wrap; }
