@@ -623,7 +623,7 @@ table.steps td, table.steps th, table.data td, table.data th {
 table.steps td.loop, table.steps td.matrix { font-variant-numeric: tabular-nums; }
 table.steps tr.current { background: #fff1cc; }
 .scroll { overflow-x: auto; }
-#workbench { display: grid; grid-template-columns: minmax(0, auto) minmax(22rem, 1fr);
+#workbench { display: grid; grid-template-columns: minmax(0, 36rem) minmax(24rem, 1fr);
   gap: 1.5rem; align-items: start; }
 @media (max-width: 62rem) { #workbench { grid-template-columns: 1fr; } }
 svg { max-width: 100%; height: auto; }
@@ -666,7 +666,7 @@ fieldset.notation label { margin-right: 0.6rem; }
 .equation .line { padding: 0.1rem 0; }
 .equation .result { font-weight: 600; }
 .forms th { white-space: nowrap; }
-.forms td { font-variant-numeric: tabular-nums; }
+.forms td { font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 .matrix-form { font-size: 0.9rem; color: #444; }
 pre { white-space: pre-wrap; }
 @media print {

@@ -90,7 +90,7 @@ def docs_screenshot(path, step=13):
         page = f"{folder}/trace.html"
         with open(page, "w", encoding="utf-8") as f:
             f.write(worked_trace().to_html())
-        with chromium(width=1100, height=1000) as driver:
+        with chromium(width=1200, height=1000) as driver:
             driver.get(f"file://{page}")
             press(driver, Keys.ARROW_RIGHT, step)
             workbench = driver.find_element(By.ID, "workbench")
