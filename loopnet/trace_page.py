@@ -348,9 +348,9 @@ def _details(trace, values, symbols, notation):
                 rows.append(
                     row(quantity, layer, (j,), values[quantity].get((layer, j)))
                 )
-            heading = "input" if layer == 0 else f"layer {layer}"
+            heading = "the input" if layer == 0 else f"layer {layer}"
             details[_unit_id(layer, j)] = (
-                f"<p>unit {j} of the {heading}</p><table>{''.join(rows)}</table>"
+                f"<p>unit {j} of {heading}</p><table>{''.join(rows)}</table>"
             )
     for layer, j, k in values["W"]:
         rows = [
