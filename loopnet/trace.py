@@ -244,7 +244,7 @@ class Trace:
         """
         from loopnet.trace_page import page  # the page builds on this module
 
-        return page(self, notation)
+        return page(self, notation, EXPLANATION)
 
     def _repr_html_(self):
         """Show the page inline in Jupyter."""

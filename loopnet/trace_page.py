@@ -430,7 +430,7 @@ def _data_table(trace, values, symbols, notation):
     )
 
 
-def page(trace, notation="loopnet"):
+def page(trace, notation="loopnet", leave_out=()):
     """Write ``trace`` as one self-contained HTML page.
 
     Parameters
@@ -441,6 +441,9 @@ def page(trace, notation="loopnet"):
     notation : str
         The notation the page opens in, and the tables keep without JavaScript:
         a key of ``loopnet.notation.NOTATIONS``.
+    leave_out : sequence of str
+        Header lines the page does not show: those that read the text trace's
+        columns (``loopnet.trace.EXPLANATION``), which its guide says for the page.
 
     Returns
     -------
@@ -515,7 +518,7 @@ def page(trace, notation="loopnet"):
         for name in NOTATIONS
     )
     title = trace.header[0] if trace.header else "a trace"
-    header = " ".join(line.strip() for line in trace.header)
+    header = " ".join(line.strip() for line in trace.header if line not in leave_out)
     footer = "\n".join(trace.footer)
     return _TEMPLATE.format(
         title=_esc(f"loopnet trace: {title}"),
@@ -546,6 +549,11 @@ def _guide(trace):
         " and one <b>SGD step</b>, every weight moved against its gradient by the"
         f" learning rate {trace.lr:g}. The cost is summed over the examples,"
         f" C = Σ_b C_b, with {_esc(_COSTS[trace.cost])}.</p>"
+        "<p>Indexes, in loopnet's notation: b an example (a row of the inputs"
+        " X), j a unit of the layer, k a unit of the layer below, m of the layer"
+        " above; W[j, k] is the weight from unit k below to unit j, and layer 0"
+        " is the input. The notation switch above the steps writes them as"
+        " Nielsen, Welch or Ng do.</p>"
         "<p>Every value was computed twice before this page was written: by"
         " loopnet's compiled per-index loops (<b>loop kernels</b>) and by its NumPy"
         " matrix form (<b>matrix form</b>); |loop − matrix| is their difference."
