@@ -27,6 +27,7 @@ from loopnet import kernels, reference
 from loopnet._validation import check_real
 from loopnet.activations import ARRAY_FORMS
 from loopnet.compare import layer_values
+from loopnet.costs import cost_gradient
 from loopnet.notation import from_welch, to_welch
 
 MAX_UNITS = 6
@@ -95,6 +96,7 @@ class Factor:
     quantity : str
         ``"x"``, ``"y"``, ``"z"``, ``"a"``, ``"delta"``, ``"W"``, ``"bias"``,
         ``"dW"``, ``"dbias"``, ``"sigma_prime"`` (sigma'(z) of the unit),
+        ``"grad_a"`` (dC_b/da of an output unit),
         ``"lr"``, or ``"sigma"``: the layer's activation function, a name
         without a value.
     layer : int
@@ -129,8 +131,7 @@ class Step:
     equation : str
         The equation that produced it, in DESIGN's index names.
     numbers : str
-        The right-hand side with the numbers put in (empty where the equation
-        is a Jacobian product too long to write out).
+        The right-hand side with the numbers put in.
     loop : float
         Value from the compiled per-index loop kernels (the plain siblings).
     matrix : float
@@ -144,7 +145,7 @@ class Step:
         Its indexes, as ``Factor.index``.
     expression : tuple
         The right-hand side with every term: ``Factor`` values between strings
-        (operators and brackets); empty where ``numbers`` is.
+        (operators and brackets).
     """
 
     name: str
@@ -307,10 +308,10 @@ def _sum(values):
     return _join(values, [_num(abs(value)) for value in values])
 
 
-def _output_error_step(output, cost, layer, b, j, z, a, Y):
+def _output_error_step(output, cost, layer, b, j, Z, A, Y):
     """(equation, numbers, matrix form, expression) of delta[b, j] of the outputs."""
     prime = f"{output}'(z[b, j])"
-    y = Y[b, j]
+    z, a, y = Z[b, j], A[b, j], Y[b, j]
     a_factor = _factor("a", layer, (b, j), a)
     y_factor = _factor("y", layer, (b, j), y)
     if output == "sigmoid" and cost == "cross_entropy":
@@ -350,11 +351,34 @@ def _output_error_step(output, cost, layer, b, j, z, a, Y):
                 _factor("sigma_prime", layer, (b, j), sigma_prime),
             ),
         )
+    # softmax with a cost of each output: the Jacobian product J^T g, whose row j
+    # is a_j (g_j - sum_i a_i g_i) with g = dC_b/da (reference.jacobian_...)
+    g = cost_gradient(cost, A[b : b + 1], Y[b : b + 1])[0]
+    n_out = A.shape[1]
+    weighted = [
+        [
+            _factor("a", layer, (b, i), A[b, i]),
+            " · ",
+            _factor("grad_a", layer, (b, i), g[i]),
+        ]
+        for i in range(n_out)
+    ]
+    equation = (
+        "a[b, j] * (g[b, j] - sum_i a[b, i] g[b, i]), g = dC_b/da, the softmax"
+        " Jacobian product"
+    )
     return (
-        "sum_i J[i, j] dC_b/da[b, i], J the softmax Jacobian",
-        "",
-        "delta = J^T grad_a C, row by row (reference.output_error)",
-        (),
+        equation,
+        f"{_num(a)} * ({_num(g[j])} - ({_products(A[b], g)}))",
+        "delta = A * (G - (A * G).sum(axis=1, keepdims=True)), G = grad_a C",
+        (
+            a_factor,
+            " · (",
+            _factor("grad_a", layer, (b, j), g[j]),
+            " − (",
+            *_sum_of(weighted),
+            "))",
+        ),
     )
 
 
@@ -453,7 +477,7 @@ def _error_section(net, layer, Y, loop, matrix):
         title = f"Layer {number} output error: {net.output} + {net.cost_name}"
         for b, j in np.ndindex(delta.shape):
             equation, numbers, matrix_form, expression = _output_error_step(
-                net.output, net.cost_name, number, b, j, Z[b, j], A[b, j], Y
+                net.output, net.cost_name, number, b, j, Z, A, Y
             )
             steps.append(
                 _step(

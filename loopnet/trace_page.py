@@ -120,6 +120,8 @@ class _Symbols:
             return f"{function(layer)}′({atom('z', layer, index)})"
         if quantity == "lr":
             return _esc(letters["lr"])
+        if quantity == "grad_a":
+            return f"∂{cost}/∂{atom('a', layer, index)}"
         if quantity in ("dW", "dbias"):
             name = "W" if quantity == "dW" else "bias"
             return f"∂{cost}/∂{atom(name, layer, index)}"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import loopnet as ln
+from loopnet.activations import ARRAY_FORMS
 from loopnet.compare import random_batch
 from loopnet.trace import trace, worked_example, worked_trace
 from tests.helpers import PAIRINGS, TOL
@@ -130,6 +131,34 @@ def test_steps_keep_their_equation_as_named_values():
     factors = [token for token in hidden.expression if not isinstance(token, str)]
     assert factors[0].quantity == "sigma_prime"
     assert (factors[2].quantity, factors[2].index) == ("W", (0, 1))
+
+
+def evaluate(step, activations):
+    """The value of a step's expression, each Factor at its full value."""
+    names = {"exp": np.exp, "np": np}
+    text = ""
+    for token in step.expression:
+        if isinstance(token, str):
+            text += token.replace("·", "*").replace("−", "-")
+        elif token.value is None:  # the layer's activation
+            text += f"sigma{token.layer}"
+            names[f"sigma{token.layer}"] = ARRAY_FORMS[activations[token.layer - 1]][0]
+        else:
+            text += f"np.float64({token.value!r})"
+    return float(eval(text, {"__builtins__": {}}, names))
+
+
+@pytest.mark.parametrize("output, cost", PAIRINGS)
+def test_every_written_equation_gives_its_value(output, cost):
+    """Each step's expression, evaluated, is the value the kernels computed."""
+    net = ln.Network([3, 2, 3], "tanh", output, cost, seed=5)
+    X, Y = random_batch(net, 2, seed=1)
+    result = trace(net, X, Y)
+    for step in result.steps:
+        assert step.expression, step.name
+        np.testing.assert_allclose(
+            evaluate(step, result.activations), step.loop, rtol=1e-12, atol=1e-15
+        )
 
 
 def test_trace_without_biases_has_no_bias_steps():
