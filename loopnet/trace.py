@@ -248,8 +248,18 @@ class Trace:
         return page(self, notation, EXPLANATION)
 
     def _repr_html_(self):
-        """Show the page inline in Jupyter."""
-        return self.to_html()
+        """Show the page inline in Jupyter, in a frame of its own.
+
+        The frame keeps the page's style, ids and script apart from the
+        notebook's and from other traces shown beside it.
+        """
+        from html import escape
+
+        return (
+            f'<iframe srcdoc="{escape(self.to_html(), quote=True)}"'
+            ' title="loopnet trace" style="width: 100%; height: 900px; border: 0">'
+            "</iframe>"
+        )
 
 
 def _step(name, equation, numbers, loop, matrix, quantity, layer, index, expression):

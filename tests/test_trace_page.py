@@ -98,9 +98,11 @@ def test_page_for_every_pairing(output, cost):
     assert page.count('<tr id="row-') == len(result.steps)
 
 
-def test_repr_html_is_the_page():
+def test_repr_html_is_the_page_in_a_frame():
     result = random_trace(batch=1, bias=False)
-    assert result._repr_html_() == result.to_html()
+    frame = result._repr_html_()
+    srcdoc = re.fullmatch(r'<iframe srcdoc="([^"]*)".*</iframe>', frame, re.DOTALL)
+    assert html.unescape(srcdoc.group(1)) == result.to_html()
     assert "bias" not in "".join(embedded(result.to_html())["symbols"]["loopnet"])
 
 
@@ -352,3 +354,59 @@ def test_print_shows_the_tables_not_the_stepper(browser, tmp_path):
         assert browser.find_element(By.ID, "tables").is_displayed()
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+@needs_browser
+@pytest.mark.heavy
+def test_tab_reaches_the_network_and_focus_is_visible(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.browser import press
+
+    open_page(browser, tmp_path, worked_trace())
+
+    def active():
+        return browser.execute_script("return document.activeElement.id")
+
+    def stroke(element_id):
+        return browser.execute_script(
+            "return getComputedStyle(document.querySelector('#' + arguments[0]"
+            " + ' circle')).strokeWidth;",
+            element_id,
+        )
+
+    unfocused = stroke("u-0-0")
+    for _ in range(40):  # the buttons, the notation and the weights come first
+        press(browser, Keys.TAB)
+        if active().startswith("u-"):
+            break
+    assert active() == "u-0-0"
+    assert stroke("u-0-0") != unfocused
+    details = browser.find_element(By.ID, "details")
+    assert details.is_displayed() and "0.3" in details.text
+    press(browser, Keys.ARROW_RIGHT)  # the arrows still step from the network
+    assert browser.find_element(By.ID, "card-1").is_displayed()
+
+
+@needs_browser
+@pytest.mark.heavy
+def test_the_notebook_frame_runs_the_page(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    result = worked_trace()
+    path = tmp_path / "notebook.html"
+    path.write_text(
+        f"<!DOCTYPE html><html><body>{result._repr_html_()}</body></html>",
+        encoding="utf-8",
+    )
+    browser.get(path.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        browser.find_element(By.ID, "next").click()
+        card = browser.find_element(By.ID, "card-1")
+        assert card.is_displayed()
+        loop = card.find_element(By.CSS_SELECTOR, ".loop").text
+        assert float(loop) == result.steps[1].loop
+    finally:
+        browser.switch_to.default_content()
