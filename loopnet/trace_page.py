@@ -266,6 +266,7 @@ def _svg(trace, values, symbols, notation):
         f' height="{height}" role="group" aria-label="the network">'
     )
     parts = [opening]
+    first_labels = _labels(values, 0)
     for (layer, j, k), w in sorted(weights.items()):
         x0, y0 = _position(layer - 1, k, sizes)
         x1, y1 = _position(layer, j, sizes)
@@ -294,8 +295,6 @@ def _svg(trace, values, symbols, notation):
         )
         for j in range(n):
             cx, cy = _position(layer, j, sizes)
-            quantity = "x" if layer == 0 else "a"
-            shown = values[quantity].get((layer, 0, j))
             label = f"unit {j} of {'the input' if layer == 0 else f'layer {layer}'}"
             parts.append(
                 f'<g class="unit" id="{_unit_id(layer, j)}" tabindex="0"'
@@ -303,10 +302,20 @@ def _svg(trace, values, symbols, notation):
                 f"<title>{_esc(label)}</title>"
                 f'<circle cx="{cx}" cy="{cy}" r="{_RADIUS}"/>'
                 f'<text x="{cx}" y="{cy + 4}">'
-                f"{'' if shown is None else _esc(_num(shown))}</text></g>"
+                f"{_esc(first_labels.get(_unit_id(layer, j), ''))}</text></g>"
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _labels(values, b):
+    """What the circles show for example b: its inputs and each unit's activation."""
+    labels = {}
+    for quantity in ("x", "a"):
+        for (layer, example, j), value in values[quantity].items():
+            if example == b:
+                labels[_unit_id(layer, j)] = f"{value:.3g}"  # to fit in a circle
+    return labels
 
 
 def _values(trace):
@@ -485,6 +494,9 @@ def page(trace, notation="loopnet", leave_out=()):
                     "index": list(step.index),
                     "loop": step.loop,
                     "matrix": step.matrix,
+                    "example": step.index[0]
+                    if step.quantity in ("z", "a", "delta")
+                    else None,
                     "current": current,
                     "involved": involved,
                 }
@@ -510,6 +522,7 @@ def page(trace, notation="loopnet", leave_out=()):
         "symbols": symbols.html,
         "details": details,
         "steps": steps,
+        "labels": [_labels(values, b) for b in range(trace.n_batch)],
         "lr": trace.lr,
         "sizes": list(trace.sizes),
     }
@@ -586,9 +599,9 @@ _TEMPLATE = """<!DOCTYPE html>
 {svg}
 <p class="legend"><span class="swatch positive"></span> solid red: a positive weight;
 <span class="swatch negative"></span> dashed blue: a negative weight; the wider the
-line, the larger |w|. In the circles: the inputs and, for example 0, each unit's
-activation. The step's value is ringed in orange, what its equation reads in
-green.</p>
+line, the larger |w|. In the circles: the inputs and each unit's activation, of
+example 0 or, once a step names one, of the step's example. The step's value is
+ringed in orange, what its equation reads in green.</p>
 <div id="details" role="status" aria-live="polite" hidden></div>
 </section>
 <section id="stepper" aria-label="the stepper" hidden>
@@ -724,6 +737,13 @@ _SCRIPT = """
       document.getElementById(id).classList.add("involved");
     });
     counter.textContent = "Step " + (i + 1) + " of " + cards.length;
+    if (data.steps[i].example !== null) { label(data.steps[i].example); }
+  }
+  function label(example) {
+    var labels = data.labels[example];
+    each("#network .unit", function (unit) {
+      unit.querySelector("text").textContent = labels[unit.id] || "";
+    });
   }
   function detail(id) {
     shown = id;

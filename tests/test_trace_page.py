@@ -231,6 +231,9 @@ def test_stepping_by_keyboard_shows_the_trace_values(browser, tmp_path, which):
             element.get_attribute("data-k"),
         )
         assert highlighted == expected_highlight(step), step.name
+        if step.quantity == "a":  # the circle shows the step's example
+            label = element.find_element(By.TAG_NAME, "text").text
+            assert label == f"{step.loop:.3g}"
         row = browser.find_element(By.ID, f"row-{i}")
         assert "current" in row.get_attribute("class")
         press(browser, Keys.ARROW_RIGHT)
