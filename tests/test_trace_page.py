@@ -16,7 +16,7 @@ import loopnet as ln
 from loopnet.cli import main
 from loopnet.compare import random_batch
 from loopnet.notation import NOTATIONS
-from loopnet.trace import trace, worked_trace
+from loopnet.trace import Trace, trace, worked_trace
 from tests.browser import BROWSER_MISSING
 from tests.helpers import PAIRINGS
 
@@ -98,6 +98,12 @@ def test_page_for_every_pairing(output, cost):
     assert page.count('<tr id="row-') == len(result.steps)
 
 
+def test_page_from_the_package_namespace():
+    net = ln.Network([2, 2], seed=0)
+    page = ln.trace(net, [[0.5, -0.5]], [[0.1, 0.9]]).to_html()
+    assert len(embedded(page)["steps"]) == 2 * 2 + 2 + 4 + 2 + 4 + 2
+
+
 def test_repr_html_is_the_page_in_a_frame():
     result = random_trace(batch=1, bias=False)
     frame = result._repr_html_()
@@ -138,7 +144,7 @@ def test_cli_page_is_written_whole_or_not_at_all(capsys, tmp_path, monkeypatch):
     def fail(self, notation="loopnet"):
         raise OSError("disk full")
 
-    monkeypatch.setattr("loopnet.trace.Trace.to_html", fail)
+    monkeypatch.setattr(Trace, "to_html", fail)
     assert main(["trace", "--html", str(path)]) == 1
     assert "disk full" in capsys.readouterr().err
     assert path.read_text() == "an older page" and len(os.listdir(tmp_path)) == 1
