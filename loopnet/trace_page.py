@@ -639,6 +639,7 @@ h2 { font-size: 1.25rem; margin-top: 2rem; }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 0.2rem; }
 code { font-size: 0.95em; }
 sub, sup { font-size: 0.72em; }
+.sym { white-space: nowrap; }
 table { border-collapse: collapse; }
 th, td { padding: 0.15rem 0.6rem; text-align: left; vertical-align: top; }
 table.steps td, table.steps th, table.data td, table.data th {
