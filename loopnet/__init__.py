@@ -11,6 +11,7 @@ from loopnet.compare import CompareReport, compare
 from loopnet.gradcheck import GradcheckResult, gradcheck
 from loopnet.layout import Gradient, Layout
 from loopnet.network import Network
+from loopnet.trace import trace
 from loopnet.training import DivergenceError, History
 
 __version__ = "0.1.0"
@@ -30,4 +31,5 @@ __all__ = [
     "kernels",
     "notation",
     "reference",
+    "trace",
 ]

@@ -4,7 +4,7 @@
     loopnet train digits [--epochs 30] [--batch-size 10] [--lr 3.0] [--save PATH]
                          [--optimizer sgd] [--init nielsen] [--early-stopping]
     loopnet bench [--widths 16,64,256,1024] [--batches 1,10,64,256] [--plot speed.png]
-    loopnet trace [--example worked | --sizes 2,3,1 --seed 0]
+    loopnet trace [--example worked | --sizes 2,3,1 --seed 0] [--html trace.html]
     loopnet diagram [--sizes 2,3,1] [--example worked] -o net.png
     loopnet warmup [--dtypes float32,float64]
 
@@ -41,8 +41,18 @@ from loopnet.compare import (
 from loopnet.costs import COSTS
 from loopnet.initializations import INITIALIZATIONS
 from loopnet.network import Network
+from loopnet.notation import NOTATIONS
 from loopnet.plots import bench_figure, figure_class, network_figure
-from loopnet.trace import EXPLANATION, network_line, trace, worked_example, worked_trace
+from loopnet.saving import write_text
+from loopnet.trace import (
+    EXPLANATION,
+    LR,
+    MAX_BATCH,
+    network_line,
+    trace,
+    worked_example,
+    worked_trace,
+)
 from loopnet.training import OPTIMIZERS
 from loopnet.warmup import DTYPES, warmup
 
@@ -360,17 +370,28 @@ def _run_train(args):
 
 
 def _run_trace(args):
+    if args.html is not None:
+        _check_folder(args.html, "--html")
+    if args.batch is not None and args.batch > MAX_BATCH:
+        raise ValueError(
+            f"--batch {args.batch}: trace follows at most {MAX_BATCH} examples"
+        )
     default = "random" if args.sizes is not None else "worked"
     net, X, Y, worked = _example_network(args, default)
     if worked:
-        print(worked_trace(args.example or "worked"))
+        result = worked_trace(args.example or "worked", args.lr)
+    else:
+        header = (
+            f"{network_line(net)}, seed {args.seed};",
+            f"{X.shape[0]} random example(s), seed {args.seed}.",
+            *EXPLANATION,
+        )
+        result = trace(net, X, Y, header, lr=args.lr)
+    if args.html is None:
+        print(result)
         return 0
-    header = (
-        f"{network_line(net)}, seed {args.seed};",
-        f"{X.shape[0]} random example(s), seed {args.seed}.",
-        *EXPLANATION,
-    )
-    print(trace(net, X, Y, header))
+    write_text(args.html, result.to_html(args.notation))
+    print(f"wrote {args.html}")
     return 0
 
 
@@ -597,6 +618,25 @@ def build_parser():
         "--batch",
         type=_positive,
         help="random examples to trace, at most 4 (default: 1)",
+    )
+    trace.add_argument(
+        "--lr",
+        type=_real(0, low_open=True),
+        default=LR,
+        help=f"learning rate of the closing SGD step (default: {LR})",
+    )
+    trace.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the trace as one self-contained HTML page to PATH (the network,"
+        " a stepper through every equation, the tables) instead of printing it",
+    )
+    trace.add_argument(
+        "--notation",
+        choices=tuple(NOTATIONS),
+        default="loopnet",
+        help="the notation the --html page opens in; it has a switch (default:"
+        " loopnet)",
     )
     _add_network_options(trace, with_defaults=False)
     trace.set_defaults(run=_run_trace)

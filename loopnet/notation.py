@@ -29,6 +29,8 @@ float64; integers become float64).
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -354,3 +356,212 @@ def reshape(flat, sizes, order="F"):
         thetas.append(flat[start : start + n].reshape(shape, order=order))
         start += n
     return thetas
+
+
+class Symbol(NamedTuple):
+    """One quantity as a notation writes it: base, superscript, subscript, suffix.
+
+    ``text`` joins them as ``base^sup_sub suffix`` (``"z^1[0, 2]"``, ``"w^2_13"``);
+    a page sets ``sup`` and ``sub`` raised and lowered.
+    """
+
+    base: str
+    sup: str
+    sub: str
+    suffix: str
+
+    @property
+    def text(self):
+        """The symbol on one line of plain text."""
+        sup = f"^{self.sup}" if self.sup else ""
+        sub = f"_{self.sub}" if self.sub else ""
+        return f"{self.base}{sup}{sub}{self.suffix}"
+
+
+@dataclass(frozen=True)
+class Notation:
+    """How one notation names and numbers a network's quantities.
+
+    Attributes
+    ----------
+    title : str
+        Whose notation, for a reader.
+    letters : dict of str to str
+        The letter of each quantity: ``"x"``, ``"y"``, ``"z"``, ``"a"``,
+        ``"output"`` (a of the last layer), ``"delta"``, ``"W"``, ``"bias"``,
+        ``"sigma"`` (the sigmoid), ``"cost"`` and ``"lr"``.
+    input_layer : int
+        The number of the input layer (loopnet's layer 0): units of loopnet's
+        layer l are numbered ``l + input_layer``.
+    weights_above : bool
+        Whether a weight matrix takes the number of the layer it feeds (loopnet,
+        Nielsen) rather than of the layer it reads (Welch's W^(l), Ng's Theta^(l)).
+    first_index : int
+        The index of the first unit and of the first example: 0 or 1.
+    brackets : bool
+        Indexes as ``[b, j]`` after the symbol, example first (loopnet, Welch),
+        rather than as subscripts (Nielsen, Ng).
+    transposed : bool
+        Weights indexed ``[k, j]``, one row per unit below (Welch's
+        ``z = X W``), rather than ``[j, k]``.
+    bias_column : bool
+        A bias is column 0 of the weight matrix, the bias unit's (Ng's Theta,
+        whose units are numbered from 1).
+    parenthesized : bool
+        Layer numbers written ``(l)``.
+    example : str
+        Format of example b's mark where indexes are subscripts and there are
+        several examples: a superscript ending in ``","`` goes before the layer
+        number (Nielsen's ``a^{x,l}``), one starting with ``" "`` after the
+        symbol.
+    """
+
+    title: str
+    letters: dict
+    input_layer: int
+    weights_above: bool
+    first_index: int
+    brackets: bool
+    transposed: bool = False
+    bias_column: bool = False
+    parenthesized: bool = False
+    example: str = ""
+
+    def symbol(self, quantity, layer, index, n_batch=1):
+        """Write loopnet's ``quantity`` of ``layer`` at ``index`` in this notation.
+
+        Parameters
+        ----------
+        quantity : {"x", "y", "z", "a", "output", "delta", "W", "bias"}
+            ``x`` is layer 0's; ``output`` is ``a`` of the last layer, ``y`` its
+            targets.
+        layer : int
+            loopnet's layer l (0 for ``x``).
+        index : tuple of int
+            loopnet's indexes: ``(b, j)`` (``(b, k)`` for ``x``), ``(j, k)`` for
+            ``W``, ``(j,)`` for ``bias``.
+        n_batch : int
+            Examples in the batch; with one, subscript notations leave b out.
+
+        Returns
+        -------
+        Symbol
+
+        Examples
+        --------
+        >>> from loopnet.notation import NOTATIONS
+        >>> [NOTATIONS[name].symbol("W", 1, (0, 2)).text for name in NOTATIONS]
+        ['W^1[0, 2]', 'w^2_13', 'W^(1)[2, 0]', 'Θ^(1)_1,3']
+        """
+        first = self.first_index
+        if quantity in ("W", "bias"):
+            number = layer + self.input_layer - (0 if self.weights_above else 1)
+            sup = self._layer(number)
+            j = index[0]
+            if quantity == "bias" and self.bias_column:
+                return Symbol(self.letters["W"], sup, f"{j + first},0", "")
+            if quantity == "bias":
+                units = (j + first,)
+            else:
+                units = (j + first, index[1] + first)
+                units = units[::-1] if self.transposed else units
+            letter = self.letters[quantity]
+            if self.brackets:
+                return Symbol(letter, sup, "", f"[{', '.join(map(str, units))}]")
+            comma = "," if self.bias_column else ""
+            return Symbol(letter, sup, comma.join(map(str, units)), "")
+        b, unit = index
+        letter = self.letters[quantity]
+        sup = "" if quantity in ("x", "y") else self._layer(layer + self.input_layer)
+        if letter != self.letters["a"] and quantity == "output":
+            sup = ""  # Welch's yhat needs no layer
+        if self.brackets:
+            return Symbol(letter, sup, "", f"[{b + first}, {unit + first}]")
+        mark = self.example.format(b + first) if n_batch > 1 else ""
+        if mark.endswith(","):
+            sup = f"{mark}{sup}".rstrip(",")
+            mark = ""
+        return Symbol(letter, sup, str(unit + first), mark)
+
+    def _layer(self, number):
+        return f"({number})" if self.parenthesized else str(number)
+
+
+NOTATIONS = {
+    "loopnet": Notation(
+        "loopnet's own (DESIGN's index names, as loopnet trace prints them)",
+        {
+            **{q: q for q in ("x", "y", "z", "a", "W", "bias")},
+            "output": "a",
+            "delta": "δ",
+            "sigma": "σ",
+            "cost": "C",
+            "lr": "η",
+        },
+        input_layer=0,
+        weights_above=True,
+        first_index=0,
+        brackets=True,
+    ),
+    "nielsen": Notation(
+        "Nielsen's (Neural Networks and Deep Learning): input layer 1, neurons"
+        " from 1, w^l_jk from neuron k of layer l-1 to neuron j of layer l",
+        {
+            **{q: q for q in ("x", "y", "z", "a")},
+            "output": "a",
+            "delta": "δ",
+            "W": "w",
+            "bias": "b",
+            "sigma": "σ",
+            "cost": "C",
+            "lr": "η",
+        },
+        input_layer=1,
+        weights_above=True,
+        first_index=1,
+        brackets=False,
+        example="x{},",
+    ),
+    "welch": Notation(
+        "Welch's (seed 001): z^(l+1) = a^(l) W^(l), one example per row of X,"
+        " W^(l) of shape (units below, units above), no biases, yhat the output",
+        {
+            **{q: q for q in ("y", "z", "a", "W")},
+            "x": "X",
+            "output": "ŷ",
+            "delta": "δ",
+            "bias": "b",
+            "sigma": "f",
+            "cost": "J",
+            "lr": "η",
+        },
+        input_layer=1,
+        weights_above=False,
+        first_index=0,
+        brackets=True,
+        transposed=True,
+        parenthesized=True,
+    ),
+    "ng": Notation(
+        "Ng's (seed 000): input layer 1, units from 1, Theta^(l) from layer l to"
+        " l+1 with column 0 for the bias unit, x^(i) the i-th example",
+        {
+            **{q: q for q in ("x", "y", "z", "a")},
+            "output": "a",
+            "delta": "δ",
+            "W": "Θ",
+            "bias": "Θ",
+            "sigma": "g",
+            "cost": "J",
+            "lr": "α",
+        },
+        input_layer=1,
+        weights_above=False,
+        first_index=1,
+        brackets=False,
+        bias_column=True,
+        parenthesized=True,
+        example=" (i={})",
+    ),
+}
+"""The notations a trace page switches between, loopnet's own first."""

@@ -82,6 +82,24 @@ def write_model(path, arrays):
     ``os.replace`` puts it in place. A failure at any point leaves the old file,
     if any, untouched, and removes the temporary file.
     """
+    _write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def write_text(path, text):
+    """Write ``text`` as UTF-8 at exactly ``path``, atomically, as ``write_model``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination. An existing file is replaced.
+    text : str
+        The file's contents.
+    """
+    _write_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _write_atomically(path, write):
+    """Call ``write`` on a temporary binary file, then rename it to ``path``."""
     path = _check_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     mode = _new_file_mode(path)
@@ -90,7 +108,7 @@ def write_model(path, arrays):
     )
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import loopnet as ln
-from loopnet import backends, trace
+from loopnet import backends
 from loopnet.backends import loop
 from loopnet.compare import layer_values
 from loopnet.layout import Layout
@@ -33,7 +33,7 @@ CALLS = {
     "layer_values": lambda net: layer_values(net, X, Y),
     "layer_values matrix": lambda net: layer_values(net, X, Y, method="matrix"),
     "gradcheck": lambda net: ln.gradcheck(net, X, Y),
-    "trace": lambda net: trace.trace(net, X[:1], Y[:1]),
+    "trace": lambda net: ln.trace(net, X[:1], Y[:1]),
 }
 
 
