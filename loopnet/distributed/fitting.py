@@ -30,7 +30,6 @@ import numpy as np
 from distributed import Client
 
 from loopnet import _validation as check
-from loopnet.backends import loop
 from loopnet.costs import add_costs
 from loopnet.distributed import worker
 from loopnet.distributed.shards import Shards, _workers
@@ -347,10 +346,10 @@ def _epochs(net, trainer, rng, epochs, validation, show, callback, history):
                     callback(epoch + 1, number)
             history.seconds.append(time.perf_counter() - started)
             history.cost.append(float(cost_sum / n_examples))
-            if validation is not None:  # fit's evaluation, to its bits
-                val_cost, accuracy = loop.evaluate(net.layout, net.params, *validation)
-                history.val_cost.append(val_cost)
-                history.val_accuracy.append(accuracy)
+            if validation is not None:
+                X_val, Y_val = validation
+                history.val_cost.append(float(net.cost(X_val, Y_val)))
+                history.val_accuracy.append(net.score(X_val, Y_val))
 
 
 class _Trainer:
