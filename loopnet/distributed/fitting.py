@@ -86,7 +86,8 @@ class DistributedHistory(History):
         Wall time of each step on the driver, from sending the parameters to
         having the new ones.
     compute_seconds : list of float
-        The slowest shard's compute time in it (its task, on its worker).
+        The slowest task's compute time in it, on its worker (sync: the
+        slowest shard's first task plus the slowest second-layer task).
     reduce_seconds : list of float
         The driver's sum (or average) of the shards' results and its step.
     communication_seconds : list of float
