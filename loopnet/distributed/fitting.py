@@ -450,8 +450,10 @@ class _SyncTrainer(_Trainer):
             results = self._run(submit, epoch, batch)
             reduced = time.perf_counter()
             grad = self._gradient(results)
-            # fit's running cost: each example's C_b added in the mini-batch's order
-            after = add_costs(layout.cost, output, *results[0][1], cost_sum)
+            # fit's running cost: each example's C_b added in the mini-batch's
+            # order; a diverged one is reported below, not warned (without the JIT)
+            with np.errstate(all="ignore"):
+                after = add_costs(layout.cost, output, *results[0][1], cost_sum)
             if not (math.isfinite(after) and np.isfinite(grad).all()):
                 raise self._diverged(epoch, batch, "its cost or gradient is not finite")
             saved = params.copy(), [array.copy() for array in self.state]
