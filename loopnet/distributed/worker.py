@@ -219,7 +219,8 @@ def gradient_rows(parts, positions, layout, pieces, outputs):
     in the mini-batch: put back in its order, the rows give the arrays
     ``Network.fit`` sums, and each sum over the examples is the one ``fit``
     adds, term for term in its order (rows j split at multiples of
-    ``_tiles.TILE``, as ``fit``'s threads split them).
+    ``_tiles.TILE``, as ``fit``'s threads split them). On one thread: the rows
+    are split over the workers' tasks instead.
 
     Parameters
     ----------
