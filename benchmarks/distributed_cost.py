@@ -131,7 +131,9 @@ def projected_step(entry, batch_size, n_workers, mode):
     for P tasks; the driver's reduce adds P results at the measured rate.
     ``"sync/allreduce"`` (not implemented): the workers sum among themselves by
     a ring allreduce, 2 S (P - 1) / P bytes per link and 2 log2(P) latencies,
-    the reduce split over them.
+    the reduce split over them. The sync model is of sync mode's step at
+    01a6f12, one task per shard (docs/distributed.md); today's, which sums as
+    ``fit`` does, adds a second layer of tasks.
     """
     measured = "sync" if mode == "sync/allreduce" else mode
     one = entry[f"{measured}/1"]

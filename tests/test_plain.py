@@ -21,6 +21,8 @@ from loopnet.kernels.backprop import (
     Workspace,
     _backward_pass,
     _backward_pass_plain,
+    _error_pass,
+    _error_pass_plain,
     _forward_pass,
     _forward_pass_plain,
     _network_gradient,
@@ -359,20 +361,26 @@ def test_plain_training_loop_stops_at_a_non_finite_row(rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output, cost", PAIRINGS)
 def test_passes_equal_their_plain_siblings(rng, dtype, output, cost):
-    """``_forward_pass`` and ``_backward_pass`` against their plain siblings."""
+    """``_forward_pass``, ``_backward_pass`` and ``_error_pass`` against their siblings.
+
+    Each error pass leaves its backward pass's deltas, bit for bit.
+    """
     net = ln.Network([33, 40, 9, 3], "relu", output, cost, True, dtype, seed=3)
     X = rng.random((11, 33)).astype(dtype)
     Y = targets(rng, output, cost, 11, 3, dtype)
     works, grads = [], []
-    for forward, backward in (
-        (_forward_pass, _backward_pass),
-        (_forward_pass_plain, _backward_pass_plain),
+    for forward, backward, errors in (
+        (_forward_pass, _backward_pass, _error_pass),
+        (_forward_pass_plain, _backward_pass_plain, _error_pass_plain),
     ):
         work = Workspace.allocate(net.layout, 11, dtype)
         grad = np.empty_like(net.params)
         forward(net.layout, net.params, X, work.Z, work.A)
         scale, l2 = dtype(1 / 11), dtype(0.1)
         backward(net.layout, net.params, X, Y, work.Z, work.A, work.D, grad, scale, l2)
+        D = np.full_like(work.D, np.nan)
+        errors(net.layout, net.params, X, Y, work.Z, work.A, D)
+        assert np.array_equal(D, work.D)
         works.append(work)
         grads.append(grad)
     for fast, plain in zip(works[0], works[1], strict=True):
@@ -387,6 +395,7 @@ COMPARED = {
     "_weight_step": test_fused_weight_step_equals_gradient_then_step,
     "_forward_pass": test_passes_equal_their_plain_siblings,
     "_backward_pass": test_passes_equal_their_plain_siblings,
+    "_error_pass": test_passes_equal_their_plain_siblings,
     "_network_gradient": test_network_gradient_equals_its_plain_driver,
     "_train_batches": test_training_loop_equals_its_plain_sibling,
 }
@@ -419,7 +428,12 @@ def _run(code, **environ):
 
 DRIVERS = {
     "loopnet.backends.loop": ("_forward_pass", "_network_gradient", "_train_batches"),
-    "loopnet.distributed.worker": ("_network_gradient", "_train_batches"),
+    "loopnet.distributed.worker": (
+        "_forward_pass",
+        "_error_pass",
+        "_weight_gradient",
+        "_train_batches",
+    ),
 }
 """The drivers each module calls, which ``LOOPNET_KERNELS`` chooses."""
 

@@ -4,8 +4,9 @@ Needs the ``distributed`` extra (``pip install "loopnet[distributed]"``, which
 installs ``dask[distributed]``); ``import loopnet`` never imports Dask.
 
 - ``fit(net, X, Y, client, mode="sync")``: synchronous data-parallel SGD, the
-  same steps as ``Network.fit`` (equal to it to rounding), for networks and
-  batches whose step is long against Dask's per-task cost.
+  same sums and steps as ``Network.fit`` (its bits, on workers of the driver's
+  CPU), for networks and batches whose step is long against Dask's per-task
+  cost.
 - ``fit(..., mode="local_sgd", sync_every=...)``: each shard of rows trains its
   own copy by ``fit``'s compiled loop, and the copies are averaged every
   ``sync_every`` mini-batches; for small networks.

@@ -1,10 +1,15 @@
 """The two training loops on Dask: synchronous data-parallel SGD and local SGD.
 
-Synchronous (``mode="sync"``): per mini-batch, each shard holding some of its
-rows sums their gradients, sum_{b in B_s} dC_b/dparams; the driver adds the
-shards' sums in shard order and takes ``fit``'s step from the total with scale
-1/m (``kernels.update._network_step``). Same shuffles and same steps as
-``Network.fit``: equal to it to rounding, the same bits run to run.
+Synchronous (``mode="sync"``): per mini-batch, in two layers of tasks. Each
+shard holding some of its rows runs their forward pass and errors delta^l
+(``worker.shard_errors``); then each task of the second layer puts the rows
+back in the mini-batch's order and sums, for its rows j of each W^l and bias^l,
+sum_{b in B} dC_b/dparams over the whole mini-batch (``worker.gradient_rows``),
+adding the terms in ``fit``'s order. The driver puts the rows together and
+takes ``fit``'s step with scale 1/m (``kernels.update._network_step``), and
+adds the examples' costs to the epoch's as ``fit`` does. Same shuffles, same
+sums and same steps as ``Network.fit``: its parameters and history bit for bit,
+where the driver and the workers run the same compiled code (the same CPU).
 
 Local SGD (``mode="local_sgd"``): per round, each shard trains a copy of the
 parameters by ``fit``'s compiled loop on its next ``sync_every`` mini-batches;
@@ -25,8 +30,10 @@ import numpy as np
 from distributed import Client
 
 from loopnet import _validation as check
+from loopnet.costs import add_costs
 from loopnet.distributed import worker
-from loopnet.distributed.shards import Shards
+from loopnet.distributed.shards import Shards, _workers
+from loopnet.kernels._tiles import TILE
 from loopnet.kernels.update import (
     ADAM,
     NESTEROV,
@@ -79,7 +86,8 @@ class DistributedHistory(History):
         Wall time of each step on the driver, from sending the parameters to
         having the new ones.
     compute_seconds : list of float
-        The slowest shard's compute time in it (its task, on its worker).
+        The slowest task's compute time in it, on its worker (sync: the
+        slowest shard's first task plus the slowest second-layer task).
     reduce_seconds : list of float
         The driver's sum (or average) of the shards' results and its step.
     communication_seconds : list of float
@@ -180,10 +188,11 @@ def fit(
     client : distributed.Client
         The cluster's client.
     mode : {"sync", "local_sgd"}
-        ``"sync"``: every mini-batch's gradient summed over the shards, then
-        ``fit``'s step, exactly; for networks and batches whose step takes
-        well over 10 ms. ``"local_sgd"``: each shard trains its own copy for
-        ``sync_every`` mini-batches, then the copies are averaged.
+        ``"sync"``: every mini-batch's gradient summed as ``fit`` sums it,
+        then ``fit``'s step: ``fit``'s parameters bit for bit; for networks
+        and batches whose step takes well over 10 ms. ``"local_sgd"``: each
+        shard trains its own copy for ``sync_every`` mini-batches, then the
+        copies are averaged.
     epochs, batch_size, lr, l2, momentum, seed, validation, progress
         As ``Network.fit``: the same shuffle (epoch e trains on the e-th
         ``rng.permutation(N)``), mini-batches, L2 decay l2/N and step.
@@ -242,7 +251,7 @@ def fit(
     >>> _ = alone.fit(X, Y, epochs=2, batch_size=8, seed=0, progress=False)
     >>> _ = distributed.fit(net, X, Y, client, epochs=2, batch_size=8, seed=0,
     ...                     progress=False)
-    >>> bool(np.allclose(net.params, alone.params, rtol=1e-12, atol=0))
+    >>> bool(np.array_equal(net.params, alone.params))
     True
     >>> client.close(); cluster.close()
     """
@@ -277,7 +286,9 @@ def fit(
     trainer = (_SyncTrainer if mode == "sync" else _LocalTrainer)(
         net, shards, step, batch_size, retries, history
     )
-    if mode == "local_sgd":
+    if mode == "sync":
+        trainer.pieces = _gradient_pieces(net.layout, len(_workers(client)))
+    else:
         trainer.sync_every = sync_every or _default_sync_every(net, batch_size)
     try:
         _epochs(net, trainer, rng, epochs, validation, show, callback, history)
@@ -291,8 +302,36 @@ def _default_sync_every(net, batch_size):
     return chunk_batches(net.n_params, batch_size, sys.maxsize)
 
 
+def _gradient_pieces(layout, n_tasks):
+    """The rows of the weight gradients each second-layer sync task sums.
+
+    Each layer's rows j in up to ``n_tasks`` blocks that start at multiples of
+    ``_tiles.TILE`` (as ``fit``'s threads split them: the same bits), handed
+    out in turn, so that the blocks of small layers go to different tasks.
+
+    Returns
+    -------
+    list of list of (int, int, int)
+        Per task (none empty), its ``(layer, start, stop)`` blocks.
+    """
+    tasks = [[] for _ in range(n_tasks)]
+    sizes = layout.sizes.tolist()
+    turn = 0
+    for layer in range(len(sizes) - 1):
+        n_l = sizes[layer + 1]
+        height = TILE * math.ceil(math.ceil(n_l / TILE) / n_tasks)
+        for start in range(0, n_l, height):
+            tasks[turn % n_tasks].append((layer, start, min(start + height, n_l)))
+            turn += 1
+    return [pieces for pieces in tasks if pieces]
+
+
 def _epochs(net, trainer, rng, epochs, validation, show, callback, history):
-    """The epochs: shuffle, steps (or rounds), bar, history, validation."""
+    """The epochs: shuffle, steps (or rounds), bar, history, validation.
+
+    ``trainer.epoch`` yields, per step (or round), its examples and the epoch's
+    running cost sum after it.
+    """
     n_examples = trainer.shards.n_examples
     with epoch_bar(epochs, n_examples, show) as bar:
         for epoch in range(epochs):
@@ -300,14 +339,14 @@ def _epochs(net, trainer, rng, epochs, validation, show, callback, history):
             started = time.perf_counter()
             order = rng.permutation(n_examples).astype(np.int64, copy=False)
             cost_sum, done = 0.0, 0
-            for number, (n_done, cost) in enumerate(trainer.epoch(order, epoch), 1):
-                cost_sum, done = cost_sum + cost, done + n_done
+            for number, (n_done, cost_sum) in enumerate(trainer.epoch(order, epoch), 1):
+                done += n_done
                 bar.update(n_done)
                 bar.set_postfix(cost=f"{cost_sum / done:.4g}", refresh=False)
                 if callback is not None:
                     callback(epoch + 1, number)
             history.seconds.append(time.perf_counter() - started)
-            history.cost.append(cost_sum / n_examples)
+            history.cost.append(float(cost_sum / n_examples))
             if validation is not None:
                 X_val, Y_val = validation
                 history.val_cost.append(float(net.cost(X_val, Y_val)))
@@ -367,12 +406,15 @@ class _Trainer:
 
 
 class _SyncTrainer(_Trainer):
-    """Synchronous data-parallel SGD: ``fit``'s steps from the shards' sums."""
+    """Synchronous data-parallel SGD: ``fit``'s sums and steps, over the shards."""
+
+    pieces = ()  # per second-layer task, its blocks of rows (_gradient_pieces)
 
     def epoch(self, order, epoch):
-        """Step through the epoch's mini-batches; yield (examples, cost sum)."""
+        """Step through the epoch's mini-batches; yield (examples, running cost)."""
         net, layout, params = self.net, self.net.layout, self.net.params
-        n_examples = order.shape[0]
+        output = int(layout.activations[-1])
+        n_examples, cost_sum = order.shape[0], 0.0
         for batch, first in enumerate(range(0, n_examples, self.batch_size)):
             rows = order[first : first + self.batch_size]
             parts = self.shards.split(rows)
@@ -380,25 +422,39 @@ class _SyncTrainer(_Trainer):
 
             def submit(parts=parts):
                 params_future = self._share(params)
-                return [
+                errors = [
                     self.client.submit(
-                        worker.shard_gradient,
+                        worker.shard_errors,
                         self.shards.futures[s],
                         params_future,
                         local,
                         layout,
                         pure=False,
                     )
-                    for s, local in parts
+                    for s, local, _ in parts
+                ]
+                places = [places for _, _, places in parts]
+                return [
+                    self.client.submit(
+                        worker.gradient_rows,
+                        errors,
+                        places,
+                        layout,
+                        pieces,
+                        task == 0,  # the first also sends the outputs back
+                        pure=False,
+                    )
+                    for task, pieces in enumerate(self.pieces)
                 ]
 
             results = self._run(submit, epoch, batch)
             reduced = time.perf_counter()
-            grad = results[0][0].copy()  # gathered arrays may be read-only
-            for part, _, _ in results[1:]:  # in shard order: the same bits each run
-                grad += part
-            cost = sum(cost for _, cost, _ in results)
-            if not (math.isfinite(cost) and np.isfinite(grad).all()):
+            grad = self._gradient(results)
+            # fit's running cost: each example's C_b added in the mini-batch's
+            # order; a diverged one is reported below, not warned (without the JIT)
+            with np.errstate(all="ignore"):
+                after = add_costs(layout.cost, output, *results[0][1], cost_sum)
+            if not (math.isfinite(after) and np.isfinite(grad).all()):
                 raise self._diverged(epoch, batch, "its cost or gradient is not finite")
             saved = params.copy(), [array.copy() for array in self.state]
             scale = net.dtype.type(1) / net.dtype.type(rows.shape[0])
@@ -409,10 +465,24 @@ class _SyncTrainer(_Trainer):
                     array[...] = old
                 what = "its step made parameters non-finite"
                 raise self._diverged(epoch, batch, what)
+            cost_sum = after
             now = time.perf_counter()
             compute = max(seconds for _, _, seconds in results)
             self.history.record(now - started, compute, now - reduced)
-            yield rows.shape[0], cost
+            yield rows.shape[0], cost_sum
+
+    def _gradient(self, results):
+        """The whole gradient from the second-layer tasks' blocks of rows."""
+        layout = self.net.layout
+        grad = np.empty(self.net.n_params, dtype=self.net.dtype)
+        for pieces, (blocks, _, _) in zip(self.pieces, results, strict=True):
+            for (layer, start, stop), (dW, dbias) in zip(pieces, blocks, strict=True):
+                first = layout.w_offsets[layer] + start * layout.sizes[layer]
+                grad[first : first + dW.size] = dW.reshape(-1)
+                if dbias is not None:
+                    first = layout.b_offsets[layer]
+                    grad[first + start : first + stop] = dbias
+        return grad
 
 
 class _LocalTrainer(_Trainer):
@@ -421,13 +491,14 @@ class _LocalTrainer(_Trainer):
     sync_every = 1
 
     def epoch(self, order, epoch):
-        """Run the epoch's rounds; yield (examples, cost sum) per round."""
+        """Run the epoch's rounds; yield (examples, running cost) per round."""
         params, starts = self.net.params, self.shards.starts
         owner = np.searchsorted(starts, order, side="right") - 1
         # each shard's rows in the epoch's order: fit's shuffle, restricted
         local = [order[owner == s] - starts[s] for s in range(len(self.shards))]
         per_round = self.sync_every * self.batch_size
         n_rounds = max(math.ceil(rows.shape[0] / per_round) for rows in local)
+        cost_sum = 0.0
         for round_ in range(n_rounds):
             segment = slice(round_ * per_round, (round_ + 1) * per_round)
             parts = [(s, rows[segment]) for s, rows in enumerate(local)]
@@ -456,7 +527,7 @@ class _LocalTrainer(_Trainer):
             reduced = time.perf_counter()
             mean = _mean([result[0] for result in results])
             states = [result[1] for result in results]
-            cost = sum(result[2] for result in results)
+            cost = cost_sum + sum(result[2] for result in results)
             batch = round_ * self.sync_every
             if not (math.isfinite(cost) and np.isfinite(mean).all()):
                 what = "a shard's round made its cost or parameters non-finite"
@@ -466,10 +537,11 @@ class _LocalTrainer(_Trainer):
                 arrays = [getattr(state, name) for state in states]
                 getattr(self.state, name)[...] = _mean(arrays)
             self.state.t[0] = max(int(state.t[0]) for state in states)
+            cost_sum = cost
             now = time.perf_counter()
             compute = max(result[3] for result in results)
             self.history.record(now - started, compute, now - reduced)
-            yield sum(rows.size for _, rows in parts), cost
+            yield sum(rows.size for _, rows in parts), cost_sum
 
 
 def _mean(arrays):

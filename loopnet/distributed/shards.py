@@ -145,15 +145,16 @@ class Shards:
 
         Returns
         -------
-        list of (int, ndarray of int64)
-            ``(shard, rows within the shard)`` for each shard holding any,
-            in shard order; each shard's rows keep their order in ``batch``.
+        list of (int, ndarray of int64, ndarray of int64)
+            ``(shard, rows within the shard, their places in batch)`` for each
+            shard holding any, in shard order; each shard's rows keep their
+            order in ``batch``.
         """
         owner = np.searchsorted(self.starts, batch, side="right") - 1
         return [
-            (s, batch[owner == s] - self.starts[s])
+            (s, batch[places] - self.starts[s], places)
             for s in range(len(self.futures))
-            if np.any(owner == s)
+            if (places := np.flatnonzero(owner == s)).size
         ]
 
     def release(self):

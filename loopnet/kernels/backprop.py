@@ -19,6 +19,8 @@ Three drivers compute the same gradient:
   (feedforward, output error, backpropagate, Delta += delta a^T), written to be
   read.
 
+``_error_pass`` (and its plain sibling) is the backward pass's deltas alone.
+
 The plain and per-example drivers sum in index order; the batched driver sums
 long dot products in register tiles (``_tiles``), so they agree to rounding, not
 bit for bit.
@@ -254,6 +256,41 @@ def _backward_pass(layout, params, X, Y, Z, A, D, grad, scale, l2, parallel=None
 
 
 @njit(**JIT)
+def _error_pass(layout, params, X, Y, Z, A, D, parallel=None):
+    """Write every layer's delta^l into ``D``: ``_backward_pass`` without dC/dparams.
+
+    The output error delta^L, then delta^{l-1} = (delta^l W^l) * sigma'(z^{l-1})
+    for l = L, ..., 2, by the kernels ``_backward_pass`` calls, so ``D`` gets its
+    bits. For work that sums the parameters' gradients elsewhere: the
+    distributed sync step, whose workers find the errors of their rows and sum
+    the gradient of each row of W^l over the whole mini-batch.
+
+    Arguments as ``_backward_pass``, without ``grad``, ``scale`` and ``l2``.
+    """
+    sizes, activations = layout.sizes, layout.activations
+    n_batch = X.shape[0]
+    last = sizes.shape[0] - 2
+    offsets = _unit_offsets(sizes, n_batch)
+    _output_error_from_outputs(
+        _block(Z, offsets, last, n_batch, sizes[last + 1]),
+        _block(A, offsets, last, n_batch, sizes[last + 1]),
+        Y,
+        activations[last],
+        layout.cost,
+        _block(D, offsets, last, n_batch, sizes[last + 1]),
+    )
+    for layer in range(last, 0, -1):
+        _hidden_error_from_outputs(
+            _block(D, offsets, layer, n_batch, sizes[layer + 1]),
+            _weights(layout, params, layer),
+            _block(A, offsets, layer - 1, n_batch, sizes[layer]),
+            activations[layer - 1],
+            _block(D, offsets, layer - 1, n_batch, sizes[layer]),
+            parallel,
+        )
+
+
+@njit(**JIT)
 def _network_gradient(layout, params, X, Y, scale, l2, work, grad, parallel=None):
     """Write the gradient of the cost (scaled, with L2) into ``grad``, batch at a time.
 
@@ -346,6 +383,35 @@ def _backward_pass_plain(layout, params, X, Y, Z, A, D, grad, scale, l2, paralle
                 _block(D, offsets, layer - 1, n_batch, n_prev),
             )
     _scale_and_regularize(layout, params, scale, l2, grad)
+
+
+@njit(**JIT)
+def _error_pass_plain(layout, params, X, Y, Z, A, D, parallel=None):
+    """``_error_pass`` by the plain siblings: the deltas of ``_backward_pass_plain``.
+
+    delta^L by ``_output_error`` (sigma'(z) from z), delta^{l-1} by
+    ``_hidden_error_plain``; arguments as ``_error_pass``, on one thread.
+    """
+    sizes, activations = layout.sizes, layout.activations
+    n_batch = X.shape[0]
+    last = sizes.shape[0] - 2
+    offsets = _unit_offsets(sizes, n_batch)
+    _output_error(
+        _block(Z, offsets, last, n_batch, sizes[last + 1]),
+        _block(A, offsets, last, n_batch, sizes[last + 1]),
+        Y,
+        activations[last],
+        layout.cost,
+        _block(D, offsets, last, n_batch, sizes[last + 1]),
+    )
+    for layer in range(last, 0, -1):
+        _hidden_error_plain(
+            _block(D, offsets, layer, n_batch, sizes[layer + 1]),
+            _weights(layout, params, layer),
+            _block(Z, offsets, layer - 1, n_batch, sizes[layer]),
+            activations[layer - 1],
+            _block(D, offsets, layer - 1, n_batch, sizes[layer]),
+        )
 
 
 @njit(**JIT)

@@ -14,6 +14,8 @@ from loopnet._jit import KERNELS
 from loopnet.kernels.backprop import (
     _backward_pass,
     _backward_pass_plain,
+    _error_pass,
+    _error_pass_plain,
     _forward_pass,
     _forward_pass_plain,
     _network_gradient,
@@ -32,6 +34,7 @@ PLAIN = {
     _weight_step: _weight_step_plain,
     _forward_pass: _forward_pass_plain,
     _backward_pass: _backward_pass_plain,
+    _error_pass: _error_pass_plain,
     _network_gradient: _network_gradient_plain,
     _train_batches: _train_batches_plain,
 }
