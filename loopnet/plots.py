@@ -1,13 +1,15 @@
 """Pictures: the network as the seeds draw it, and the loop-vs-matrix speed sweep.
 
-matplotlib is optional (``pip install -e ".[examples]"``); it is imported when a
-figure is made. Figures are built with the object-oriented API
-(``matplotlib.figure.Figure``), never ``pyplot``, so nothing here opens a window
-or changes the process's backend; ``Figure.savefig`` renders with Agg.
+matplotlib is optional (the ``examples`` extra); it is imported when a figure is
+made, and its absence is an ImportError saying what to install. Figures are built
+with the object-oriented API (``matplotlib.figure.Figure``), never ``pyplot``, so
+nothing here opens a window or changes the process's backend; ``Figure.savefig``
+renders with Agg.
 """
 
 import numpy as np
 
+from loopnet._extras import missing_extra
 from loopnet.compare import layer_values
 
 MAX_DIAGRAM_UNITS = 16
@@ -19,10 +21,7 @@ def figure_class():
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
-        raise ImportError(
-            "drawing needs matplotlib: pip install matplotlib"
-            ' (or pip install -e ".[examples]")'
-        ) from error
+        raise missing_extra("drawing", "matplotlib", "examples", error) from error
     return Figure
 
 

@@ -330,7 +330,9 @@ def test_unwritable_figure_exits_with_status_1(capsys, tmp_path):
 def test_missing_matplotlib_is_one_line(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     status, _, err = run(capsys, "diagram", "-o", str(tmp_path / "net.png"))
-    assert status == 1 and err.count("\n") == 1 and "pip install matplotlib" in err
+    assert (
+        status == 1 and err.count("\n") == 1 and 'pip install -e ".[examples]"' in err
+    )
 
 
 @pytest.mark.parametrize(

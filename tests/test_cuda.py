@@ -35,7 +35,7 @@ from tests.helpers import (
 )
 
 pytest.importorskip(
-    "numba_cuda", reason='numba-cuda is not installed: pip install "loopnet[cuda]"'
+    "numba_cuda", reason='numba-cuda is not installed: pip install -e ".[cuda]"'
 )
 if not lc.is_available():
     pytest.skip(
@@ -98,7 +98,7 @@ def test_import_needs_no_numba_cuda():
         "    print(error)\n"
     )
     assert result.returncode == 0, result.stderr
-    assert 'pip install "loopnet[cuda]"' in result.stdout
+    assert 'pip install -e ".[cuda]"' in result.stdout
 
 
 def test_import_loopnet_does_not_import_numba_cuda():
