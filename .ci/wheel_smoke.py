@@ -2,8 +2,9 @@
 
 A smoke of each extra, on the fewest kernel compiles (the wheel's venv starts
 with an empty cache): ``loopnet compare`` has compiled the gradient before this
-runs, the digits' training compiles ``fit``'s loop once, and the estimator and
-the Dask workers load both from the wheel's own cache.
+runs, the digits' training compiles ``fit``'s loop once, the Dask workers'
+drivers compile once before the cluster starts, and the estimator and the
+workers load them from the wheel's own cache.
 
     python wheel_smoke.py                         # examples, sklearn, distributed
     NUMBA_ENABLE_CUDASIM=1 python wheel_smoke.py cuda    # on Numba's simulator
@@ -72,7 +73,11 @@ def on_dask(data):
     from distributed import Client, LocalCluster
 
     from loopnet import distributed
+    from loopnet.distributed import worker
 
+    # the workers' drivers compiled once here, not twice side by side: the
+    # workers then load them from the wheel's cache
+    worker.warm(["float64"])
     X, Y = data.X_train[:200], data.Y_train[:200]
     alone, spread = ln.Network([64, 30, 10], seed=0), ln.Network([64, 30, 10], seed=0)
     alone.fit(X, Y, epochs=1, lr=3.0, seed=0, progress=False)
