@@ -376,8 +376,7 @@ def _run_trace(args):
 
 def _run_warmup(args):
     def report(item):
-        state = {True: "compiled", False: "cached", None: "ready"}[item.compiled]
-        print(f"{item.dtype}  {item.name:<34} {state:>8}  {item.seconds:6.2f} s")
+        print(f"{item.dtype}  {item.name:<34} {item.state:>9}  {item.seconds:6.2f} s")
 
     started = time.perf_counter()
     warmed, skipped = warmup(args.dtypes, report, args.parallel)
