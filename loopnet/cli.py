@@ -18,6 +18,7 @@ be written exits with status 1, as does ``compare`` when the two forms disagree.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -58,7 +59,17 @@ DEFAULTS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, without the usage block."""
+    """An argument parser whose errors are one line, without the usage block.
+
+    A word that starts with a dash and a digit (``--sizes -5,3,1``) is a value,
+    not an option, so that its option's own check says what is wrong with it;
+    argparse takes only a plain negative number (``-5``) for a value.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # no option of loopnet's starts with a digit
+        self._negative_number_matcher = re.compile(r"^-\d")
 
     def error(self, message):
         """Print ``prog: error: message`` on one line and exit with status 2."""
@@ -654,6 +665,8 @@ def build_parser():
         " several threads run (default: where Numba has more than one thread)",
     )
     warm.set_defaults(run=_run_warmup)
+    for command in commands.choices.values():
+        command.set_defaults(parser=command)
     return parser
 
 
@@ -693,7 +706,9 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # told by the command's parser: "loopnet compare: error: ..."
+            args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit:
         return exit.code
     try:
