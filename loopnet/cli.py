@@ -280,11 +280,7 @@ def _run_compare(args):
 
 
 def _progress(items, description):
-    """Wrap ``items`` in a tqdm bar on stderr when tqdm is installed."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return items
+    """Wrap ``items`` in a tqdm bar on stderr (tqdm is a dependency)."""
     # disable=None: the bar shows on a terminal only, not in logs and pipes
     return tqdm(items, desc=description, unit="cell", file=sys.stderr, disable=None)
 

@@ -99,14 +99,6 @@ def test_bench_prints_a_table_and_plots(capsys, tmp_path):
     assert_png(plot)
 
 
-def test_bench_runs_without_tqdm(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)
-    status, out, _ = run(
-        capsys, "bench", "--widths", "2", "--batches", "1", "--repeat", "1"
-    )
-    assert status == 0 and "2-2-2" in out
-
-
 def test_trace_worked_example_by_default(capsys):
     status, out, _ = run(capsys, "trace")
     assert status == 0
