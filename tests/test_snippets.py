@@ -5,10 +5,12 @@ by a fresh interpreter, as a user who pastes it into ``x.py`` runs it, and must
 exit with status 0. A block whose first line starts with ``# fragment:`` is an
 excerpt that is not meant to run (docs/contributing.md, "Snippets in the docs"):
 it must still parse. Blocks that start a Dask cluster run in the heavy lane
-(``pytest -m heavy``), the others in the default run.
+(``pytest -m heavy``), the others in the default run; a block that needs an
+extra that is not installed is skipped, saying which (``NEEDS``).
 """
 
 import glob
+import importlib.util
 import os
 import re
 import subprocess
@@ -23,6 +25,15 @@ FRAGMENT = "# fragment:"
 """The first line of a block that is an excerpt, not a script."""
 
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+NEEDS = [
+    ("sklearn", "sklearn", "scikit-learn", "examples"),
+    ("datasets.digits", "sklearn", "scikit-learn", "examples"),
+    ("distributed", "distributed", "dask.distributed", "distributed"),
+    ("matplotlib", "matplotlib", "matplotlib", "examples"),
+    ("plots", "matplotlib", "matplotlib", "examples"),
+]
+"""(text in a block, the module it needs, its package, the extra that has it)."""
 
 
 def documents():
@@ -39,6 +50,14 @@ def snippets(document):
         (text.count("\n", 0, match.start()) + 1, match.group(1))
         for match in _BLOCK.finditer(text)
     ]
+
+
+def missing_extra(code):
+    """The skip reason when ``code`` needs a package that is not installed."""
+    for text, module, package, extra in NEEDS:
+        if text in code and importlib.util.find_spec(module) is None:
+            return f'{package} is not installed: pip install -e ".[{extra}]"'
+    return None
 
 
 def cases():
@@ -63,6 +82,9 @@ def test_snippet_runs_as_a_script(code, tmp_path):
     if code.startswith(FRAGMENT):
         compile(code, "<fragment>", "exec")
         return
+    reason = missing_extra(code)
+    if reason is not None:
+        pytest.skip(reason)
     script = tmp_path / "snippet.py"
     script.write_text(code, encoding="utf-8")
     result = subprocess.run(
