@@ -3,8 +3,9 @@
 Every benchmark here is skipped (``NotImplementedError`` in ``setup``) where
 numba-cuda is not installed or sees no GPU: asv's own environments leave
 numba-cuda out, so run these with ``asv run -E existing:python`` in an
-environment that has ``loopnet[cuda]``. ``benchmarks/gpu_bench.py`` is the
-script form, with PyTorch on the same GPU beside them.
+environment with the ``cuda`` extra (``pip install -e ".[cuda]"``).
+``benchmarks/gpu_bench.py`` is the script form, with PyTorch on the same GPU
+beside them.
 """
 
 import numpy as np

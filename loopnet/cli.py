@@ -18,6 +18,7 @@ be written exits with status 1, as does ``compare`` when the two forms disagree.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -68,7 +69,17 @@ DEFAULTS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, without the usage block."""
+    """An argument parser whose errors are one line, without the usage block.
+
+    A word that starts with a dash and a digit (``--sizes -5,3,1``) is a value,
+    not an option, so that its option's own check says what is wrong with it;
+    argparse takes only a plain negative number (``-5``) for a value.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # no option of loopnet's starts with a digit
+        self._negative_number_matcher = re.compile(r"^-\d")
 
     def error(self, message):
         """Print ``prog: error: message`` on one line and exit with status 2."""
@@ -279,11 +290,7 @@ def _run_compare(args):
 
 
 def _progress(items, description):
-    """Wrap ``items`` in a tqdm bar on stderr when tqdm is installed."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return items
+    """Wrap ``items`` in a tqdm bar on stderr (tqdm is a dependency)."""
     # disable=None: the bar shows on a terminal only, not in logs and pipes
     return tqdm(items, desc=description, unit="cell", file=sys.stderr, disable=None)
 
@@ -397,8 +404,7 @@ def _run_trace(args):
 
 def _run_warmup(args):
     def report(item):
-        state = {True: "compiled", False: "cached", None: "ready"}[item.compiled]
-        print(f"{item.dtype}  {item.name:<34} {state:>8}  {item.seconds:6.2f} s")
+        print(f"{item.dtype}  {item.name:<34} {item.state:>9}  {item.seconds:6.2f} s")
 
     started = time.perf_counter()
     warmed, skipped = warmup(args.dtypes, report, args.parallel)
@@ -695,6 +701,8 @@ def build_parser():
         " several threads run (default: where Numba has more than one thread)",
     )
     warm.set_defaults(run=_run_warmup)
+    for command in commands.choices.values():
+        command.set_defaults(parser=command)
     return parser
 
 
@@ -734,7 +742,9 @@ def main(argv=None):
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # told by the command's parser: "loopnet compare: error: ..."
+            args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit:
         return exit.code
     try:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from loopnet._extras import missing_extra
 from loopnet._validation import as_array, check_count, read_at_most
 
 __all__ = ["Split", "digits", "load_idx", "one_hot"]
@@ -341,11 +342,8 @@ def digits(test_size=0.2, seed=0):
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     try:
         from sklearn.datasets import load_digits
-    except ImportError as exc:
-        raise ImportError(
-            "digits() needs scikit-learn, which is not installed; "
-            'pip install "loopnet[examples]"'
-        ) from exc
+    except ImportError as error:
+        raise missing_extra("digits()", "scikit-learn", "examples", error) from error
     X, labels = load_digits(return_X_y=True)
     n = X.shape[0]
     n_test = math.ceil(test_size * n)

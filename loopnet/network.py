@@ -266,7 +266,7 @@ class Network:
         method : {"loop", "matrix", "cuda"}
             ``"loop"``: the compiled per-index kernels; ``"matrix"``: the NumPy
             matrix form of ``loopnet.reference``; ``"cuda"``: the same loops on an
-            NVIDIA GPU (``loopnet.cuda.gradient``; needs ``loopnet[cuda]``).
+            NVIDIA GPU (``loopnet.cuda.gradient``; needs the ``cuda`` extra).
 
         Returns
         -------
@@ -379,7 +379,7 @@ class Network:
             above. ``"matrix"``: the same steps by the NumPy matrix form, one
             Python iteration per mini-batch (slow; for checking the loop).
             ``"cuda"``: the same steps on an NVIDIA GPU
-            (``loopnet.cuda.Trainer``; needs ``loopnet[cuda]`` and a GPU), with
+            (``loopnet.cuda.Trainer``; needs the ``cuda`` extra and a GPU), with
             the data and parameters resident on the device and copied back after
             every chunk. All draw the same shuffles and agree up to rounding. The
             GPU loop keeps no running cost, so ``history.cost`` then holds the

@@ -1,13 +1,15 @@
 """Pictures: the network as the seeds draw it, and the loop-vs-matrix speed sweep.
 
-matplotlib is optional (``pip install -e ".[examples]"``); it is imported when a
-figure is made. Figures are built with the object-oriented API
-(``matplotlib.figure.Figure``), never ``pyplot``, so nothing here opens a window
-or changes the process's backend; ``Figure.savefig`` renders with Agg.
+matplotlib is optional (the ``examples`` extra); it is imported when a figure is
+made, and its absence is an ImportError saying what to install. Figures are built
+with the object-oriented API (``matplotlib.figure.Figure``), never ``pyplot``, so
+nothing here opens a window or changes the process's backend; ``Figure.savefig``
+renders with Agg.
 """
 
 import numpy as np
 
+from loopnet._extras import missing_extra
 from loopnet.compare import layer_values
 
 MAX_DIAGRAM_UNITS = 16
@@ -19,23 +21,40 @@ def figure_class():
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
-        raise ImportError(
-            "drawing needs matplotlib: pip install matplotlib"
-            ' (or pip install -e ".[examples]")'
-        ) from error
+        raise missing_extra("drawing", "matplotlib", "examples", error) from error
     return Figure
 
 
 _X_GAP, _Y_GAP, _RADIUS = 3.0, 2.0, 0.35
 """Distance between layers, between units of a layer, and unit radius (data units)."""
 
+_LABEL_POINTS = 7
+"""Font size of the values written under the units."""
 
-def _unit_positions(sizes):
+_CHARACTER_WIDTH = 0.62
+"""Width of a character of the labels' font, in font sizes (an upper estimate)."""
+
+
+def _unit_positions(sizes, x_gap=_X_GAP):
     """Return (x, y) of unit j of each layer: layers left to right, units centred."""
     return [
-        [(_X_GAP * layer, _Y_GAP * ((n - 1) / 2 - j)) for j in range(n)]
+        [(x_gap * layer, _Y_GAP * ((n - 1) / 2 - j)) for j in range(n)]
         for layer, n in enumerate(sizes)
     ]
+
+
+def _port(labels, inches):
+    """How far beside its unit a weight's line starts and ends (data units).
+
+    Past the half-width of the widest label written under the units (``inches``
+    per data unit), so that no line crosses one: a grey stub joins the unit to
+    its port. Without labels, at the unit's edge.
+    """
+    lines = [line for label in labels for line in label.splitlines()]
+    if not lines:
+        return _RADIUS
+    points = max(map(len, lines)) * _LABEL_POINTS * _CHARACTER_WIDTH
+    return max(_RADIUS, points / 72 / inches / 2 + 0.1)
 
 
 def network_figure(net, X=None, Y=None, title=None):
@@ -84,11 +103,17 @@ def network_figure(net, X=None, Y=None, title=None):
     from matplotlib.patches import Circle
 
     sizes = net.sizes
-    positions = _unit_positions(sizes)
     half_height = _Y_GAP * (max(sizes) - 1) / 2
-    x_range = (-1.2, _X_GAP * (len(sizes) - 1) + 1.2)
     y_range = (-half_height - 1.8, half_height + 1.6)
     inches = min(0.7, 12 / (y_range[1] - y_range[0]))
+    labels = [
+        [_unit_label(net, values, X, layer, j) for j in range(n)]
+        for layer, n in enumerate(sizes)
+    ]
+    port = _port([label for layer in labels for label in layer], inches)
+    x_gap = max(_X_GAP, 2 * port + 1.5)  # room for the lines between the ports
+    positions = _unit_positions(sizes, x_gap)
+    x_range = (-max(1.2, port + 0.2), x_gap * (len(sizes) - 1) + max(1.2, port + 0.2))
     fig = Figure(
         figsize=(
             inches * (x_range[1] - x_range[0]) + 1.8,
@@ -100,18 +125,30 @@ def network_figure(net, X=None, Y=None, title=None):
     scale = max(float(np.max(np.abs(W))) for W in net.weights) or 1.0
     norm = colors.Normalize(-scale, scale)
     cmap = colormaps["coolwarm"]
+    for layer, units in enumerate(positions):
+        if port > _RADIUS:  # grey stubs from each unit to its ports, one each side
+            for x, y in units:
+                sides = [side for side in (-1, 1) if 0 <= layer + side < len(sizes)]
+                for side in sides:
+                    ax.plot(
+                        [x + side * _RADIUS, x + side * port],
+                        [y, y],
+                        color="0.45",
+                        linewidth=1.0,
+                        zorder=1,
+                    )
     for layer, W in enumerate(net.weights):
         for j, k in np.ndindex(W.shape):
             (x0, y0), (x1, y1) = positions[layer][k], positions[layer + 1][j]
             weight = float(W[j, k])
             ax.plot(
-                [x0, x1],
+                [x0 + port, x1 - port],
                 [y0, y1],
                 color=cmap(norm(weight)),
                 linewidth=0.5 + 3.5 * abs(weight) / scale,
                 zorder=1,
             )
-    box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "lw": 0}
+    box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "lw": 0}
     for layer, units in enumerate(positions):
         for j, (x, y) in enumerate(units):
             ax.add_patch(
@@ -124,18 +161,17 @@ def network_figure(net, X=None, Y=None, title=None):
                 )
             )
             ax.text(x, y, str(j), ha="center", va="center", fontsize=9, zorder=3)
-            label = _unit_label(net, values, X, layer, j)
-            if label:
+            if labels[layer][j]:
                 ax.text(
-                    x, y - _RADIUS - 0.1, label, ha="center", va="top",
-                    fontsize=7, zorder=4, bbox=box,
+                    x, y - _RADIUS - 0.1, labels[layer][j], ha="center", va="top",
+                    fontsize=_LABEL_POINTS, zorder=4, bbox=box,
                 )  # fmt: skip
     for layer, n in enumerate(sizes):
         heading = (
             "input" if layer == 0 else f"layer {layer}, {net.activations[layer - 1]}"
         )
         ax.text(
-            _X_GAP * layer, half_height + 0.7, f"{heading}\n{n} unit(s)",
+            x_gap * layer, half_height + 0.7, f"{heading}\n{n} unit(s)",
             ha="center", va="bottom", fontsize=9,
         )  # fmt: skip
     ax.set_xlim(*x_range)
@@ -160,12 +196,70 @@ def _unit_label(net, values, X, layer, j):
     return text
 
 
+_TICK_MANTISSAS = (
+    (1.0, 2.0, 5.0),
+    (1.0, 2.0, 3.0, 5.0, 7.0),
+    (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0),
+)
+"""Tick values m * 10**e of a log axis, coarsest first."""
+
+
+def ratio_ticks(low, high, at_least=4):
+    """Ticks for a log axis from ``low`` to ``high``: the coarsest set with enough.
+
+    Parameters
+    ----------
+    low, high : float
+        The axis's range, 0 < low < high.
+    at_least : int
+        How many ticks to give: from the coarsest of ``_TICK_MANTISSAS`` that
+        has as many, or, for a range too narrow for any, the multiples of the
+        coarsest step (1, 2, 2.5 or 5 times a power of 10) that has.
+
+    Returns
+    -------
+    list of float
+
+    Examples
+    --------
+    >>> from loopnet.plots import ratio_ticks
+    >>> ratio_ticks(0.3, 1.1)
+    [0.3, 0.5, 0.7, 1.0]
+    >>> ratio_ticks(0.05, 1.1)
+    [0.05, 0.1, 0.2, 0.5, 1.0]
+    >>> ratio_ticks(0.85, 1.15)
+    [0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15]
+    """
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for mantissas in _TICK_MANTISSAS:
+        ticks = sorted(
+            {
+                float(f"{m * 10.0**e:.6g}")
+                for e in decades
+                for m in mantissas
+                if low <= m * 10.0**e <= high
+            }
+        )
+        if len(ticks) >= at_least:
+            return ticks
+    top = int(np.floor(np.log10(high - low)))
+    steps = sorted(m * 10.0**e for e in range(top - 2, top + 1) for m in (1, 2, 2.5, 5))
+    for step in reversed(steps):
+        first = int(np.ceil(low / step - 1e-9))  # 1e-9: 1.15 / 0.05 is 22.99...
+        last = int(np.floor(high / step + 1e-9))
+        if last - first + 1 >= at_least:
+            break
+    return [float(f"{i * step:.6g}") for i in range(first, last + 1)]
+
+
 def bench_figure(points, threads=None):
     """Plot a ``loopnet bench`` sweep: time and loop/matrix ratio against width.
 
     Left: median gradient time of the loop form (solid) and the matrix form
     (dashed), one colour per batch size. Right: loop time / matrix time; the
-    line at 1 is the crossover, below it the loops are faster. Both on log axes.
+    line at 1 is the crossover, below it the loops are faster, as the axis's label
+    says; its ticks are the coarsest of ``ratio_ticks`` that give four or more.
+    Both on log axes.
 
     Parameters
     ----------
@@ -190,7 +284,7 @@ def bench_figure(points, threads=None):
     if not points:
         raise ValueError("points must hold at least one BenchPoint, got none")
     Figure = figure_class()
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     time_ax, ratio_ax = fig.subplots(1, 2)
@@ -221,20 +315,12 @@ def bench_figure(points, threads=None):
             label=f"batch {n_batch}",
         )
     ratio_ax.axhline(1.0, color="black", linewidth=1)
-    ratio_ax.text(
-        0.98,
-        0.97,
-        "below 1: loops faster",
-        transform=ratio_ax.get_yaxis_transform(),
-        ha="right",
-        va="top",
-        fontsize=8,
-    )
     widths = sorted({point.width for point in points})
     network = "-".join(["w"] * len(points[0].sizes))
     time_ax.set_title(f"gradient time, network {network}")
     time_ax.set_ylabel("median seconds")
     ratio_ax.set_title("loop time / matrix time")
+    ratio_ax.set_ylabel("ratio (below 1: the loops are faster)")
     for ax in (time_ax, ratio_ax):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -242,7 +328,10 @@ def bench_figure(points, threads=None):
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xticks(widths, [str(width) for width in widths])
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ratio_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ratios = [point.ratio for point in points] + [1.0]
+    low, high = min(ratios) / 1.08, max(ratios) * 1.08  # the line at 1 in view
+    ratio_ax.set_ylim(low, high)
+    ratio_ax.yaxis.set_major_locator(FixedLocator(ratio_ticks(low, high)))
     ratio_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ratio_ax.yaxis.set_minor_formatter(NullFormatter())
     time_ax.legend(fontsize=7)

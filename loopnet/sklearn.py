@@ -12,18 +12,27 @@ Both mean C_b over the training set plus l2/(2N) sum W^2, scikit-learn's
 ``sample_weight``: the compiled loop averages every example's gradient
 equally, so ``fit`` has no such parameter and scikit-learn's checks treat the
 estimators as unweighted. docs/estimators.md has the API, the formulas and a
-comparison with ``MLPClassifier``.
+comparison with ``MLPClassifier``. Needs scikit-learn (the ``examples`` extra);
+without it, importing this module raises ImportError saying what to install.
 """
 
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import r2_score
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from loopnet._extras import missing_extra
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError as error:
+    raise missing_extra(
+        "loopnet.sklearn", "scikit-learn >= 1.6", "examples", error
+    ) from error
 
 from loopnet import _validation as check
 from loopnet import schedules

@@ -12,6 +12,11 @@ several threads runs, are a second compiled form of each driver
 (``backends.loop.compile_parallel``): warmed where Numba has more than one
 thread, or when asked.
 
+Each entry says what its calls did, as Numba's events show it: ``compiled``
+(something compiled), ``cached`` (loaded from Numba's cache, nothing compiled)
+or ``in memory`` (nothing to load: an entry before it loaded or compiled all it
+runs, as a public kernel shares its compiled body with the drivers).
+
 The public kernels are called with arguments made from their parameters' names,
 which follow the project's index convention (``W``, ``A_prev``, ``delta``, ...;
 ``ARGUMENTS``); a kernel with a parameter outside it is reported, not warmed.
@@ -19,11 +24,13 @@ which follow the project's index convention (``W``, ``A_prev``, ``delta``, ...;
 
 import inspect
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
 import numba
 import numpy as np
+from numba.core import event
 
 from loopnet import kernels
 from loopnet.backends import loop
@@ -72,17 +79,43 @@ class Warmed:
         ``"Network.fit"``, ``"kernels.forward_layer"``, ...
     dtype : str
         ``"float32"`` or ``"float64"``.
-    compiled : bool or None
-        True when it compiled, False when it was already cached; None for a
-        public kernel, whose cache state is not looked up.
+    state : str
+        ``"compiled"`` when its calls compiled code, ``"cached"`` when they
+        loaded it from Numba's cache and compiled nothing, ``"in memory"`` when
+        they did neither (``STATES``).
     seconds : float
         Wall time of its calls.
     """
 
     name: str
     dtype: str
-    compiled: bool | None
+    state: str
     seconds: float
+
+
+STATES = ("compiled", "cached", "in memory")
+"""What a warmed entry's calls did, from most work to least (``Warmed.state``)."""
+
+
+@contextmanager
+def _watched():
+    """Record Numba's compiles and its compiler lock while the block runs.
+
+    Yields a dict whose ``"state"`` is set, when the block ends, to one of
+    ``STATES``: a dispatcher compiles inside the ``"numba:compile"`` event;
+    one loads from the cache holding the compiler lock but without it; a call
+    whose compiled code is loaded already takes neither.
+    """
+    seen = {}
+    with (
+        event.install_recorder("numba:compile") as compiles,
+        event.install_recorder("numba:compiler_lock") as locks,
+    ):
+        yield seen
+    if compiles.buffer:
+        seen["state"] = "compiled"
+    else:
+        seen["state"] = "cached" if locks.buffer else "in memory"
 
 
 def kernel_arguments(name, dtype, rng=None):
@@ -129,7 +162,7 @@ def kernel_arguments(name, dtype, rng=None):
 
 
 def _network_calls(dtype, parallel):
-    """(name, driver entries, call) for every driver a ``Network`` runs."""
+    """(name, call) for every driver a ``Network`` runs."""
     net = Network(
         [N_PREV, N_L, N_NEXT], "tanh", "softmax", "log_likelihood", dtype=dtype, seed=0
     )
@@ -137,20 +170,19 @@ def _network_calls(dtype, parallel):
     X = rng.random((N_BATCH, N_PREV)).astype(dtype)
     Y = np.eye(N_NEXT, dtype=dtype)[rng.integers(0, N_NEXT, N_BATCH)]
     calls = [
-        ("Network.forward", ("forward",), lambda: net.forward(X)),
-        ("Network.gradient", ("gradient",), lambda: net.gradient(X, Y)),
-        ("layer_values", ("layer_values",), lambda: layer_values(net, X, Y)),
+        ("Network.forward", lambda: net.forward(X)),
+        ("Network.gradient", lambda: net.gradient(X, Y)),
+        ("layer_values", lambda: layer_values(net, X, Y)),
         (
             "Network.fit",
-            ("fit",),
             lambda: net.fit(
                 X, Y, epochs=1, batch_size=2, momentum=0.5, seed=0, progress=False
             ),
         ),
     ]
-    if parallel:  # the cache does not say which form it holds: compiled is None
+    if parallel:
         call = partial(loop.compile_parallel, net.layout, net.params, X, Y)
-        calls.append(("parallel drivers", None, call))
+        calls.append(("parallel drivers", call))
     return calls
 
 
@@ -196,15 +228,12 @@ def warmup(dtypes=DTYPES, report=None, parallel=None):
                     skipped.append(name)
                 continue
             kernel = getattr(kernels, name)
-            items.append((f"kernels.{name}", None, partial(kernel, **arguments)))
-        for name, entries, call in items:
-            # asked just before: a driver compiles the kernels it calls too
-            compiled = (
-                None if entries is None else loop.will_compile_any(entries, (dtype,))
-            )
+            items.append((f"kernels.{name}", partial(kernel, **arguments)))
+        for name, call in items:
             started = time.perf_counter()
-            call()
-            item = Warmed(name, dtype, compiled, time.perf_counter() - started)
+            with _watched() as seen:
+                call()
+            item = Warmed(name, dtype, seen["state"], time.perf_counter() - started)
             warmed.append(item)
             if report is not None:
                 report(item)

@@ -35,7 +35,7 @@ from tests.helpers import (
 )
 
 pytest.importorskip(
-    "numba_cuda", reason='numba-cuda is not installed: pip install "loopnet[cuda]"'
+    "numba_cuda", reason='numba-cuda is not installed: pip install -e ".[cuda]"'
 )
 if not lc.is_available():
     pytest.skip(
@@ -98,7 +98,7 @@ def test_import_needs_no_numba_cuda():
         "    print(error)\n"
     )
     assert result.returncode == 0, result.stderr
-    assert 'pip install "loopnet[cuda]"' in result.stdout
+    assert 'pip install -e ".[cuda]"' in result.stdout
 
 
 def test_import_loopnet_does_not_import_numba_cuda():
@@ -622,7 +622,7 @@ def test_small_grids_raise_no_performance_warning(recwarn):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fit_on_the_gpu_matches_the_cpu(rng, dtype):
-    """``Network.fit(device="cuda")``: the same shuffles and steps as the CPU loop."""
+    """``Network.fit(method="cuda")``: the same shuffles and steps as the CPU loop."""
     net = ln.Network(
         [4, 5, 3], "tanh", "softmax", "log_likelihood", dtype=dtype, seed=3
     )
@@ -640,7 +640,7 @@ def test_fit_on_the_gpu_matches_the_cpu(rng, dtype):
         "progress": False,
     }
     on_cpu.fit(X, Y, **arguments)
-    history = on_gpu.fit(X, Y, device="cuda", **arguments)
+    history = on_gpu.fit(X, Y, method="cuda", **arguments)
     assert on_gpu.params.dtype == dtype
     np.testing.assert_allclose(on_gpu.params, on_cpu.params, **TOL[dtype])
     assert history.epochs == 2 and len(history.val_accuracy) == 2

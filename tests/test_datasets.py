@@ -319,7 +319,7 @@ def test_digits_rejects_non_number_test_size(test_size):
 
 def test_digits_without_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'pip install "loopnet\[examples\]"'):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[examples\]"'):
         datasets.digits()
 
 

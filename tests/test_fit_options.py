@@ -255,3 +255,13 @@ def test_saved_optimizer_is_recorded_after_a_divergence(rng):
         net.fit(X, Y, epochs=10, batch_size=1, lr=1e6, seed=0, momentum=0.5)
     assert isinstance(net.optimizer_state, training.SavedOptimizer)
     assert np.all(np.isfinite(net.optimizer_state.state.velocity))
+
+
+def test_device_is_deprecated_for_method(rng):
+    """``fit(device="cpu")`` still trains as ``method="loop"``, with a warning."""
+    X, Y = rng.random((6, 3)), rng.random((6, 2))
+    old, new = ln.Network([3, 2], seed=0), ln.Network([3, 2], seed=0)
+    with pytest.warns(DeprecationWarning, match="use method='loop'"):
+        old.fit(X, Y, epochs=2, seed=0, progress=False, device="cpu")
+    new.fit(X, Y, epochs=2, seed=0, progress=False, method="loop")
+    np.testing.assert_array_equal(old.params, new.params)

@@ -221,11 +221,50 @@ def test_loopnet_warmup_prints_each_entry(capsys, parallel, n_drivers):
     assert cli.main(["warmup", "--dtypes", "float64", parallel]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("warmed ") and "entries in" in lines[-1]
-    entries = [line.split() for line in lines[:-1]]
-    assert all(entry[0] == "float64" for entry in entries)
-    assert {entry[-3] for entry in entries} <= {"compiled", "cached", "ready"}
+    entries = lines[:-1]
+    assert all(entry.startswith("float64  ") for entry in entries)
+    # "<dtype>  <name>  <state>  <seconds> s"
+    states = [entry.rsplit(None, 2)[0] for entry in entries]
+    assert all(state.endswith(warmup.STATES) for state in states), entries
     assert len(entries) == n_drivers + len(kernels.__all__)
     assert ("parallel drivers" in "\n".join(lines)) == (parallel == "--parallel")
+
+
+@needs_jit
+def test_watched_tells_a_compile_from_a_load_from_memory():
+    from numba import njit
+
+    @njit
+    def double(x):
+        return 2 * x
+
+    with warmup._watched() as first:
+        double(1.0)
+    with warmup._watched() as second:
+        double(2.0)
+    assert (first["state"], second["state"]) == ("compiled", "in memory")
+
+
+WARM_AGAIN = """
+from loopnet import warmup
+warmed, _ = warmup.warmup(["float64"], parallel=False)
+print(*sorted({item.state for item in warmed}), sep=",")
+"""
+
+
+@needs_jit
+def test_a_second_warmup_loads_from_the_cache():
+    """Once warmed, a fresh process loads every entry and compiles none."""
+    warmup.warmup(["float64"], parallel=False)
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_AGAIN],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] in ("cached", "cached,in memory"), done.stdout
 
 
 def test_compile_parallel_calls_every_driver_with_parallel(monkeypatch):

@@ -2,7 +2,8 @@
 
 The same equations, names and index convention as ``loopnet.kernels``, written as
 CUDA kernels: one thread per (b, j) for z, a and delta, one per (j, k) for dW, with
-shared-memory tiling of the sums. Install with ``pip install "loopnet[cuda]"``.
+shared-memory tiling of the sums. Install with the ``cuda`` extra
+(``pip install -e ".[cuda]"``).
 
 Importing this module needs neither numba-cuda nor a GPU; the functions that use
 the GPU raise ImportError (numba-cuda missing, with the install command) or

@@ -1,13 +1,15 @@
 """Finding numba-cuda and a GPU when asked: importing ``loopnet.cuda`` needs neither.
 
 ``numba_cuda()`` returns the ``numba.cuda`` module of numba-cuda (NVIDIA's CUDA
-target for Numba, the optional extra ``loopnet[cuda]``) or raises ImportError
+target for Numba, the optional extra ``cuda``) or raises ImportError
 saying how to install it; ``require_gpu()`` also raises RuntimeError when no GPU can
 be used. Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before Numba is
 imported) counts as a GPU: it runs the same kernels, slowly, on the CPU.
 """
 
-INSTALL = 'pip install "loopnet[cuda]"'
+from loopnet._extras import install_hint
+
+INSTALL = install_hint("cuda")
 
 
 def numba_cuda():

@@ -1,6 +1,6 @@
 """Data-parallel training on a Dask cluster: ``loopnet.distributed.fit``.
 
-Needs the ``distributed`` extra (``pip install "loopnet[distributed]"``, which
+Needs the ``distributed`` extra (``pip install -e ".[distributed]"``, which
 installs ``dask[distributed]``); ``import loopnet`` never imports Dask.
 
 - ``fit(net, X, Y, client, mode="sync")``: synchronous data-parallel SGD, the
@@ -18,11 +18,13 @@ docs/distributed.md has the design, the faults it survives and the measured
 cost of a step.
 """
 
+from loopnet._extras import missing_extra
+
 try:
     import distributed as _distributed  # noqa: F401
 except ImportError as error:
-    raise ImportError(
-        f'loopnet.distributed needs Dask: pip install "loopnet[distributed]" ({error})'
+    raise missing_extra(
+        "loopnet.distributed", "dask[distributed]", "distributed", error
     ) from error
 
 from loopnet.distributed.fitting import (

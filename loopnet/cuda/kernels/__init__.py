@@ -8,7 +8,8 @@ callers (``DeviceNetwork``, ``Trainer``). The per-index device functions
 ``weight_gradient_at``, ``bias_gradient_at``, ``sgd_update``) hold the equations
 for one index, shared by the tiled kernels and the fused training kernel.
 
-Importing this module needs numba-cuda (``pip install "loopnet[cuda]"``).
+Importing this module needs numba-cuda (the ``cuda`` extra:
+``pip install -e ".[cuda]"``).
 """
 
 from loopnet.cuda.kernels.errors import hidden_error, output_error, output_error_general
