@@ -42,7 +42,6 @@ from loopnet.kernels._tiles import MIN_DOT_LENGTH, _transposed
 from loopnet.kernels.errors import _hidden_error_parallel, _hidden_error_rows
 from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows
 from loopnet.kernels.gradients import (
-    MIN_TILED_BATCH,
     _weight_gradient_parallel,
     _weight_gradient_rows,
 )
@@ -126,11 +125,8 @@ def layer_calls(kernel, n_batch, n_l, n_prev, dtype):
             lambda: _hidden_error_parallel(*args),
         )
     delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    long_sums = n_batch >= MIN_TILED_BATCH
-    delta_T = _transposed(delta) if long_sums else delta
-    A_prev_T = _transposed(A_prev) if long_sums else A_prev
     dW = np.empty((n_l, n_prev), dtype=dtype)
-    args = (delta, A_prev, delta_T, A_prev_T, dW)
+    args = (delta, A_prev, dW)
     return (
         lambda: _weight_gradient_rows(*args, 0, n_l, None),
         lambda: _weight_gradient_parallel(*args, None),

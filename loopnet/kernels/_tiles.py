@@ -49,6 +49,7 @@ from loopnet.kernels._vectors import (
     SGD,
     STORE,
     VECTOR_BYTES,
+    _fused_outer_product_blocks,
     _outer_product_blocks,
 )
 
@@ -75,6 +76,16 @@ vectorized loop saves, and ``errors._hidden_error`` sums by rows instead.
 Measured (one thread, both dtypes) on a [64, 100] hidden error: the tiles won
 from 24-64 terms on, the rows below. The weight gradient has its own, higher
 threshold, ``gradients.MIN_TILED_BATCH``.
+"""
+
+MIN_TILED_BATCH = 128
+"""Shortest batch whose weight-gradient sums add each term by a fused multiply-add.
+
+Shorter batches add each product and sum as two IEEE operations, in increasing
+b, as the seeds' per-example accumulator does, bit for bit; from this batch on
+(``_vectors._fused_outer_product_blocks``) each term is one fused multiply-add,
+in increasing b, in blocks of twice the rows, and the sums differ from the
+accumulator's by rounding.
 """
 
 TRANSPOSE_BLOCK = 16
@@ -315,14 +326,21 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
 
     Notes
     -----
-    In the vector register blocks of ``_outer_product_blocks``. Every dW[j, k]
-    adds its terms one by one in increasing b, with no fused multiply-add, so it
-    equals the seeds' per-example accumulator bit for bit.
+    In the vector register blocks of ``_vectors``. Every dW[j, k] adds its terms
+    one by one in increasing b: below ``MIN_TILED_BATCH`` examples with no fused
+    multiply-add, so it equals the seeds' per-example accumulator bit for bit,
+    and from it on by fused multiply-adds. Either way an entry's bits depend on
+    neither the rows a call is given nor the blocks that compute it.
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
-    _outer_product_blocks(
-        delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
-    )
+    if delta.shape[0] >= MIN_TILED_BATCH:
+        _fused_outer_product_blocks(
+            delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
+        )
+    else:
+        _outer_product_blocks(
+            delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
+        )
 
 
 @njit(**JIT)
@@ -335,9 +353,14 @@ def _outer_product_scaled_rows(delta, A_prev, rows, W_rows, scale, l2, j_start, 
     j_start..j_stop-1) has the shape of ``rows``.
     """
     constants = (scale, l2)
-    _outer_product_blocks(
-        delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
-    )
+    if delta.shape[0] >= MIN_TILED_BATCH:
+        _fused_outer_product_blocks(
+            delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
+        )
+    else:
+        _outer_product_blocks(
+            delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
+        )
 
 
 @njit(**JIT)
@@ -351,9 +374,14 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     with no dW written or read.
     """
     constants = (lr, scale, decay)
-    _outer_product_blocks(
-        delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
-    )
+    if delta.shape[0] >= MIN_TILED_BATCH:
+        _fused_outer_product_blocks(
+            delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
+        )
+    else:
+        _outer_product_blocks(
+            delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
+        )
 
 
 @njit(**JIT)
