@@ -171,6 +171,16 @@ def test_forward_parallel_equals_serial(rng, dtype, activation, n_batch, n_l, n_
     np.testing.assert_allclose(Z, Z_ref, **TOL[dtype])
 
 
+def hidden_error_operand(delta_next, W_next):
+    """The transposed copy ``_hidden_error_dispatch`` makes for these shapes."""
+    n_batch, n_next = delta_next.shape
+    if n_next < MIN_DOT_LENGTH:
+        return W_next
+    if n_batch >= MIN_TILED_BATCH:
+        return np.ascontiguousarray(delta_next.T)
+    return np.ascontiguousarray(W_next.T)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
 @pytest.mark.parametrize("n_batch, n_l, n_next", SHAPES)
@@ -181,11 +191,13 @@ def test_hidden_error_parallel_equals_serial(
     W_next = (rng.standard_normal((n_next, n_l)) / np.sqrt(n_next)).astype(dtype)
     Z = rng.standard_normal((n_batch, n_l)).astype(dtype)
     code = ACTIVATIONS[activation]
-    W_next_T = np.ascontiguousarray(W_next.T)
+    transposed = hidden_error_operand(delta_next, W_next)
     serial = np.empty((n_batch, n_l), dtype=dtype)
-    _hidden_error_rows(delta_next, W_next, W_next_T, Z, False, code, serial, 0, n_batch)
+    _hidden_error_rows(
+        delta_next, W_next, transposed, Z, False, code, serial, 0, n_batch
+    )
     parallel = np.empty_like(serial)
-    _hidden_error_parallel(delta_next, W_next, W_next_T, Z, False, code, parallel)
+    _hidden_error_parallel(delta_next, W_next, transposed, Z, False, code, parallel)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
     _hidden_error(delta_next, W_next, Z, code, dispatched, True)

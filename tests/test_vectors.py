@@ -48,7 +48,11 @@ SHAPES = [
     (1, BLOCK_ROWS, 2 * WIDE),
     (3, 5, 7),
     (10, 30, 784),
-    (64, OUTER_CHUNK_ROWS + BLOCK_ROWS + 1, WIDE * OUTER_CHUNK_BLOCKS + WIDE + 5),
+    (
+        MIN_TILED_BATCH - 1,
+        OUTER_CHUNK_ROWS + BLOCK_ROWS + 1,
+        WIDE * OUTER_CHUNK_BLOCKS + WIDE + 5,
+    ),
     (13, 41, 70),
     (5, 2 * BLOCK_ROWS + 3, 2 * WIDE + LANES + 3),
 ]

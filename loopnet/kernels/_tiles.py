@@ -78,14 +78,16 @@ from 24-64 terms on, the rows below. The weight gradient has its own, higher
 threshold, ``gradients.MIN_TILED_BATCH``.
 """
 
-MIN_TILED_BATCH = 128
+MIN_TILED_BATCH = 32
 """Shortest batch whose weight-gradient sums add each term by a fused multiply-add.
 
-Shorter batches add each product and sum as two IEEE operations, in increasing
-b, as the seeds' per-example accumulator does, bit for bit; from this batch on
+Shorter batches (the seeds' mini-batch of 10 among them) add each product and
+sum as two IEEE operations, in increasing b, as the seeds' per-example
+accumulator does, bit for bit; from this batch on
 (``_vectors._fused_outer_product_blocks``) each term is one fused multiply-add,
 in increasing b, in blocks of twice the rows, and the sums differ from the
-accumulator's by rounding.
+accumulator's by rounding. The hidden errors' sums over m of such a batch go
+through the same fused blocks (``errors._hidden_error_rows``).
 """
 
 TRANSPOSE_BLOCK = 16
@@ -382,6 +384,19 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
         _outer_product_blocks(
             delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
         )
+
+
+@njit(**JIT)
+def _fused_product_rows(S_T, T, C, i_start, i_stop):
+    """C[i, n] = sum_p S_T[p, i] * T[p, n] for i_start <= i < i_stop, fused.
+
+    Each sum by fused multiply-adds in increasing p, in the blocks of
+    ``_vectors._fused_outer_product_blocks``: the bits depend on neither the
+    rows asked nor the blocks. ``S_T`` (n_p, n_i) is the left factor
+    transposed, ``T`` (n_p, n_n) and ``C`` (n_i, n_n), all C-contiguous.
+    Matrix form: ``(S_T.T @ T)[i_start:i_stop]``.
+    """
+    _fused_outer_product_blocks(S_T, T, C, None, FIRST_ROW, i_start, i_stop, STORE, ())
 
 
 @njit(**JIT)

@@ -87,6 +87,10 @@ FUSED_BLOCK_ROWS = 8 if VECTOR_BYTES == 64 else 6
 broadcast of delta beside them. Each term is one instruction, so the sums,
 not the loads, must fill the registers."""
 
+FUSED_CHUNK_BLOCKS = 16
+"""Blocks of rows whose deltas one packed panel holds: 256 KiB for 256 examples
+of float64 with AVX-512, within L2, read again for every block width of A_prev."""
+
 OUTER_CHUNK_BLOCKS = ROW_BLOCKS
 """Block widths of columns k of one chunk of blocks (4 cache lines with AVX, 8
 with AVX-512): with 64 examples, at most 32 KiB of A_prev and 8 KiB of delta
@@ -419,27 +423,30 @@ def _fused_outer_product_blocks(
     Notes
     -----
     The blocks are ``FUSED_BLOCK_ROWS`` rows j high: twice the sums of an exact
-    block per loaded vector of A_prev, one instruction per term. Columns go one
-    block width at a time, outermost; each width of A_prev is first copied into
-    a contiguous panel (``_pack_columns``), which every block of rows then reads
-    from L1: straight from A_prev, the width's rows lie a row of A_prev apart, a
-    page apart for 784 columns, and a batch of 200 needs more pages than the
-    first-level TLB holds.
+    block per loaded vector of A_prev, one instruction per term. As GEMM
+    libraries do, both operands are first copied into panels in the order the
+    blocks read them: the deltas of ``FUSED_CHUNK_BLOCKS`` blocks of rows, block
+    by block (``_pack_blocks``), and one block width of A_prev's columns
+    (``_pack_columns``), which every block of the chunk then reads from L1.
+    Read in place, a block's deltas and columns lie a row apart, a page apart
+    for a wide layer, and a batch needs more pages than the first-level TLB
+    holds. Rows left over the blocks go ``BLOCK_ROWS`` and then one at a time,
+    from ``delta`` itself.
     """
     _check_blocks(delta, A_prev, out, W, first, j_start, j_stop)
     n_batch, n_k = A_prev.shape
 
-    # One block of this call's arrays and mode, reading the panel; inlined, so
-    # the shapes reach _outer_block as literals.
-    def block(panel, n_rows, n_vectors, j, k, k_in, n_lanes):
-        r = j - first
+    # One block of this call's arrays and mode: rows j.. of out from rows
+    # j_source.. of ``source`` (delta, or a block of its panel) and the panel of
+    # columns k..; inlined, so the shapes reach _outer_block as literals.
+    def block(source, j_source, panel, n_rows, n_vectors, j, k, k_in, n_lanes):
         _outer_block(
-            delta,
+            source,
             panel,
             out,
             W,
-            j,
-            r,
+            j_source,
+            j - first,
             k,
             k_in,
             n_lanes,
@@ -452,23 +459,50 @@ def _fused_outer_product_blocks(
 
     width = BLOCK_BYTES // A_prev.itemsize
     lanes = width // BLOCK_VECTORS
-    panel = np.empty((n_batch, width), dtype=A_prev.dtype)
-    j_blocked = j_stop - (j_stop - j_start) % FUSED_BLOCK_ROWS
-    for k in range(0, n_k, width):
-        n_columns = min(width, n_k - k)
-        _pack_columns(A_prev, k, n_columns, panel)
+
+    # The blocks of rows j.. across the panel of columns k.. (n_columns of them).
+    def across(source, j_source, panel, n_rows, j, k, n_columns):
         if n_columns == width:
-            for j in range(j_start, j_blocked, FUSED_BLOCK_ROWS):
-                block(panel, FUSED_BLOCK_ROWS, BLOCK_VECTORS, j, k, 0, None)
-            for j in range(j_blocked, j_stop):
-                block(panel, 1, BLOCK_VECTORS, j, k, 0, None)
+            block(source, j_source, panel, n_rows, BLOCK_VECTORS, j, k, 0, None)
         else:
             for h in range(0, n_columns, lanes):
                 n_lanes = min(lanes, n_columns - h)
-                for j in range(j_start, j_blocked, FUSED_BLOCK_ROWS):
-                    block(panel, FUSED_BLOCK_ROWS, 1, j, k + h, h, n_lanes)
-                for j in range(j_blocked, j_stop):
-                    block(panel, 1, 1, j, k + h, h, n_lanes)
+                block(source, j_source, panel, n_rows, 1, j, k + h, h, n_lanes)
+
+    rows = FUSED_BLOCK_ROWS
+    n_blocks = (j_stop - j_start) // rows
+    panel = np.empty((n_batch, width), dtype=A_prev.dtype)
+    deltas = np.empty((min(n_blocks, FUSED_CHUNK_BLOCKS), n_batch, rows), delta.dtype)
+    for first_block in range(0, n_blocks, FUSED_CHUNK_BLOCKS):
+        n_chunk = min(FUSED_CHUNK_BLOCKS, n_blocks - first_block)
+        j_chunk = j_start + first_block * rows
+        _pack_blocks(delta, j_chunk, deltas[:n_chunk])
+        for k in range(0, n_k, width):
+            n_columns = min(width, n_k - k)
+            _pack_columns(A_prev, k, n_columns, panel)
+            for i in range(n_chunk):
+                j = j_chunk + i * rows
+                across(deltas[i], 0, panel, rows, j, k, n_columns)
+    j_blocked = j_start + n_blocks * rows
+    j_quads = j_stop - (j_stop - j_blocked) % BLOCK_ROWS
+    if j_blocked < j_stop:
+        for k in range(0, n_k, width):
+            n_columns = min(width, n_k - k)
+            _pack_columns(A_prev, k, n_columns, panel)
+            for j in range(j_blocked, j_quads, BLOCK_ROWS):
+                across(delta, j, panel, BLOCK_ROWS, j, k, n_columns)
+            for j in range(j_quads, j_stop):
+                across(delta, j, panel, 1, j, k, n_columns)
+
+
+@njit(**JIT)
+def _pack_blocks(delta, j_chunk, deltas):
+    """deltas[i, b, r] = delta[b, j_chunk + i * rows + r]: blocks of rows, packed."""
+    n_blocks, n_batch, rows = deltas.shape
+    for i in range(n_blocks):
+        for b in range(n_batch):
+            for r in range(rows):
+                deltas[i, b, r] = delta[b, j_chunk + i * rows + r]
 
 
 @njit(**JIT)
