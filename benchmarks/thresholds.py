@@ -38,11 +38,10 @@ from numba import njit
 from loopnet._jit import JIT, MIN_PARALLEL_WORK
 from loopnet.activations import ACTIVATIONS
 from loopnet.kernels import _tiles
-from loopnet.kernels._tiles import MIN_DOT_LENGTH, _transposed
+from loopnet.kernels._tiles import MIN_DOT_LENGTH, MIN_TILED_BATCH, _transposed
 from loopnet.kernels.errors import _hidden_error_parallel, _hidden_error_rows
 from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows
 from loopnet.kernels.gradients import (
-    MIN_TILED_BATCH,
     _weight_gradient_parallel,
     _weight_gradient_rows,
 )
@@ -118,19 +117,21 @@ def layer_calls(kernel, n_batch, n_l, n_prev, dtype):
     if kernel == "hidden error":
         # delta[b, k] = sigma'(z) * sum_j delta_next[b, j] W[j, k]: layer l-1 of W
         delta_next = rng.standard_normal((n_batch, n_l)).astype(dtype)
-        W_T = _transposed(W) if n_l >= MIN_DOT_LENGTH else W
+        if n_l < MIN_DOT_LENGTH:  # the copy _hidden_error_dispatch makes
+            transposed = W
+        elif n_batch >= MIN_TILED_BATCH:
+            transposed = _transposed(delta_next)
+        else:
+            transposed = _transposed(W)
         delta = np.empty((n_batch, n_prev), dtype=dtype)
-        args = (delta_next, W, W_T, A_prev, True, SIGMOID, delta)
+        args = (delta_next, W, transposed, A_prev, True, SIGMOID, delta)
         return (
             lambda: _hidden_error_rows(*args, 0, n_batch),
             lambda: _hidden_error_parallel(*args),
         )
     delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
-    long_sums = n_batch >= MIN_TILED_BATCH
-    delta_T = _transposed(delta) if long_sums else delta
-    A_prev_T = _transposed(A_prev) if long_sums else A_prev
     dW = np.empty((n_l, n_prev), dtype=dtype)
-    args = (delta, A_prev, delta_T, A_prev_T, dW)
+    args = (delta, A_prev, dW)
     return (
         lambda: _weight_gradient_rows(*args, 0, n_l, None),
         lambda: _weight_gradient_parallel(*args, None),

@@ -22,7 +22,7 @@ from loopnet import reference
 from loopnet._jit import MIN_PARALLEL_WORK
 from loopnet.activations import ACTIVATIONS
 from loopnet.kernels import _tiles, errors, forward, gradients
-from loopnet.kernels._tiles import MIN_DOT_LENGTH
+from loopnet.kernels._tiles import MIN_DOT_LENGTH, MIN_TILED_BATCH
 from loopnet.kernels.errors import (
     _hidden_error,
     _hidden_error_parallel,
@@ -30,7 +30,6 @@ from loopnet.kernels.errors import (
 )
 from loopnet.kernels.forward import _forward_layer_parallel, _forward_rows
 from loopnet.kernels.gradients import (
-    MIN_TILED_BATCH,
     _weight_gradient,
     _weight_gradient_parallel,
     _weight_gradient_rows,
@@ -172,6 +171,16 @@ def test_forward_parallel_equals_serial(rng, dtype, activation, n_batch, n_l, n_
     np.testing.assert_allclose(Z, Z_ref, **TOL[dtype])
 
 
+def hidden_error_operand(delta_next, W_next):
+    """The transposed copy ``_hidden_error_dispatch`` makes for these shapes."""
+    n_batch, n_next = delta_next.shape
+    if n_next < MIN_DOT_LENGTH:
+        return W_next
+    if n_batch >= MIN_TILED_BATCH:
+        return np.ascontiguousarray(delta_next.T)
+    return np.ascontiguousarray(W_next.T)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
 @pytest.mark.parametrize("n_batch, n_l, n_next", SHAPES)
@@ -182,11 +191,13 @@ def test_hidden_error_parallel_equals_serial(
     W_next = (rng.standard_normal((n_next, n_l)) / np.sqrt(n_next)).astype(dtype)
     Z = rng.standard_normal((n_batch, n_l)).astype(dtype)
     code = ACTIVATIONS[activation]
-    W_next_T = np.ascontiguousarray(W_next.T)
+    transposed = hidden_error_operand(delta_next, W_next)
     serial = np.empty((n_batch, n_l), dtype=dtype)
-    _hidden_error_rows(delta_next, W_next, W_next_T, Z, False, code, serial, 0, n_batch)
+    _hidden_error_rows(
+        delta_next, W_next, transposed, Z, False, code, serial, 0, n_batch
+    )
     parallel = np.empty_like(serial)
-    _hidden_error_parallel(delta_next, W_next, W_next_T, Z, False, code, parallel)
+    _hidden_error_parallel(delta_next, W_next, transposed, Z, False, code, parallel)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
     _hidden_error(delta_next, W_next, Z, code, dispatched, True)
@@ -200,11 +211,10 @@ def test_hidden_error_parallel_equals_serial(
 def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch):
     delta = (rng.standard_normal((n_batch, n_l)) / np.sqrt(n_batch)).astype(dtype)
     A_prev = rng.random((n_batch, n_prev)).astype(dtype)
-    delta_T, A_prev_T = np.ascontiguousarray(delta.T), np.ascontiguousarray(A_prev.T)
     serial = np.empty((n_l, n_prev), dtype=dtype)
-    _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, serial, 0, n_l, None)
+    _weight_gradient_rows(delta, A_prev, serial, 0, n_l, None)
     parallel = np.empty_like(serial)
-    _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, parallel, None)
+    _weight_gradient_parallel(delta, A_prev, parallel, None)
     np.testing.assert_array_equal(parallel, serial)
     dispatched = np.empty_like(serial)
     _weight_gradient(delta, A_prev, dispatched, None, True)
@@ -220,12 +230,10 @@ def test_weight_gradient_parallel_equals_serial(rng, dtype, n_l, n_prev, n_batch
     scale, l2 = dtype(1) / dtype(n_batch), dtype(0.3)
     expected = scale * (serial + l2 * W)
     rows = np.full_like(serial, np.nan)
-    _weight_gradient_rows(
-        delta, A_prev, delta_T, A_prev_T, rows, 0, n_l, (W, scale, l2)
-    )
+    _weight_gradient_rows(delta, A_prev, rows, 0, n_l, (W, scale, l2))
     np.testing.assert_array_equal(rows, expected)
     rows[...] = np.nan
-    _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, rows, (W, scale, l2))
+    _weight_gradient_parallel(delta, A_prev, rows, (W, scale, l2))
     np.testing.assert_array_equal(rows, expected)
     rows[...] = np.nan
     _weight_gradient(delta, A_prev, rows, (W, scale, l2), True)

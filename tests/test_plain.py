@@ -16,7 +16,12 @@ import pytest
 import loopnet as ln
 from loopnet._jit import MIN_PARALLEL_WORK
 from loopnet.activations import ACTIVATIONS, ARRAY_FORMS
-from loopnet.kernels._tiles import MIN_DOT_LENGTH, PARALLEL_BLOCKS, TILE
+from loopnet.kernels._tiles import (
+    MIN_DOT_LENGTH,
+    MIN_TILED_BATCH,
+    PARALLEL_BLOCKS,
+    TILE,
+)
 from loopnet.kernels.backprop import (
     Workspace,
     _backward_pass,
@@ -31,7 +36,6 @@ from loopnet.kernels.backprop import (
 from loopnet.kernels.errors import _hidden_error, _hidden_error_plain
 from loopnet.kernels.forward import _forward_layer, _forward_layer_plain
 from loopnet.kernels.gradients import (
-    MIN_TILED_BATCH,
     _weight_gradient,
     _weight_gradient_plain,
 )

@@ -1,9 +1,11 @@
-"""The vector register blocks of ``loopnet.kernels._vectors`` and their traversal.
+"""The vector register blocks of ``loopnet.kernels._vectors`` and their traversals.
 
-Each block adds the terms delta[b, j] * A_prev[b, k] of a weight gradient in
-increasing b with separate IEEE multiplications and additions, so the sums, and
-the SGD step taken from them, equal the seeds' per-example accumulator bit for
-bit, whatever rows, columns and chunks the blocks and the entries left over cover.
+Each exact block adds the terms delta[b, j] * A_prev[b, k] of a weight gradient
+in increasing b with separate IEEE multiplications and additions, so the sums,
+and the SGD step taken from them, equal the seeds' per-example accumulator bit
+for bit, whatever rows, columns and chunks the blocks and the entries left over
+cover. Each fused block adds them by fused multiply-adds, in increasing b: the
+chain of ``fma`` per entry, bit for bit, whatever block computes it.
 """
 
 import numpy as np
@@ -12,6 +14,7 @@ from llvmlite import binding
 from numba import njit
 
 from loopnet.kernels._tiles import (
+    MIN_TILED_BATCH,
     _outer_product_rows,
     _outer_product_scaled_rows,
     _outer_product_sgd_rows,
@@ -20,11 +23,17 @@ from loopnet.kernels._vectors import (
     BLOCK_BYTES,
     BLOCK_ROWS,
     BLOCK_VECTORS,
+    FUSED_BLOCK_ROWS,
     OUTER_CHUNK_BLOCKS,
     OUTER_CHUNK_ROWS,
+    SCALED,
+    SGD,
     STORE,
     VECTOR_BYTES,
+    _exact_fma,
+    _fused_outer_product_blocks,
     _outer_block,
+    fma,
 )
 from tests.helpers import DTYPES, NO_JIT
 
@@ -39,7 +48,11 @@ SHAPES = [
     (1, BLOCK_ROWS, 2 * WIDE),
     (3, 5, 7),
     (10, 30, 784),
-    (64, OUTER_CHUNK_ROWS + BLOCK_ROWS + 1, WIDE * OUTER_CHUNK_BLOCKS + WIDE + 5),
+    (
+        MIN_TILED_BATCH - 1,
+        OUTER_CHUNK_ROWS + BLOCK_ROWS + 1,
+        WIDE * OUTER_CHUNK_BLOCKS + WIDE + 5,
+    ),
     (13, 41, 70),
     (5, 2 * BLOCK_ROWS + 3, 2 * WIDE + LANES + 3),
 ]
@@ -152,7 +165,20 @@ def test_a_block_runs_in_the_widest_vectors_without_fused_multiply_adds(dtype, s
     @njit(cache=False)
     def one_block(out, delta, A_prev):  # rows 0.. by whole vectors from column 0
         _outer_block(
-            delta, A_prev, out, out, 0, 0, 0, None, BLOCK_ROWS, BLOCK_VECTORS, STORE, ()
+            delta,
+            A_prev,
+            out,
+            out,
+            0,
+            0,
+            0,
+            0,
+            None,
+            BLOCK_ROWS,
+            BLOCK_VECTORS,
+            STORE,
+            (),
+            False,
         )
 
     width = BLOCK_BYTES // np.dtype(dtype).itemsize
@@ -167,3 +193,141 @@ def test_a_block_runs_in_the_widest_vectors_without_fused_multiply_adds(dtype, s
     assert products and all(register in line for line in products)
     assert f"vadd{suffix}" in assembly
     assert "vfmadd" not in assembly and "vfnmadd" not in assembly
+
+
+# The fused blocks: every term one fused multiply-add, in increasing b.
+FUSED_SHAPES = [
+    *SHAPES,
+    (MIN_TILED_BATCH, FUSED_BLOCK_ROWS + 3, 2 * WIDE + LANES + 3),
+    (7, 2 * FUSED_BLOCK_ROWS, WIDE),
+]
+if NO_JIT:  # each term is an exact fraction in Python: keep to small sums
+    FUSED_SHAPES = [s for s in FUSED_SHAPES if s[0] * s[1] * s[2] <= 30_000]
+
+
+@njit
+def fused_chains(delta, A_prev):
+    """dW[j, k] = fma(delta[b, j], A_prev[b, k], dW[j, k]) for b = 0, 1, ..."""
+    dW = np.zeros((delta.shape[1], A_prev.shape[1]), dtype=A_prev.dtype)
+    for j in range(dW.shape[0]):
+        for k in range(dW.shape[1]):
+            total = dW.dtype.type(0)
+            for b in range(delta.shape[0]):
+                total = fma(delta[b, j], A_prev[b, k], total)
+            dW[j, k] = total
+    return dW
+
+
+@njit
+def fused_store(delta, A_prev, rows, j_start, j_stop):
+    """The fused blocks' sums of rows j_start..j_stop-1 into ``rows``."""
+    _fused_outer_product_blocks(
+        delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
+    )
+
+
+@njit
+def fused_scaled(delta, A_prev, rows, W, scale, l2):
+    """The fused blocks' scale * (sum + l2 * W) of every row into ``rows``."""
+    n_l = delta.shape[1]
+    _fused_outer_product_blocks(delta, A_prev, rows, W, 0, 0, n_l, SCALED, (scale, l2))
+
+
+@njit
+def fused_sgd(delta, A_prev, W, lr, scale, decay):
+    """The fused blocks' SGD step of every row of ``W``, in place."""
+    n_l = delta.shape[1]
+    _fused_outer_product_blocks(
+        delta, A_prev, W, None, 0, 0, n_l, SGD, (lr, scale, decay)
+    )
+
+
+@pytest.fixture(
+    params=[(d, s) for d in DTYPES for s in FUSED_SHAPES],
+    ids=lambda p: f"{np.dtype(p[0]).name}-{'x'.join(map(str, p[1]))}",
+)
+def fused_problem(request, rng):
+    """delta, A_prev and their fused chains, one dtype and shape."""
+    dtype, (n_batch, n_l, n_prev) = request.param
+    delta = rng.standard_normal((n_batch, n_l)).astype(dtype)
+    A_prev = rng.random((n_batch, n_prev)).astype(dtype)
+    return delta, A_prev, fused_chains(delta, A_prev)
+
+
+def test_fused_blocks_are_chains_of_fused_multiply_adds(fused_problem):
+    """Every entry, whatever block or leftover row or column computes it."""
+    delta, A_prev, chains = fused_problem
+    n_l = delta.shape[1]
+    for j_start in (0, min(FUSED_BLOCK_ROWS - 1, n_l - 1)):
+        rows = np.full((n_l - j_start, A_prev.shape[1]), np.nan, dtype=A_prev.dtype)
+        fused_store(delta, A_prev, rows, j_start, n_l)
+        np.testing.assert_array_equal(rows, chains[j_start:])
+
+
+def test_fused_blocks_finish_as_the_exact_ones(rng, fused_problem):
+    """The scaled sums and the SGD step: the modes' expressions on the chains."""
+    delta, A_prev, chains = fused_problem
+    n_batch = delta.shape[0]
+    to = A_prev.dtype.type
+    W = rng.standard_normal(chains.shape).astype(A_prev.dtype)
+    scale, l2, lr = to(1) / to(n_batch), to(0.01), to(0.3)
+    rows = np.full_like(W, np.nan)
+    fused_scaled(delta, A_prev, rows, W, scale, l2)
+    np.testing.assert_array_equal(rows, scale * (chains + l2 * W))
+    stepped = W.copy()
+    fused_sgd(delta, A_prev, stepped, lr, scale, l2)
+    np.testing.assert_array_equal(stepped, W - lr * (scale * chains + l2 * W))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_sums_fuse_from_min_tiled_batch_on(rng, dtype):
+    """Below it the seeds' accumulator, bit for bit; from it on the fused chains."""
+    for n_batch in (MIN_TILED_BATCH - 1, MIN_TILED_BATCH):
+        delta = rng.standard_normal((n_batch, 9)).astype(dtype)
+        A_prev = rng.random((n_batch, 21)).astype(dtype)
+        rows = np.empty((9, 21), dtype=dtype)
+        _outer_product_rows(delta, A_prev, rows, 0, 9)
+        exact, chains = accumulated(delta, A_prev), fused_chains(delta, A_prev)
+        assert np.any(exact != chains)  # so the two forms can be told apart
+        expected = exact if n_batch < MIN_TILED_BATCH else chains
+        np.testing.assert_array_equal(rows, expected)
+
+
+@pytest.mark.skipif(NO_JIT, reason="the hardware's fma runs in compiled code only")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_python_fma_is_the_hardware_one(rng, dtype):
+    """``_exact_fma`` (NUMBA_DISABLE_JIT's) rounds as the CPU's fused multiply-add.
+
+    Cancelling sums (z = -x * y rounded) and ties at float32's precision among
+    random triples.
+    """
+    x = rng.standard_normal(400).astype(dtype)
+    y = rng.standard_normal(400).astype(dtype)
+    z = np.concatenate(
+        [rng.standard_normal(200), -(x[200:] * y[200:])]  # cancellation
+    ).astype(dtype)
+    hardware = njit(lambda a, b, c: fma(a, b, c))
+    for a, b, c in zip(x, y, z, strict=True):
+        assert _exact_fma(a, b, c) == hardware(a, b, c)
+        assert type(_exact_fma(a, b, c)) is np.dtype(dtype).type
+    tiny = np.finfo(dtype).eps
+    one = dtype(1)
+    assert _exact_fma(one + tiny, one - tiny, -one) == hardware(
+        one + tiny, one - tiny, -one
+    )
+
+
+@pytest.mark.skipif(NO_JIT, reason="no machine code under NUMBA_DISABLE_JIT")
+@pytest.mark.skipif(
+    not binding.get_host_cpu_features().flatten().count("+fma"),
+    reason="this CPU has no fused multiply-add",
+)
+def test_a_fused_block_runs_as_fused_multiply_adds():
+    fused_rows = njit(cache=False)(fused_store.py_func)
+    delta = np.ones((3, FUSED_BLOCK_ROWS))
+    A_prev = np.ones((3, BLOCK_BYTES // 8))
+    rows = np.empty((FUSED_BLOCK_ROWS, BLOCK_BYTES // 8))
+    fused_rows(delta, A_prev, rows, 0, FUSED_BLOCK_ROWS)
+    np.testing.assert_array_equal(rows, 3)
+    assembly = next(iter(fused_rows.inspect_asm().values()))
+    assert "vfmadd" in assembly

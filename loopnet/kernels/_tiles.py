@@ -1,23 +1,23 @@
-r"""The dot-product tiles every batched layer kernel is built from.
+r"""The tiles and blocks every batched layer kernel is built from.
 
 The forward pass, the hidden error and the weight gradient are each a matrix of
-dot products,
+sums of products:
 
-    C[i, n] = sum_p S[i, p] * T[n, p],
+- forward: Z[b, j] = sum_k A_prev[b, k] * W[j, k];
+- hidden error: delta[b, j] = sum_m delta_next[b, m] * W_next[m, j];
+- weight gradient: dW[j, k] = sum_b delta[b, j] * A_prev[b, k].
 
-with both ``S`` and ``T`` read along rows (contiguous in p):
-
-- forward: Z[b, j] = sum_k A_prev[b, k] * W[j, k]            (S = A_prev, T = W);
-- hidden error: delta[b, j] = sum_m delta_next[b, m] * W_next[m, j]
-  (S = delta_next, T = W_next transposed);
-- weight gradient: dW[j, k] = sum_b delta[b, j] * A_prev[b, k]
-  (S = delta transposed, T = A_prev transposed).
-
-A weight gradient summed over few examples is better done as outer products:
-``_outer_product_rows`` adds the examples' terms in increasing b, in the vector
-register blocks of ``_vectors`` (``gradients.MIN_TILED_BATCH`` says which form a
-batch takes); ``_outer_product_sgd_rows`` steps the weights from those sums
-without storing them.
+Two forms compute them. Dot products, C[i, n] = sum_p S[i, p] * T[n, p] with
+both factors read along rows (``_dot_rows``): the forward pass (S = A_prev,
+T = W) and the hidden error of a batch under ``MIN_TILED_BATCH`` (S =
+delta_next, T = W_next transposed). Outer products, C[i, n] = sum_p S_T[p, i]
+* T[p, n], in the vector register blocks of ``_vectors``: the weight gradient
+(S_T = delta, T = A_prev; ``_outer_product_rows``, with its terms in
+increasing b, exactly as the seeds' accumulator adds them below
+``MIN_TILED_BATCH`` examples and by fused multiply-adds from it on), and the
+hidden error of a longer batch (S_T = delta_next transposed, T = W_next;
+``_fused_product_rows``). ``_outer_product_sgd_rows`` steps the weights from
+the gradient's sums without storing them.
 
 ``_dot_rows`` computes rows of C in register tiles of ``TILE`` x
 ``TILE_COLUMNS`` entries: 4 x 3 with AVX2, 12 running sums that share each loaded
@@ -49,6 +49,7 @@ from loopnet.kernels._vectors import (
     SGD,
     STORE,
     VECTOR_BYTES,
+    _fused_outer_product_blocks,
     _outer_product_blocks,
 )
 
@@ -73,8 +74,20 @@ MIN_DOT_LENGTH = 32
 Below it the 12 final horizontal additions of a tile cost more than its
 vectorized loop saves, and ``errors._hidden_error`` sums by rows instead.
 Measured (one thread, both dtypes) on a [64, 100] hidden error: the tiles won
-from 24-64 terms on, the rows below. The weight gradient has its own, higher
-threshold, ``gradients.MIN_TILED_BATCH``.
+from 24-64 terms on, the rows below. The weight gradient has its own
+threshold, ``MIN_TILED_BATCH``.
+"""
+
+MIN_TILED_BATCH = 32
+"""Shortest batch whose weight-gradient sums add each term by a fused multiply-add.
+
+Shorter batches (the seeds' mini-batch of 10 among them) add each product and
+sum as two IEEE operations, in increasing b, as the seeds' per-example
+accumulator does, bit for bit; from this batch on
+(``_vectors._fused_outer_product_blocks``) each term is one fused multiply-add,
+in increasing b, in blocks of twice the rows, and the sums differ from the
+accumulator's by rounding. The hidden errors' sums over m of such a batch go
+through the same fused blocks (``errors._hidden_error_rows``).
 """
 
 TRANSPOSE_BLOCK = 16
@@ -315,14 +328,21 @@ def _outer_product_rows(delta, A_prev, rows, j_start, j_stop):
 
     Notes
     -----
-    In the vector register blocks of ``_outer_product_blocks``. Every dW[j, k]
-    adds its terms one by one in increasing b, with no fused multiply-add, so it
-    equals the seeds' per-example accumulator bit for bit.
+    In the vector register blocks of ``_vectors``. Every dW[j, k] adds its terms
+    one by one in increasing b: below ``MIN_TILED_BATCH`` examples with no fused
+    multiply-add, so it equals the seeds' per-example accumulator bit for bit,
+    and from it on by fused multiply-adds. Either way an entry's bits depend on
+    neither the rows a call is given nor the blocks that compute it.
     Matrix form: ``(delta.T @ A_prev)[j_start:j_stop]``.
     """
-    _outer_product_blocks(
-        delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
-    )
+    if delta.shape[0] >= MIN_TILED_BATCH:
+        _fused_outer_product_blocks(
+            delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
+        )
+    else:
+        _outer_product_blocks(
+            delta, A_prev, rows, None, j_start, j_start, j_stop, STORE, ()
+        )
 
 
 @njit(**JIT)
@@ -335,9 +355,14 @@ def _outer_product_scaled_rows(delta, A_prev, rows, W_rows, scale, l2, j_start, 
     j_start..j_stop-1) has the shape of ``rows``.
     """
     constants = (scale, l2)
-    _outer_product_blocks(
-        delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
-    )
+    if delta.shape[0] >= MIN_TILED_BATCH:
+        _fused_outer_product_blocks(
+            delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
+        )
+    else:
+        _outer_product_blocks(
+            delta, A_prev, rows, W_rows, j_start, j_start, j_stop, SCALED, constants
+        )
 
 
 @njit(**JIT)
@@ -351,9 +376,27 @@ def _outer_product_sgd_rows(delta, A_prev, W, lr, scale, decay, j_start, j_stop)
     with no dW written or read.
     """
     constants = (lr, scale, decay)
-    _outer_product_blocks(
-        delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
-    )
+    if delta.shape[0] >= MIN_TILED_BATCH:
+        _fused_outer_product_blocks(
+            delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
+        )
+    else:
+        _outer_product_blocks(
+            delta, A_prev, W, None, FIRST_ROW, j_start, j_stop, SGD, constants
+        )
+
+
+@njit(**JIT)
+def _fused_product_rows(S_T, T, C, i_start, i_stop):
+    """C[i, n] = sum_p S_T[p, i] * T[p, n] for i_start <= i < i_stop, fused.
+
+    Each sum by fused multiply-adds in increasing p, in the blocks of
+    ``_vectors._fused_outer_product_blocks``: the bits depend on neither the
+    rows asked nor the blocks. ``S_T`` (n_p, n_i) is the left factor
+    transposed, ``T`` (n_p, n_n) and ``C`` (n_i, n_n), all C-contiguous.
+    Matrix form: ``(S_T.T @ T)[i_start:i_stop]``.
+    """
+    _fused_outer_product_blocks(S_T, T, C, None, FIRST_ROW, i_start, i_stop, STORE, ())
 
 
 @njit(**JIT)

@@ -28,7 +28,10 @@ mode are compile-time constants, after checking the arrays' shapes once. Under
 same order, and there every index is checked as Python indexing is.
 """
 
+from fractions import Fraction
+
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -78,6 +81,16 @@ LONG_ROW_VECTORS = ROW_BLOCKS * BLOCK_VECTORS
 OUTER_CHUNK_ROWS = 16
 """Rows j of one chunk of blocks (4 blocks)."""
 
+FUSED_BLOCK_ROWS = 8 if VECTOR_BYTES == 64 else 6
+"""Rows j of one fused block (``BLOCK_VECTORS`` wide): 16 zmm sums of AVX-512's
+32 registers, 12 ymm sums of AVX2's 16, with the 2 vectors of A_prev and a
+broadcast of delta beside them. Each term is one instruction, so the sums,
+not the loads, must fill the registers."""
+
+FUSED_CHUNK_BLOCKS = 16
+"""Blocks of rows whose deltas one packed panel holds: 256 KiB for 256 examples
+of float64 with AVX-512, within L2, read again for every block width of A_prev."""
+
 OUTER_CHUNK_BLOCKS = ROW_BLOCKS
 """Block widths of columns k of one chunk of blocks (4 cache lines with AVX, 8
 with AVX-512): with 64 examples, at most 32 KiB of A_prev and 8 KiB of delta
@@ -120,9 +133,9 @@ def _emit_block(context, builder, signature, args):
         for t, v in zip(signature.args[:4], args[:4], strict=True)
     )
     W = out if W is None else W
-    j, r, k, n_lanes = args[4:8]
-    lanes_type, n_rows, n_vectors, mode, constants_type = signature.args[7:]
-    constants = cgutils.unpack_tuple(builder, args[11], len(constants_type))
+    j, r, k, k_in, n_lanes = args[4:9]
+    lanes_type, n_rows, n_vectors, mode, constants_type, fused = signature.args[8:]
+    constants = cgutils.unpack_tuple(builder, args[12], len(constants_type))
     scalar = context.get_value_type(signature.args[1].dtype)
     align = context.get_abi_sizeof(scalar)
     width = VECTOR_BYTES // align  # lanes of one vector
@@ -145,11 +158,11 @@ def _emit_block(context, builder, signature, args):
         indexes = ir.Constant(ir.VectorType(intp, width), list(range(width)))
         mask = builder.icmp_unsigned("<", indexes, splat(n_lanes))
 
-    def at(array, row, h):  # to the h-th vector of array[row] from column k
-        return pointer(array, row, builder.add(k, intp(h * width)))
+    def at(array, row, h, column=k):  # to the h-th vector of array[row] from column
+        return pointer(array, row, builder.add(column, intp(h * width)))
 
-    def load(array, row, h):  # 0 in the lanes not read
-        address = at(array, row, h)
+    def load(array, row, h, column=k):  # 0 in the lanes not read
+        address = at(array, row, h, column)
         operands = [address, i32(align), mask, vector(None)]
         overloaded = (vector, address.type)
         return _Lanes(
@@ -171,13 +184,20 @@ def _emit_block(context, builder, signature, args):
     ]
     n_batch = cgutils.unpack_tuple(builder, delta.shape, 2)[0]
     with cgutils.for_range(builder, n_batch) as b:
-        x = [load(a_prev, b.index, h) for h in vectors]
+        x = [load(a_prev, b.index, h, k_in) for h in vectors]
         for i in rows:
             d = pointer(delta, b.index, builder.add(j, intp(i)), scalar)
             d = _Lanes(builder, splat(builder.load(d)))
-            for h in vectors:  # sum + d * x: two roundings, as the accumulator
-                total = _Lanes(builder, builder.load(sums[i][h])) + d * x[h]
-                builder.store(total.value, sums[i][h])
+            for h in vectors:
+                running = builder.load(sums[i][h])
+                if fused.literal_value:  # d * x + sum, rounded once
+                    operands = [d.value, x[h].value, running]
+                    total = call_intrinsic(
+                        builder, "llvm.fma", vector, operands, [vector]
+                    )
+                else:  # sum + d * x: two roundings, as the accumulator
+                    total = (_Lanes(builder, running) + d * x[h]).value
+                builder.store(total, sums[i][h])
     finish = FINISH[mode.literal_value]
     constants = [_Lanes(builder, splat(c)) for c in constants]
     for i in rows:
@@ -188,10 +208,67 @@ def _emit_block(context, builder, signature, args):
     return context.get_dummy_value()
 
 
+def _exact_fma(x, y, z):
+    """x * y + z rounded once to the dtype of the NumPy scalars, as IEEE fma.
+
+    The exact sum as a fraction, rounded to nearest, ties to even; NaN and
+    infinities as ``x * y + z``. The twin of the hardware's fused multiply-add
+    for Python, where ``math.fma`` needs 3.13.
+    """
+    dtype = type(x)
+    if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z)):
+        return dtype(x * y + z)
+    exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+    nearest = dtype(float(exact))  # correctly rounded to float64, maybe not below
+    if not np.isfinite(nearest):
+        return nearest
+    candidates = [np.nextafter(nearest, dtype(-np.inf)), nearest]
+    candidates.append(np.nextafter(nearest, dtype(np.inf)))
+    distance = [abs(Fraction(float(c)) - exact) for c in candidates]
+    best = min(distance)
+    ties = [c for c, d in zip(candidates, distance, strict=True) if d == best]
+    return min(
+        ties, key=lambda c: c.view(np.uint64 if c.itemsize == 8 else np.uint32) & 1
+    )
+
+
+@intrinsic
+def _fma_scalar(ctx, x, y, z):
+    """x * y + z rounded once (LLVM's ``llvm.fma``), for floats of one type."""
+    if not (x == y == z and x in (types.float32, types.float64)):
+        return None
+
+    def emit(context, builder, signature, args):
+        kind = context.get_value_type(x)
+        return call_intrinsic(builder, "llvm.fma", kind, list(args), [kind])
+
+    return x(x, y, z), emit
+
+
+if numba.config.DISABLE_JIT:
+    fma = _exact_fma
+else:
+    fma = _fma_scalar
+"""x * y + z rounded once, in compiled code and, exactly, in Python."""
+
+
 if numba.config.DISABLE_JIT:
 
     def _outer_block(
-        delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
+        delta,
+        A_prev,
+        out,
+        W,
+        j,
+        r,
+        k,
+        k_in,
+        n_lanes,
+        n_rows,
+        n_vectors,
+        mode,
+        constants,
+        fused,
     ):
         """The block's arithmetic as Python loops, in the IR's order."""
         W = out if W is None else W
@@ -201,7 +278,8 @@ if numba.config.DISABLE_JIT:
             for column in range(k, k + n_lanes):
                 total = A_prev.dtype.type(0)
                 for b in range(delta.shape[0]):
-                    total = total + delta[b, j + i] * A_prev[b, column]
+                    d, x = delta[b, j + i], A_prev[b, column - k + k_in]
+                    total = fma(d, x, total) if fused else total + d * x
                 w = W[r + i, column]
                 out[r + i, column] = FINISH[mode](total, w, *constants)
 
@@ -209,7 +287,21 @@ else:
 
     @intrinsic(prefer_literal=True)
     def _outer_block(
-        ctx, delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
+        ctx,
+        delta,
+        A_prev,
+        out,
+        W,
+        j,
+        r,
+        k,
+        k_in,
+        n_lanes,
+        n_rows,
+        n_vectors,
+        mode,
+        constants,
+        fused,
     ):
         """One block: rows j.. by ``n_vectors`` vectors of columns k.., ``n_rows`` high.
 
@@ -230,12 +322,13 @@ else:
             and all((t.ndim, t.layout, t.dtype) == (2, "C", dtype) for t in arrays)
             and isinstance(constants, types.BaseTuple)
             and all(t == dtype for t in constants)
+            and isinstance(fused, types.BooleanLiteral)
         ):
             return None
         lanes = n_lanes if n_lanes == types.none else types.intp
-        indexes = (types.intp,) * 3
+        indexes = (types.intp,) * 4
         literals = (n_rows, n_vectors, mode)
-        operands = (delta, A_prev, out, W, *indexes, lanes, *literals, constants)
+        operands = (delta, A_prev, out, W, *indexes, lanes, *literals, constants, fused)
         return types.void(*operands), _emit_block
 
 
@@ -265,23 +358,28 @@ def _outer_product_blocks(
     The blocks read and write through unchecked vector pointers, so the shapes
     are checked here, once per call: ValueError if a block could leave an array.
     """
+    _check_blocks(delta, A_prev, out, W, first, j_start, j_stop)
     n_k = A_prev.shape[1]
-    if not (
-        A_prev.shape[0] == delta.shape[0]
-        and out.shape[1] == n_k
-        and 0 <= first <= j_start <= j_stop <= delta.shape[1]
-        and j_stop - first <= out.shape[0]
-    ):
-        raise ValueError("outer-product blocks: delta, A_prev and out do not match")
-    if W is not None and W.shape != out.shape:
-        raise ValueError("outer-product blocks: W and out do not match")
 
     # One block of this call's arrays and mode; Numba inlines each call of it, so
     # the shapes reach _outer_block as literals.
     def block(n_rows, n_vectors, j, k, n_lanes):
         r = j - first
         _outer_block(
-            delta, A_prev, out, W, j, r, k, n_lanes, n_rows, n_vectors, mode, constants
+            delta,
+            A_prev,
+            out,
+            W,
+            j,
+            r,
+            k,
+            k,
+            n_lanes,
+            n_rows,
+            n_vectors,
+            mode,
+            constants,
+            False,
         )
 
     width = BLOCK_BYTES // A_prev.itemsize
@@ -308,3 +406,125 @@ def _outer_product_blocks(
             block(BLOCK_ROWS, 1, j, k, n_lanes)
         for j in range(j_blocked, j_stop):
             block(1, 1, j, k, n_lanes)
+
+
+@njit(**JIT)
+def _fused_outer_product_blocks(
+    delta, A_prev, out, W, first, j_start, j_stop, mode, constants
+):
+    """``_outer_product_blocks`` with every term added by a fused multiply-add.
+
+    dW[j, k] = fma(delta[b, j], A_prev[b, k], dW[j, k]) for b = 0, 1, ...: each
+    product rounded with its sum, once, so the sums differ from the seeds'
+    accumulator by rounding. Each entry is the same chain of fused
+    multiply-adds whatever block computes it, so the bits depend on neither the
+    rows a call is given nor the vector width.
+
+    Notes
+    -----
+    The blocks are ``FUSED_BLOCK_ROWS`` rows j high: twice the sums of an exact
+    block per loaded vector of A_prev, one instruction per term. As GEMM
+    libraries do, both operands are first copied into panels in the order the
+    blocks read them: the deltas of ``FUSED_CHUNK_BLOCKS`` blocks of rows, block
+    by block (``_pack_blocks``), and one block width of A_prev's columns
+    (``_pack_columns``), which every block of the chunk then reads from L1.
+    Read in place, a block's deltas and columns lie a row apart, a page apart
+    for a wide layer, and a batch needs more pages than the first-level TLB
+    holds. Rows left over the blocks go ``BLOCK_ROWS`` and then one at a time,
+    from ``delta`` itself.
+    """
+    _check_blocks(delta, A_prev, out, W, first, j_start, j_stop)
+    n_batch, n_k = A_prev.shape
+
+    # One block of this call's arrays and mode: rows j.. of out from rows
+    # j_source.. of ``source`` (delta, or a block of its panel) and the panel of
+    # columns k..; inlined, so the shapes reach _outer_block as literals.
+    def block(source, j_source, panel, n_rows, n_vectors, j, k, k_in, n_lanes):
+        _outer_block(
+            source,
+            panel,
+            out,
+            W,
+            j_source,
+            j - first,
+            k,
+            k_in,
+            n_lanes,
+            n_rows,
+            n_vectors,
+            mode,
+            constants,
+            True,
+        )
+
+    width = BLOCK_BYTES // A_prev.itemsize
+    lanes = width // BLOCK_VECTORS
+
+    # The blocks of rows j.. across the panel of columns k.. (n_columns of them).
+    def across(source, j_source, panel, n_rows, j, k, n_columns):
+        if n_columns == width:
+            block(source, j_source, panel, n_rows, BLOCK_VECTORS, j, k, 0, None)
+        else:
+            for h in range(0, n_columns, lanes):
+                n_lanes = min(lanes, n_columns - h)
+                block(source, j_source, panel, n_rows, 1, j, k + h, h, n_lanes)
+
+    rows = FUSED_BLOCK_ROWS
+    n_blocks = (j_stop - j_start) // rows
+    panel = np.empty((n_batch, width), dtype=A_prev.dtype)
+    deltas = np.empty((min(n_blocks, FUSED_CHUNK_BLOCKS), n_batch, rows), delta.dtype)
+    for first_block in range(0, n_blocks, FUSED_CHUNK_BLOCKS):
+        n_chunk = min(FUSED_CHUNK_BLOCKS, n_blocks - first_block)
+        j_chunk = j_start + first_block * rows
+        _pack_blocks(delta, j_chunk, deltas[:n_chunk])
+        for k in range(0, n_k, width):
+            n_columns = min(width, n_k - k)
+            _pack_columns(A_prev, k, n_columns, panel)
+            for i in range(n_chunk):
+                j = j_chunk + i * rows
+                across(deltas[i], 0, panel, rows, j, k, n_columns)
+    j_blocked = j_start + n_blocks * rows
+    j_quads = j_stop - (j_stop - j_blocked) % BLOCK_ROWS
+    if j_blocked < j_stop:
+        for k in range(0, n_k, width):
+            n_columns = min(width, n_k - k)
+            _pack_columns(A_prev, k, n_columns, panel)
+            for j in range(j_blocked, j_quads, BLOCK_ROWS):
+                across(delta, j, panel, BLOCK_ROWS, j, k, n_columns)
+            for j in range(j_quads, j_stop):
+                across(delta, j, panel, 1, j, k, n_columns)
+
+
+@njit(**JIT)
+def _pack_blocks(delta, j_chunk, deltas):
+    """deltas[i, b, r] = delta[b, j_chunk + i * rows + r]: blocks of rows, packed."""
+    n_blocks, n_batch, rows = deltas.shape
+    for i in range(n_blocks):
+        for b in range(n_batch):
+            for r in range(rows):
+                deltas[i, b, r] = delta[b, j_chunk + i * rows + r]
+
+
+@njit(**JIT)
+def _pack_columns(A_prev, k, n_columns, panel):
+    """panel[b, c] = A_prev[b, k + c] for c < n_columns: a width of A_prev, packed."""
+    for b in range(A_prev.shape[0]):
+        for c in range(n_columns):
+            panel[b, c] = A_prev[b, k + c]
+
+
+@njit(**JIT)
+def _check_blocks(delta, A_prev, out, W, first, j_start, j_stop):
+    """ValueError unless blocks of rows j_start..j_stop-1 stay inside the arrays.
+
+    The blocks read and write through unchecked vector pointers.
+    """
+    if not (
+        A_prev.shape[0] == delta.shape[0]
+        and out.shape[1] == A_prev.shape[1]
+        and 0 <= first <= j_start <= j_stop <= delta.shape[1]
+        and j_stop - first <= out.shape[0]
+    ):
+        raise ValueError("outer-product blocks: delta, A_prev and out do not match")
+    if W is not None and W.shape != out.shape:
+        raise ValueError("outer-product blocks: W and out do not match")

@@ -30,8 +30,10 @@ from loopnet.activations import (
 from loopnet.costs import CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
+    MIN_TILED_BATCH,
     _block_rows,
     _dot_rows,
+    _fused_product_rows,
     _transposed,
 )
 from loopnet.kernels.arguments import hidden_arguments, output_arguments
@@ -268,26 +270,31 @@ def _hidden_error_plain(delta_next, W_next, Z, activation, delta):
 
 @njit(**JIT)
 def _hidden_error_rows(
-    delta_next, W_next, W_next_T, H, from_outputs, activation, delta, b_start, b_stop
+    delta_next, W_next, transposed, H, from_outputs, activation, delta, b_start, b_stop
 ):
     """Write delta[b, j] = sigma'(z[b, j]) * sum_m delta_next[b, m] * W_next[m, j].
 
     Rows ``b_start`` to ``b_stop - 1`` of ``delta`` (``b_start`` a multiple of
     ``_tiles.TILE``). ``H`` holds layer l's weighted inputs Z, or its activations
     A = sigma(Z) when ``from_outputs`` is true (the derivative is then taken
-    from A, without an ``exp`` per unit, to the same bits). Other arguments as
-    ``_hidden_error``, plus ``W_next_T``.
+    from A, without an ``exp`` per unit, to the same bits). ``transposed`` is
+    the copy ``_hidden_error_dispatch`` made: ``delta_next`` or ``W_next``
+    transposed, or ``W_next`` itself. Other arguments as ``_hidden_error``.
 
     Notes
     -----
-    With n_next >= ``MIN_DOT_LENGTH`` the sums over m are dot products of rows of
-    ``delta_next`` and of ``W_next_T`` (W_next transposed, shape (n_l, n_next)),
-    computed in register tiles. Shorter sums add the rows W_next[m] in
-    increasing m, as the per-example kernel does (``W_next_T`` unused).
+    Long sums (n_next >= ``MIN_DOT_LENGTH``) of a batch of ``MIN_TILED_BATCH``
+    or more go through the fused outer-product blocks, from delta_next
+    transposed (shape (n_next, n_batch)); those of a shorter batch are dot
+    products of rows of ``delta_next`` and of W_next transposed (shape (n_l,
+    n_next)), in register tiles. Shorter sums add the rows W_next[m] in
+    increasing m, as the per-example kernel does (``transposed`` unused).
     """
     n_next, n_l = W_next.shape
-    if n_next >= MIN_DOT_LENGTH:
-        _dot_rows(delta_next, W_next_T, delta, b_start, b_stop)
+    if n_next >= MIN_DOT_LENGTH and delta_next.shape[0] >= MIN_TILED_BATCH:
+        _fused_product_rows(transposed, W_next, delta, b_start, b_stop)
+    elif n_next >= MIN_DOT_LENGTH:
+        _dot_rows(delta_next, transposed, delta, b_start, b_stop)
     else:
         for b in range(b_start, b_stop):
             for j in range(n_l):
@@ -306,7 +313,7 @@ def _hidden_error_rows(
 
 @njit(**PARALLEL)
 def _hidden_error_parallel(
-    delta_next, W_next, W_next_T, H, from_outputs, activation, delta
+    delta_next, W_next, transposed, H, from_outputs, activation, delta
 ):
     """``_hidden_error_rows`` over all rows, blocks of rows b split between threads.
 
@@ -320,7 +327,7 @@ def _hidden_error_parallel(
         _hidden_error_rows(
             delta_next,
             W_next,
-            W_next_T,
+            transposed,
             H,
             from_outputs,
             activation,
@@ -334,18 +341,27 @@ def _hidden_error_parallel(
 def _hidden_error_dispatch(
     delta_next, W_next, H, from_outputs, activation, delta, parallel
 ):
-    """Transpose W_next if the sums are long, then run serially or in parallel."""
+    """Copy the operand the long sums read transposed, then run serially or in parallel.
+
+    delta_next for a batch of ``MIN_TILED_BATCH`` or more, W_next for a shorter
+    one (``_hidden_error_rows``); nothing for short sums.
+    """
     n_batch, n_next = delta_next.shape
-    W_next_T = _transposed(W_next, parallel) if n_next >= MIN_DOT_LENGTH else W_next
+    if n_next < MIN_DOT_LENGTH:
+        transposed = W_next
+    elif n_batch >= MIN_TILED_BATCH:
+        transposed = _transposed(delta_next, parallel)
+    else:
+        transposed = _transposed(W_next, parallel)
     if parallel is not None and use_threads(n_batch * n_next * W_next.shape[1]):
         _hidden_error_parallel(
-            delta_next, W_next, W_next_T, H, from_outputs, activation, delta
+            delta_next, W_next, transposed, H, from_outputs, activation, delta
         )
     else:
         _hidden_error_rows(
             delta_next,
             W_next,
-            W_next_T,
+            transposed,
             H,
             from_outputs,
             activation,

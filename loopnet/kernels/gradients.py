@@ -10,10 +10,8 @@ from loopnet import _validation as check
 from loopnet._jit import FIRST_ROW, JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.kernels._tiles import (
     _block_rows,
-    _dot_rows,
     _outer_product_rows,
     _outer_product_scaled_rows,
-    _transposed,
 )
 
 
@@ -38,8 +36,8 @@ def _accumulate_gradient_example(delta, a_prev, dW, dbias):
     at a time. Summed over the batch in example order it gives
     ``_bias_gradient`` bit for bit, and ``_weight_gradient`` bit for bit for
     batches below ``MIN_TILED_BATCH`` examples (both add the terms of each
-    dW[j, k] in increasing b); longer batches are summed in register tiles and
-    agree to rounding.
+    dW[j, k] in increasing b); longer batches add each term by a fused
+    multiply-add and agree to rounding.
     """
     n_l, n_prev = dW.shape
     for j in range(n_l):
@@ -78,15 +76,6 @@ def _weight_gradient_plain(delta, A_prev, dW):
             dW[j, k] = total
 
 
-MIN_TILED_BATCH = 128
-"""Shortest batch whose sums over b go through the register tiles of ``_tiles``.
-
-Shorter batches use ``_outer_product_rows``, which were faster than the tiles
-below about 128 examples and slower above, on one thread (the measurements:
-``benchmarks/NOTES.md``).
-"""
-
-
 @njit(**JIT)
 def _regularize_rows(rows, W_rows, scale, l2):
     """rows[i, k] := scale * (rows[i, k] + l2 * W_rows[i, k]): a gradient scaled.
@@ -107,33 +96,21 @@ def _scale(values, scale):
 
 
 @njit(**JIT)
-def _weight_gradient_rows(
-    delta, A_prev, delta_T, A_prev_T, rows, j_start, j_stop, regularize
-):
+def _weight_gradient_rows(delta, A_prev, rows, j_start, j_stop, regularize):
     """Write rows[j - j_start, k] = dC/dW[j, k] = sum_b delta[b, j] * A_prev[b, k].
 
-    For j_start <= j < j_stop, ``j_start`` a multiple of ``_tiles.TILE``; ``rows``
-    is that block of ``dW`` or scratch of its shape. With ``regularize`` =
-    (W_rows, scale, l2), W_rows the same rows of W, each entry is stored as
-    scale * (dC/dW[j, k] + l2 * W[j, k]) instead. Other arguments as
-    ``_weight_gradient``, plus the transposed copies ``delta_T`` (n_l, n_batch)
-    and ``A_prev_T`` (n_prev, n_batch).
+    For j_start <= j < j_stop; ``rows`` is that block of ``dW`` or scratch of
+    its shape. With ``regularize`` = (W_rows, scale, l2), W_rows the same rows of
+    W, each entry is stored as scale * (dC/dW[j, k] + l2 * W[j, k]) instead.
+    Other arguments as ``_weight_gradient``.
 
     Notes
     -----
-    With n_batch >= ``MIN_TILED_BATCH`` each sum over b is a dot product of rows
-    delta_T[j] and A_prev_T[k], computed in register tiles, and the scale follows
-    over the rows while they are in cache. Shorter sums use ``delta`` and
-    ``A_prev`` directly (the copies are unused) in ``_outer_product_rows``,
-    adding the terms of each dW[j, k] in increasing b, scaled (if asked) as they
-    are stored. Any split of the rows into blocks starting at multiples of
-    ``TILE`` gives the same bits.
+    ``_tiles._outer_product_rows`` adds the terms of each dW[j, k] in increasing
+    b (fused multiply-adds from ``MIN_TILED_BATCH`` examples on), scaled if asked
+    as they are stored. Any split of the rows gives the same bits.
     """
-    if delta.shape[0] >= MIN_TILED_BATCH:
-        _dot_rows(delta_T[j_start:j_stop], A_prev_T, rows, FIRST_ROW, j_stop - j_start)
-        if regularize is not None:
-            _regularize_rows(rows, *regularize)
-    elif regularize is None:
+    if regularize is None:
         _outer_product_rows(delta, A_prev, rows, j_start, j_stop)
     else:
         W_rows, scale, l2 = regularize
@@ -143,7 +120,7 @@ def _weight_gradient_rows(
 
 
 @njit(**PARALLEL)
-def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize):
+def _weight_gradient_parallel(delta, A_prev, dW, regularize):
     """``_weight_gradient_rows`` over all rows, blocks of rows j split over threads.
 
     Each block of rows of ``dW`` is written by one thread only.
@@ -156,8 +133,6 @@ def _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize):
         _weight_gradient_rows(
             delta,
             A_prev,
-            delta_T,
-            A_prev_T,
             dW[start:stop],
             start,
             stop,
@@ -197,29 +172,19 @@ def _weight_gradient(delta, A_prev, dW, regularize=None, parallel=None):
 
     Notes
     -----
-    For batches of n_batch >= ``MIN_TILED_BATCH`` examples, ``delta`` and
-    ``A_prev`` are first copied transposed, so that each sum over b is a dot
-    product of two contiguous rows, computed in the register tiles of
-    ``_tiles`` (vectorized and reassociated: it differs from the per-example
-    accumulator's b-order sum by rounding only). Smaller batches add the terms
-    in increasing b, exactly as the per-example accumulator does. Rows j of
-    ``dW`` are independent: with ``parallel``, above ``MIN_PARALLEL_WORK``
-    multiply-adds, blocks of rows go to separate threads, never two threads
-    summing into one entry, with the same results for any thread count.
-    Matrix form: ``delta.T @ A_prev``.
+    Each dW[j, k] adds its terms in increasing b, as the per-example
+    accumulator does: bit for bit below ``MIN_TILED_BATCH`` examples, by fused
+    multiply-adds from it on (differing from the accumulator by rounding only).
+    Rows j of ``dW`` are independent: with ``parallel``, above
+    ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows go to separate threads,
+    never two threads summing into one entry, with the same results for any
+    thread count. Matrix form: ``delta.T @ A_prev``.
     """
     n_batch, n_l = delta.shape
-    if n_batch >= MIN_TILED_BATCH:
-        delta_T = _transposed(delta, parallel)
-        A_prev_T = _transposed(A_prev, parallel)
-    else:
-        delta_T, A_prev_T = delta, A_prev
     if parallel is not None and use_threads(n_batch * n_l * A_prev.shape[1]):
-        _weight_gradient_parallel(delta, A_prev, delta_T, A_prev_T, dW, regularize)
+        _weight_gradient_parallel(delta, A_prev, dW, regularize)
     else:
-        _weight_gradient_rows(
-            delta, A_prev, delta_T, A_prev_T, dW, FIRST_ROW, n_l, regularize
-        )
+        _weight_gradient_rows(delta, A_prev, dW, FIRST_ROW, n_l, regularize)
 
 
 @njit(**JIT)

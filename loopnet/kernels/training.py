@@ -26,7 +26,7 @@ from numba import njit
 from loopnet._jit import JIT
 from loopnet.costs import add_costs
 from loopnet.kernels._prefetch import _prefetch_row
-from loopnet.kernels._tiles import PARALLEL_BLOCKS, TILE
+from loopnet.kernels._tiles import PARALLEL_BLOCKS
 from loopnet.kernels.backprop import (
     _backward_pass_plain,
     _block,
@@ -40,6 +40,7 @@ from loopnet.kernels.errors import (
     _output_error_from_outputs,
 )
 from loopnet.kernels.update import (
+    STEP_ROWS,
     _bias_step,
     _block_state,
     _network_step,
@@ -58,8 +59,8 @@ class TrainingWorkspace(NamedTuple):
     Z, A, D : ndarray, shape (_unit_offsets(sizes, capacity)[-1],)
         z^l, a^l and delta^l of the mini-batch (``backprop.Workspace``).
     scratch : ndarray, shape (PARALLEL_BLOCKS, n_scratch)
-        Blocks of ``TILE`` rows of dC/dW on their way into W (``_weight_step``),
-        one row per thread, and dC/dbias.
+        Blocks of ``STEP_ROWS`` rows of dC/dW on their way into W
+        (``_weight_step``), one row per thread, and dC/dbias.
     """
 
     X_batch: np.ndarray
@@ -74,7 +75,7 @@ class TrainingWorkspace(NamedTuple):
         """Buffers for mini-batches of up to ``capacity`` examples of ``layout``."""
         sizes = [int(n) for n in layout.sizes]
         n_units = capacity * sum(sizes[1:])
-        n_scratch = max(TILE * max(sizes[:-1]), max(sizes[1:]))
+        n_scratch = max(STEP_ROWS * max(sizes[:-1]), max(sizes[1:]))
         return cls(
             np.empty((capacity, sizes[0]), dtype=dtype),
             np.empty((capacity, sizes[-1]), dtype=dtype),

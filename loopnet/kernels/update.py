@@ -11,12 +11,11 @@ This is the seeds' update (Nielsen's ``update_mini_batch``: w -> (1 - lr l2 / N)
 
 The training loop fuses each layer's weight gradient into its step
 (``_weight_step``), so no dW array of the layer's size is written or read back.
-Plain SGD on a mini-batch under ``MIN_TILED_BATCH`` examples steps each weight
-straight from the vector registers that hold its sum; the other optimizers, and
-longer batches, take the gradient of ``TILE`` rows of W at a time into a small
-scratch block, still in cache, and step from it at once. ``_weight_step_plain``
-is the same step as written: the whole dW by its triple loop, then
-``_sgd_step``.
+Plain SGD steps each weight straight from the vector registers that hold its
+sum; the other optimizers take the gradient of ``STEP_ROWS`` rows of W at a
+time into a scratch block, still in cache, and step from it at once.
+``_weight_step_plain`` is the same step as written: the whole dW by its triple
+loop, then ``_sgd_step``.
 """
 
 from typing import NamedTuple
@@ -27,13 +26,10 @@ from numba import njit, prange
 from loopnet import _validation as check
 from loopnet._jit import FIRST_ROW, JIT, PARALLEL, use_threads
 from loopnet.kernels._tiles import (
-    TILE,
     _block_rows,
     _outer_product_sgd_rows,
-    _transposed,
 )
 from loopnet.kernels.gradients import (
-    MIN_TILED_BATCH,
     _bias_gradient,
     _weight_gradient_plain,
     _weight_gradient_rows,
@@ -194,31 +190,36 @@ def _apply_step(param, grad, state, step, scale, decay):
         _sgd_step(param, grad, state.velocity, step.lr, scale, decay, step.momentum)
 
 
-@njit(**JIT)
-def _weight_step_rows(
-    W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch, start, stop
-):
-    """Step rows j = start..stop-1 of W by dC/dW[j, k], ``TILE`` rows at a time.
+STEP_ROWS = 48
+"""Rows of W whose gradient an optimizer with state takes into scratch at once:
+whole fused blocks of either vector width (``_vectors.FUSED_BLOCK_ROWS``, 6 or
+8), each row of A_prev's panel read by many of them."""
 
-    ``W`` is the layer's flat (n_l * n_prev,) block and ``state`` its state; the
-    gradient of each ``TILE`` rows goes to ``scratch`` (at least TILE * n_prev
-    entries) and ``_apply_step`` applies it while it is in cache. ``start`` is a
-    multiple of ``TILE``; other arguments as ``_weight_step``. Plain SGD on a
-    batch under ``MIN_TILED_BATCH`` steps straight from the sums' registers
-    (``_tiles._outer_product_sgd_rows``), without the scratch.
+
+@njit(**JIT)
+def _weight_step_rows(W, state, delta, A_prev, step, scale, scratch, start, stop):
+    """Step rows j = start..stop-1 of W by dC/dW[j, k].
+
+    ``W`` is the layer's flat (n_l * n_prev,) block and ``state`` its state;
+    other arguments as ``_weight_step``. Plain SGD steps straight from the sums'
+    registers (``_tiles._outer_product_sgd_rows``). The other optimizers take
+    the gradient of as many rows as ``scratch`` holds (``STEP_ROWS`` in
+    ``fit``'s workspace, at least one) and ``_apply_step`` applies it while it
+    is in cache.
     """
     n_prev = A_prev.shape[1]
-    if step.kind == SGD and step.momentum == 0 and delta.shape[0] < MIN_TILED_BATCH:
+    if step.kind == SGD and step.momentum == 0:
         W_rows = W.reshape((W.shape[0] // n_prev, n_prev))
         _outer_product_sgd_rows(
             delta, A_prev, W_rows, step.lr, scale, step.decay, start, stop
         )
         return
-    for j in range(start, stop, TILE):
-        j_stop = min(j + TILE, stop)
+    height = max(1, scratch.shape[0] // n_prev)
+    for j in range(start, stop, height):
+        j_stop = min(j + height, stop)
         n_entries = (j_stop - j) * n_prev
         rows = scratch[:n_entries].reshape((j_stop - j, n_prev))
-        _weight_gradient_rows(delta, A_prev, delta_T, A_prev_T, rows, j, j_stop, None)
+        _weight_gradient_rows(delta, A_prev, rows, j, j_stop, None)
         first, last = j * n_prev, j_stop * n_prev
         _apply_step(
             W[first:last],
@@ -231,9 +232,7 @@ def _weight_step_rows(
 
 
 @njit(**PARALLEL)
-def _weight_step_parallel(
-    W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
-):
+def _weight_step_parallel(W, state, delta, A_prev, step, scale, scratch):
     """``_weight_step_rows`` over all rows, blocks of rows split over threads.
 
     Block ``block`` of rows is stepped by one thread, through ``scratch[block]``.
@@ -244,17 +243,7 @@ def _weight_step_parallel(
         start = block * height
         stop = min(start + height, n_l)
         _weight_step_rows(
-            W,
-            state,
-            delta,
-            A_prev,
-            delta_T,
-            A_prev_T,
-            step,
-            scale,
-            scratch[block],
-            start,
-            stop,
+            W, state, delta, A_prev, step, scale, scratch[block], start, stop
         )
 
 
@@ -282,8 +271,9 @@ def _weight_step(W, state, delta, A_prev, step, scale, scratch, parallel=None):
         The optimizer and its constants, in the weights' dtype.
     scale : float
         1 / n_batch: the mean over the mini-batch.
-    scratch : ndarray, shape (PARALLEL_BLOCKS, TILE * n_prev) or larger
-        Work space; one row per thread's block of rows.
+    scratch : ndarray, shape (PARALLEL_BLOCKS, STEP_ROWS * n_prev) or larger
+        Work space; one row per thread's block of rows (fewer columns: fewer
+        rows of W at a time).
     parallel : True or None
         True lets rows j go to separate threads above ``MIN_PARALLEL_WORK``
         multiply-adds; None (the default) runs one thread and compiles no
@@ -293,34 +283,18 @@ def _weight_step(W, state, delta, A_prev, step, scale, scratch, parallel=None):
     -----
     Equal bit for bit to ``_weight_step_plain`` for batches under
     ``MIN_TILED_BATCH`` (the same sums in increasing b, the same update
-    expression); longer batches sum in register tiles and agree to rounding.
+    expression); longer batches add each term by a fused multiply-add and agree
+    to rounding.
     With ``parallel``, above ``MIN_PARALLEL_WORK`` multiply-adds, blocks of rows
     go to separate threads, each with its own scratch, with the same bits for any
     thread count.
     """
     n_batch, n_l = delta.shape
-    if n_batch >= MIN_TILED_BATCH:
-        delta_T = _transposed(delta, parallel)
-        A_prev_T = _transposed(A_prev, parallel)
-    else:
-        delta_T, A_prev_T = delta, A_prev
     if parallel is not None and use_threads(n_batch * n_l * A_prev.shape[1]):
-        _weight_step_parallel(
-            W, state, delta, A_prev, delta_T, A_prev_T, step, scale, scratch
-        )
+        _weight_step_parallel(W, state, delta, A_prev, step, scale, scratch)
     else:
         _weight_step_rows(
-            W,
-            state,
-            delta,
-            A_prev,
-            delta_T,
-            A_prev_T,
-            step,
-            scale,
-            scratch[0],
-            FIRST_ROW,
-            n_l,
+            W, state, delta, A_prev, step, scale, scratch[0], FIRST_ROW, n_l
         )
 
 
