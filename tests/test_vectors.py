@@ -310,11 +310,17 @@ def test_the_python_fma_is_the_hardware_one(rng, dtype):
     for a, b, c in zip(x, y, z, strict=True):
         assert _exact_fma(a, b, c) == hardware(a, b, c)
         assert type(_exact_fma(a, b, c)) is np.dtype(dtype).type
-    tiny = np.finfo(dtype).eps
-    one = dtype(1)
-    assert _exact_fma(one + tiny, one - tiny, -one) == hardware(
-        one + tiny, one - tiny, -one
-    )
+    info, one = np.finfo(dtype), dtype(1)
+    edges = [
+        (one + info.eps, one - info.eps, -one),  # only the rounded-off bits remain
+        (info.tiny, dtype(0.75), info.smallest_subnormal),  # subnormal results
+        (info.max / 4, dtype(3), -info.max / 2),  # a product beyond the range
+        (dtype(1e-30), dtype(1e-30), one),  # a product far below the sum
+        (dtype(0), dtype(5), dtype(-0.0)),
+        (info.max / 2, dtype(2) ** -60, info.tiny),  # a factor too large to split
+    ]
+    for a, b, c in edges:
+        assert _exact_fma(a, b, c) == hardware(a, b, c), (a, b, c)
 
 
 @pytest.mark.skipif(NO_JIT, reason="no machine code under NUMBA_DISABLE_JIT")

@@ -28,6 +28,7 @@ mode are compile-time constants, after checking the arrays' shapes once. Under
 same order, and there every index is checked as Python indexing is.
 """
 
+import math
 from fractions import Fraction
 
 import numba
@@ -211,14 +212,53 @@ def _emit_block(context, builder, signature, args):
 def _exact_fma(x, y, z):
     """x * y + z rounded once to the dtype of the NumPy scalars, as IEEE fma.
 
-    The exact sum as a fraction, rounded to nearest, ties to even; NaN and
-    infinities as ``x * y + z``. The twin of the hardware's fused multiply-add
-    for Python, where ``math.fma`` needs 3.13.
+    The twin of the hardware's fused multiply-add for Python, where ``math.fma``
+    needs 3.13. Rounded to nearest, ties to even; NaN and infinities as
+    ``x * y + z``. The exact value is split into floats whose sum it is, an
+    error-free transformation (Dekker's product, Knuth's sum), so that one
+    correctly rounded sum gives the result; where that cannot be proved (an
+    underflow, an overflow, a float32 sum that float64 rounds) it is worked out
+    in fractions.
     """
     dtype = type(x)
     if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z)):
         return dtype(x * y + z)
-    exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+    a, b, c = float(x), float(y), float(z)
+    product = a * b
+    splittable = abs(a) < _SAFE_HIGH and abs(b) < _SAFE_HIGH
+    if splittable and (_SAFE_LOW < abs(product) < _SAFE_HIGH or product == 0):
+        if dtype is np.float64:
+            return dtype(math.fsum((product, _product_error(a, b, product), c)))
+        total = product + c  # float32 factors: the product is exact in float64
+        bb = total - product
+        if (product - (total - bb)) + (c - bb) == 0:  # and so is the sum
+            return dtype(total)
+    return _fraction_fma(dtype, a, b, c)
+
+
+_SAFE_LOW, _SAFE_HIGH = 2.0**-960, 2.0**960
+"""Factors below the high bound split without overflow, and products between
+the two have an exact Dekker error term (nothing in it underflows)."""
+
+
+def _product_error(a, b, product):
+    """a * b - product exactly, for ``product`` = a * b rounded (Dekker)."""
+    a_high, a_low = _halves(a)
+    b_high, b_low = _halves(b)
+    high = a_high * b_high - product
+    return ((high + a_high * b_low) + a_low * b_high) + a_low * b_low
+
+
+def _halves(a):
+    """a = high + low, each with at most 26 significant bits (Veltkamp)."""
+    scaled = 134217729.0 * a  # 2**27 + 1
+    high = scaled - (scaled - a)
+    return high, a - high
+
+
+def _fraction_fma(dtype, a, b, c):
+    """a * b + c rounded once to ``dtype``, worked out in fractions."""
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
     nearest = dtype(float(exact))  # correctly rounded to float64, maybe not below
     if not np.isfinite(nearest):
         return nearest
