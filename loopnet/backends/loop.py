@@ -29,7 +29,7 @@ _forward_pass = chosen(backprop._forward_pass)
 _network_gradient = chosen(backprop._network_gradient)
 _train_batches = chosen(training._train_batches)
 
-COMPILE_NOTICE = "compiling loopnet's kernels (first run, 15-30 s)…"
+COMPILE_NOTICE = "compiling loopnet's kernels (first run, 20-40 s)…"
 """What ``compile_notice`` prints; the time is a first run's from an empty cache
 as ``python -m benchmarks.compile_time`` measures it (benchmarks/README.md)."""
 
