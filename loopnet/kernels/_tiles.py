@@ -93,6 +93,11 @@ through the same fused blocks (``errors._hidden_error_rows``).
 TRANSPOSE_BLOCK = 16
 """Rows and columns of one block of a transposed copy."""
 
+MIN_PACKED_ROWS = 32
+"""Fewest rows a block of a parallel kernel of outer products takes
+(``_packed_block_rows``): its packed panels then cost a thirty-second of its
+multiply-adds or less."""
+
 PARALLEL_BLOCKS = 16
 """Row blocks a parallel kernel aims for: 8 per thread on 2 cores, so that uneven
 blocks balance, and enough to keep 16 threads busy."""
@@ -397,6 +402,21 @@ def _fused_product_rows(S_T, T, C, i_start, i_stop):
     Matrix form: ``(S_T.T @ T)[i_start:i_stop]``.
     """
     _fused_outer_product_blocks(S_T, T, C, None, FIRST_ROW, i_start, i_stop, STORE, ())
+
+
+@njit(**JIT)
+def _packed_block_rows(n_rows, multiple):
+    """Rows per block when a parallel kernel of outer products splits rows.
+
+    A multiple of ``multiple``, at least ``MIN_PACKED_ROWS``, in at most
+    ``PARALLEL_BLOCKS`` blocks. Each block's call packs panels of its operands
+    again (``_vectors._outer_product_blocks``), so its rows must be enough to
+    pay for them: the ``_block_rows`` of a [100, 784] layer's gradient, 10 rows
+    a block, packed A_prev ten times and ran slower on two threads than on one.
+    """
+    n_blocks = min(PARALLEL_BLOCKS, max(1, n_rows // MIN_PACKED_ROWS))
+    per_block = (n_rows + n_blocks - 1) // n_blocks
+    return multiple * max(1, (per_block + multiple - 1) // multiple)
 
 
 @njit(**JIT)

@@ -31,9 +31,11 @@ from loopnet.costs import CROSS_ENTROPY, LOG_LIKELIHOOD, cost_gradient_example
 from loopnet.kernels._tiles import (
     MIN_DOT_LENGTH,
     MIN_TILED_BATCH,
+    TILE,
     _block_rows,
     _dot_rows,
     _fused_product_rows,
+    _packed_block_rows,
     _transposed,
 )
 from loopnet.kernels.arguments import hidden_arguments, output_arguments
@@ -320,7 +322,10 @@ def _hidden_error_parallel(
     Each block of rows of ``delta`` is written by one thread only.
     """
     n_batch = delta.shape[0]
-    height = _block_rows(n_batch)
+    if delta_next.shape[0] >= MIN_TILED_BATCH:  # outer products: fewer, taller blocks
+        height = _packed_block_rows(n_batch, TILE)
+    else:
+        height = _block_rows(n_batch)
     for block in prange((n_batch + height - 1) // height):
         start = block * height
         stop = min(start + height, n_batch)

@@ -9,10 +9,11 @@ from numba import njit, prange
 from loopnet import _validation as check
 from loopnet._jit import FIRST_ROW, JIT, PARALLEL, parallel_flag, use_threads
 from loopnet.kernels._tiles import (
-    _block_rows,
     _outer_product_rows,
     _outer_product_scaled_rows,
+    _packed_block_rows,
 )
+from loopnet.kernels._vectors import FUSED_BLOCK_ROWS
 
 
 @njit(**JIT)
@@ -126,7 +127,7 @@ def _weight_gradient_parallel(delta, A_prev, dW, regularize):
     Each block of rows of ``dW`` is written by one thread only.
     """
     n_l = dW.shape[0]
-    height = _block_rows(n_l)
+    height = _packed_block_rows(n_l, FUSED_BLOCK_ROWS)
     for block in prange((n_l + height - 1) // height):
         start = block * height
         stop = min(start + height, n_l)

@@ -26,9 +26,10 @@ from numba import njit, prange
 from loopnet import _validation as check
 from loopnet._jit import FIRST_ROW, JIT, PARALLEL, use_threads
 from loopnet.kernels._tiles import (
-    _block_rows,
     _outer_product_sgd_rows,
+    _packed_block_rows,
 )
+from loopnet.kernels._vectors import FUSED_BLOCK_ROWS
 from loopnet.kernels.gradients import (
     _bias_gradient,
     _weight_gradient_plain,
@@ -238,7 +239,7 @@ def _weight_step_parallel(W, state, delta, A_prev, step, scale, scratch):
     Block ``block`` of rows is stepped by one thread, through ``scratch[block]``.
     """
     n_l = delta.shape[1]
-    height = _block_rows(n_l)
+    height = _packed_block_rows(n_l, FUSED_BLOCK_ROWS)
     for block in prange((n_l + height - 1) // height):
         start = block * height
         stop = min(start + height, n_l)
