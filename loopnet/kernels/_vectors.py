@@ -267,9 +267,7 @@ def _fraction_fma(dtype, a, b, c):
     distance = [abs(Fraction(float(c)) - exact) for c in candidates]
     best = min(distance)
     ties = [c for c, d in zip(candidates, distance, strict=True) if d == best]
-    return min(
-        ties, key=lambda c: c.view(np.uint64 if c.itemsize == 8 else np.uint32) & 1
-    )
+    return min(ties, key=lambda c: int(c.view(f"u{c.itemsize}")) & 1)  # even last bit
 
 
 @intrinsic
